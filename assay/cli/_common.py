@@ -1,0 +1,59 @@
+"""Pieces the commands share: where the code location is, and printing user errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from assay.definitions.definitions import Definitions
+from assay.errors import AssayError
+from assay.loading import load_definitions
+
+USAGE_ERROR = 2
+
+
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("-m", "--module", help="import the code location from this module")
+    where.add_argument("-f", "--file", help="load the code location from this Python file")
+    parser.add_argument(
+        "-a", "--attribute", help="name of the Definitions object when the module has several"
+    )
+
+
+def load_from_args(args: argparse.Namespace) -> Definitions:
+    return load_definitions(module=args.module, file=args.file, attribute=args.attribute)
+
+
+def stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def handle_user_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[Any], int]:
+    """Turn Assay's typed errors into a readable message and exit code 2 (no traceback)."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except AssayError as exc:
+            stderr().print(f"[bold red]error:[/] {_escape(str(exc))}")
+            return USAGE_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return run
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

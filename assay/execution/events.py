@@ -1,0 +1,84 @@
+"""The typed event stream of a run: facts, in order, each with a stable id.
+
+The same model is streamed by the agent to the control plane, so every event
+round-trips through `to_dict` / `from_dict` as plain JSON.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from assay.definitions.asset_key import AssetKey
+
+
+class EventType(StrEnum):
+    RUN_STARTED = "run_started"
+    RUN_SUCCEEDED = "run_succeeded"
+    RUN_FAILED = "run_failed"
+    STEP_STARTED = "step_started"
+    STEP_SUCCEEDED = "step_succeeded"
+    STEP_FAILED = "step_failed"
+    STEP_SKIPPED = "step_skipped"
+    ASSET_MATERIALIZATION = "asset_materialization"
+    ASSET_OBSERVATION = "asset_observation"
+    ASSET_CHECK_EVALUATION = "asset_check_evaluation"
+    LOG = "log"
+
+
+_new_id = uuid.uuid4
+
+
+@dataclass(slots=True)
+class Event:
+    """One fact about a run. `payload` holds only JSON-serialisable values."""
+
+    type: EventType
+    run_id: str
+    asset_key: AssetKey | None = None
+    step_key: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    partition: str | None = None
+    timestamp: float = field(default_factory=time.time)
+    id: str = field(default_factory=lambda: _new_id().hex)
+
+    @property
+    def is_failure(self) -> bool:
+        return self.type in (EventType.STEP_FAILED, EventType.RUN_FAILED)
+
+    @property
+    def message(self) -> str:
+        return str(self.payload.get("message", ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type.value,
+            "run_id": self.run_id,
+            "timestamp": self.timestamp,
+            "asset_key": self.asset_key.to_user_string() if self.asset_key else None,
+            "step_key": self.step_key,
+            "partition": self.partition,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        key = data.get("asset_key")
+        return cls(
+            type=EventType(data["type"]),
+            run_id=data["run_id"],
+            asset_key=AssetKey.from_user_string(key) if key else None,
+            step_key=data.get("step_key"),
+            payload=dict(data.get("payload") or {}),
+            partition=data.get("partition"),
+            timestamp=float(data["timestamp"]),
+            id=data["id"],
+        )
+
+    def __repr__(self) -> str:
+        where = self.asset_key or self.step_key or ""
+        return f"<Event {self.type.value} {where}>"

@@ -1,0 +1,185 @@
+"""`materialize()`: build a plan from assets and a selection, run it, return the result."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from assay.definitions.assets import AssetsDefinition, AssetSpec
+from assay.definitions.checks import AssetChecksDefinition
+from assay.definitions.definitions import Definitions
+from assay.definitions.io_managers import FilesystemIOManager, InMemoryIOManager
+from assay.errors import AssayError, ExecutionConfigError
+from assay.execution.events import Event, EventType
+from assay.execution.in_process import InProcessExecutor
+from assay.execution.multiprocess import MultiprocessExecutor, WorkerInitError
+from assay.execution.plan import build_plan
+from assay.execution.result import ExecutionResult, io_loader
+from assay.execution.run_resources import RunResources
+from assay.execution.run_state import RunState
+from assay.execution.step import StepRuntime
+from assay.graph import AssetGraph
+from assay.selection import Selection, select_keys
+
+Executor = InProcessExecutor | MultiprocessExecutor
+
+
+def resolve_executor(
+    executor: str | Executor | None, max_concurrent: int | None = None
+) -> Executor:
+    if executor is None or executor == "in_process":
+        return InProcessExecutor()
+    if executor == "multiprocess":
+        return MultiprocessExecutor(max_concurrent)
+    if isinstance(executor, InProcessExecutor | MultiprocessExecutor):
+        return executor
+    raise ExecutionConfigError(f"unknown executor {executor!r}: use 'in_process' or 'multiprocess'")
+
+
+def materialize(
+    assets: Iterable[AssetsDefinition | AssetSpec | AssetChecksDefinition] | Definitions,
+    resources: Mapping[str, Any] | None = None,
+    selection: Selection = None,
+    instance: Any = None,
+    *,
+    executor: str | Executor | None = None,
+    run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    raise_on_error: bool = False,
+) -> ExecutionResult:
+    """Run assets (and their checks) with no server; the result holds every event.
+
+    `instance`, when given, receives each event through `instance.store_event(event)`.
+    Without an `io_manager` resource values stay in memory (in-process) or go to a
+    temporary directory (multiprocess).
+    """
+    if isinstance(assets, Definitions):
+        defs = assets
+        all_resources = {**defs.resources, **(resources or {})}
+        graph = defs.asset_graph if not resources else None
+        items: list[Any] = [*defs.assets, *defs.asset_checks]
+    else:
+        items = list(assets)
+        all_resources = dict(resources or {})
+        graph = None
+    chosen = resolve_executor(executor)
+    if "io_manager" not in all_resources:
+        if isinstance(chosen, MultiprocessExecutor):
+            all_resources["io_manager"] = FilesystemIOManager(
+                base_dir=tempfile.mkdtemp(prefix="assay-run-")
+            )
+        else:
+            all_resources["io_manager"] = InMemoryIOManager()
+    if graph is None:
+        graph = AssetGraph(
+            [a for a in items if not isinstance(a, AssetChecksDefinition)],
+            [a for a in items if isinstance(a, AssetChecksDefinition)],
+            all_resources.keys(),
+        )
+    return execute_run(
+        graph,
+        all_resources,
+        selection,
+        executor=chosen,
+        run_id=run_id,
+        tags=tags,
+        on_event=on_event,
+        instance=instance,
+        raise_on_error=raise_on_error,
+    )
+
+
+def execute_run(
+    graph: AssetGraph,
+    resources: Mapping[str, Any],
+    selection: Selection,
+    *,
+    executor: Executor,
+    run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    instance: Any = None,
+    raise_on_error: bool = False,
+) -> ExecutionResult:
+    """Plan and execute a run over an already-validated graph; emits the full event stream."""
+    selected = select_keys(graph, selection)
+    plan = build_plan(graph, selected, resources)
+    if isinstance(executor, MultiprocessExecutor):
+        executor.validate(plan, resources)
+    run_id = run_id or uuid.uuid4().hex
+    events: list[Event] = []
+    append = events.append
+    store = getattr(instance, "store_event", None)
+    if on_event is None and store is None:
+        emit = append
+    else:
+
+        def emit(event: Event) -> None:
+            append(event)
+            if store is not None:
+                store(event)
+            if on_event is not None:
+                on_event(event)
+
+    tags = dict(tags or {})
+    emit(
+        Event(
+            EventType.RUN_STARTED,
+            run_id,
+            payload={
+                "executor": executor.name,
+                "steps": len(plan.steps),
+                "selection": selection if isinstance(selection, str) else None,
+                "tags": tags,
+            },
+        )
+    )
+    state: RunState | None = None
+    outputs: dict = {}
+    failure: str | None = None
+    if isinstance(executor, InProcessExecutor):
+        run_resources = RunResources(resources, plan.resource_keys, run_id)
+        try:
+            opened = run_resources.open()
+        except AssayError as exc:
+            failure = str(exc)
+        else:
+            rt = StepRuntime(run_id, graph, opened, emit, tags=tags)
+            try:
+                state = executor.execute(plan, rt)
+            finally:
+                for error in run_resources.close():
+                    emit(Event(EventType.LOG, run_id, payload={"level": "ERROR", "message": error}))
+            for outcome in state.outcomes.values():
+                outputs.update(outcome.outputs)
+    else:
+        rt = StepRuntime(run_id, graph, resources, emit, capture_outputs=False, tags=tags)
+        try:
+            state = executor.execute(plan, rt, resources)
+        except WorkerInitError as exc:
+            failure = str(exc)
+    if failure is None and state is not None:
+        failed = state.failed_steps
+        if failed:
+            failure = f"{len(failed)} step(s) failed: {', '.join(failed)}"
+        elif state.blocked_keys:
+            blocked = ", ".join(state.blocked_keys.values())
+            failure = f"blocking check(s) failed: {blocked}"
+    if failure is None:
+        emit(Event(EventType.RUN_SUCCEEDED, run_id, payload={"steps": len(plan.steps)}))
+    else:
+        emit(Event(EventType.RUN_FAILED, run_id, payload={"message": failure}))
+    result = ExecutionResult(
+        run_id=run_id,
+        success=failure is None,
+        events=events,
+        graph=graph,
+        outputs=outputs,
+        load_output=io_loader(graph, dict(resources), run_id),
+    )
+    if raise_on_error and failure is not None:
+        raise AssayError(f"run {run_id} failed: {failure}")
+    return result

@@ -1,0 +1,329 @@
+"""Executing one step: load inputs, call user code, store outputs, emit events.
+
+Shared by the in-process executor and the multiprocess workers, so both
+behave identically.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assay.definitions.asset_key import AssetKey
+from assay.definitions.checks import AssetCheckResult, AssetCheckSeverity
+from assay.definitions.io_managers import InputContext, OutputContext
+from assay.definitions.results import (
+    AssetObservation,
+    MaterializeResult,
+    Output,
+    normalize_metadata,
+)
+from assay.errors import AssayError
+from assay.execution.context import AssetExecutionContext, RunLogger
+from assay.execution.events import Event, EventType
+from assay.execution.plan import CHECK, OBSERVE, Step
+from assay.graph import AssetGraph
+
+_EXECUTION_DIR = str(Path(__file__).resolve().parent) + os.sep
+
+SUCCESS = "success"
+FAILURE = "failure"
+SKIPPED = "skipped"
+
+
+@dataclass
+class StepOutcome:
+    status: str
+    # (asset key, failed blocking check name) pairs: downstream of these keys must not run.
+    blocked: tuple[tuple[AssetKey, str], ...] = ()
+    outputs: dict[AssetKey, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepRuntime:
+    """What a step needs from its run: ids, the graph, opened resources, where events go."""
+
+    run_id: str
+    graph: AssetGraph
+    resources: Mapping[str, Any]
+    emit: Callable[[Event], None]
+    capture_outputs: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class UserCodeError(Exception):
+    """User code raised; carries the formatted traceback for the failure event."""
+
+
+def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
+    """Run one step to completion; never raises for user errors (they become events)."""
+    emit = rt.emit
+    run_id = rt.run_id
+    primary = step.primary_key
+    emit(Event(EventType.STEP_STARTED, run_id, primary, step.key))
+    started = time.perf_counter()
+    try:
+        if step.kind == CHECK:
+            outcome = _run_check(step, rt)
+        elif step.kind == OBSERVE:
+            outcome = _run_observation(step, rt)
+        else:
+            outcome = _run_asset(step, rt)
+    except Exception as exc:
+        emit(failure_event(run_id, step, exc))
+        return StepOutcome(FAILURE)
+    emit(
+        Event(
+            EventType.STEP_SUCCEEDED,
+            run_id,
+            primary,
+            step.key,
+            {"duration_s": round(time.perf_counter() - started, 6)},
+        )
+    )
+    return outcome
+
+
+def failure_event(run_id: str, step: Step, exc: BaseException) -> Event:
+    """A STEP_FAILED event with a one-line summary and the user-code traceback."""
+    summary = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, AssayError):
+        stack = ""
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        # Drop Assay's own frames so the traceback starts in user code.
+        user = [f for f in frames if not f.filename.startswith(_EXECUTION_DIR)]
+        stack = "".join(traceback.format_list(user or frames))
+        stack += "".join(traceback.format_exception_only(type(exc), exc))
+    return Event(
+        EventType.STEP_FAILED,
+        run_id,
+        step.primary_key,
+        step.key,
+        {
+            "message": f"step '{step.key}' failed: {summary}",
+            "error": {"class": type(exc).__name__, "message": str(exc), "stack": stack},
+        },
+    )
+
+
+def _call_args(
+    definition: Any, step: Step, rt: StepRuntime, *, check_name: str | None = None
+) -> tuple[dict[str, Any], AssetExecutionContext | None]:
+    graph = rt.graph
+    name = check_name or step.key
+    kwargs: dict[str, Any] = {}
+    for param, upstream_key in graph.inputs.get(name, {}).items():
+        upstream_def = graph.nodes[upstream_key].assets_def
+        io_key = upstream_def.io_manager_key if upstream_def else "io_manager"
+        kwargs[param] = rt.resources[io_key].load_input(
+            InputContext(upstream_key, rt.run_id, step.key)
+        )
+    for param in definition.resource_params:
+        kwargs[param] = rt.resources[param]
+    for param in graph.extra_resource_params.get(name, ()):
+        kwargs[param] = rt.resources[param]
+    context = None
+    if definition.context_param is not None:
+        context = AssetExecutionContext(
+            run_id=rt.run_id,
+            step_key=step.key,
+            asset_keys=step.asset_keys,
+            resources={k: rt.resources[k] for k in step.resource_keys},
+            log=RunLogger(rt.run_id, step.key, rt.emit),
+            check_name=check_name,
+            run_tags=rt.tags,
+        )
+        kwargs[definition.context_param] = context
+    return kwargs, context
+
+
+def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
+    assets_def = step.assets_def
+    assert assets_def is not None
+    kwargs, context = _call_args(assets_def, step, rt)
+    result = assets_def.fn(**kwargs)  # type: ignore[misc]
+    items = _as_items(result, step.asset_keys, assets_def.name)
+    io_manager = rt.resources[assets_def.io_manager_key]
+    outcome = StepOutcome(SUCCESS)
+    done: set[AssetKey] = set()
+    blocking_checks = {c.name for c in assets_def.check_specs if getattr(c, "blocking", False)}
+    blocked: list[tuple[AssetKey, str]] = []
+    for item in items:
+        if isinstance(item, AssetCheckResult):
+            key = item.asset_key or step.asset_keys[0]
+            name = item.check_name or _default_check_name(assets_def)
+            failed = _emit_check(rt, step, key, name, item, blocking=name in blocking_checks)
+            if failed:
+                blocked.append((key, name))
+            continue
+        key, value, metadata, store, data_version, check_results = item
+        if key not in assets_def.specs_by_key:
+            raise AssayError(f"'{assets_def.name}' returned a value for unknown asset '{key}'")
+        if key in done:
+            raise AssayError(f"'{assets_def.name}' returned asset '{key}' twice")
+        done.add(key)
+        out_ctx = OutputContext(key, rt.run_id, step.key)
+        if store:
+            io_manager.handle_output(out_ctx, value)
+            if rt.capture_outputs:
+                outcome.outputs[key] = value
+        merged = {**out_ctx.metadata, **metadata}
+        if context is not None and key in context.output_metadata:
+            merged.update(context.output_metadata[key])
+        payload: dict[str, Any] = {"metadata": normalize_metadata(merged)}
+        spec = assets_def.specs_by_key[key]
+        if spec.code_version is not None:
+            payload["code_version"] = spec.code_version
+        if data_version is not None:
+            payload["data_version"] = data_version
+        rt.emit(Event(EventType.ASSET_MATERIALIZATION, rt.run_id, key, step.key, payload))
+        for check_result in check_results:
+            name = check_result.check_name or _default_check_name(assets_def)
+            ck = check_result.asset_key or key
+            if _emit_check(rt, step, ck, name, check_result, blocking=name in blocking_checks):
+                blocked.append((ck, name))
+    missing = [k for k in step.asset_keys if k not in done]
+    if missing:
+        raise AssayError(
+            f"'{assets_def.name}' did not produce {', '.join(str(k) for k in missing)}: "
+            "return or yield a value for every asset it declares"
+        )
+    outcome.blocked = tuple(blocked)
+    return outcome
+
+
+def _default_check_name(assets_def: Any) -> str:
+    if len(assets_def.check_specs) == 1:
+        return assets_def.check_specs[0].name
+    return "check"
+
+
+def _as_items(result: Any, keys: tuple[AssetKey, ...], name: str) -> list[Any]:
+    """Normalise whatever the function returned into (key, value, metadata, store, ...) items."""
+    if inspect.isgenerator(result):
+        raw = list(result)
+    elif len(keys) > 1:
+        if isinstance(result, tuple) and len(result) == len(keys):
+            raw = [
+                Output(v, asset_key=k) if not _is_wrapped(v) else _keyed(v, k)
+                for k, v in zip(keys, result, strict=True)
+            ]
+        elif isinstance(result, list | tuple) and all(_is_wrapped(v) for v in result):
+            raw = list(result)
+        else:
+            raise AssayError(
+                f"multi_asset '{name}' must return a tuple of {len(keys)} values "
+                "(in specs order) or yield Output/MaterializeResult per asset"
+            )
+    else:
+        raw = [result]
+    items: list[Any] = []
+    for value in raw:
+        if isinstance(value, AssetCheckResult):
+            items.append(value)
+            continue
+        if isinstance(value, Output):
+            key = value.asset_key or _only(keys, name)
+            items.append((key, value.value, value.metadata, True, value.data_version, ()))
+        elif isinstance(value, MaterializeResult):
+            key = value.asset_key or _only(keys, name)
+            items.append(
+                (key, None, value.metadata, False, value.data_version, value.check_results)
+            )
+        else:
+            items.append((_only(keys, name), value, {}, True, None, ()))
+    return items
+
+
+def _is_wrapped(value: Any) -> bool:
+    return isinstance(value, Output | MaterializeResult | AssetCheckResult)
+
+
+def _keyed(value: Any, key: AssetKey) -> Any:
+    if isinstance(value, Output) and value.asset_key is None:
+        return Output(value.value, value.metadata, asset_key=key, data_version=value.data_version)
+    if isinstance(value, MaterializeResult) and value.asset_key is None:
+        return MaterializeResult(
+            asset_key=key,
+            metadata=value.metadata,
+            check_results=value.check_results,
+            data_version=value.data_version,
+        )
+    return value
+
+
+def _only(keys: tuple[AssetKey, ...], name: str) -> AssetKey:
+    if len(keys) != 1:
+        raise AssayError(f"'{name}' produces several assets: say which with asset_key=")
+    return keys[0]
+
+
+def _emit_check(
+    rt: StepRuntime,
+    step: Step,
+    key: AssetKey,
+    name: str,
+    result: AssetCheckResult,
+    *,
+    blocking: bool,
+) -> bool:
+    """Record a check evaluation; True when it should block downstream assets."""
+    payload = {
+        "check_name": name,
+        "passed": result.passed,
+        "severity": result.severity.value,
+        "blocking": blocking,
+        "metadata": normalize_metadata(result.metadata),
+    }
+    if result.description:
+        payload["description"] = result.description
+    rt.emit(Event(EventType.ASSET_CHECK_EVALUATION, rt.run_id, key, step.key, payload))
+    return blocking and not result.passed and result.severity == AssetCheckSeverity.ERROR
+
+
+def _run_check(step: Step, rt: StepRuntime) -> StepOutcome:
+    check = step.check_def
+    assert check is not None
+    kwargs, _ = _call_args(check, step, rt, check_name=check.name)
+    result = check.fn(**kwargs)
+    if isinstance(result, bool):
+        result = AssetCheckResult(passed=result)
+    if not isinstance(result, AssetCheckResult):
+        raise AssayError(
+            f"check '{check.name}' returned {type(result).__name__}; return an AssetCheckResult"
+        )
+    failed = _emit_check(
+        rt, step, check.asset_key, check.spec.name, result, blocking=check.blocking
+    )
+    return StepOutcome(SUCCESS, blocked=((check.asset_key, check.spec.name),) if failed else ())
+
+
+def _run_observation(step: Step, rt: StepRuntime) -> StepOutcome:
+    assets_def = step.assets_def
+    assert assets_def is not None
+    kwargs, _ = _call_args(assets_def, step, rt)
+    result = assets_def.fn(**kwargs)  # type: ignore[misc]
+    key = step.asset_keys[0]
+    if isinstance(result, str):
+        result = AssetObservation(data_version=result)
+    elif result is None:
+        result = AssetObservation()
+    if not isinstance(result, AssetObservation):
+        raise AssayError(
+            f"observable source asset '{key}' returned {type(result).__name__}; "
+            "return an AssetObservation or a data-version string"
+        )
+    payload: dict[str, Any] = {"metadata": normalize_metadata(result.metadata)}
+    if result.data_version is not None:
+        payload["data_version"] = result.data_version
+    rt.emit(
+        Event(EventType.ASSET_OBSERVATION, rt.run_id, result.asset_key or key, step.key, payload)
+    )
+    return StepOutcome(SUCCESS)

@@ -1,0 +1,154 @@
+"""Selection syntax shared by the CLI, jobs and the API.
+
+key                 one asset, by key (``a/b``) or, when unique, by name (``b``)
+sales/*             glob over keys
++key / key+         with all upstream / all downstream assets
+2+key / key+1       the same, limited to that many hops
+group:g tag:k=v owner:o kind:k
+a, b                union;   ``a b`` or ``a and b``: intersection
+*                   everything
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from collections.abc import Iterable
+
+from assay.definitions.asset_key import AssetKey
+from assay.errors import InvalidSelection
+from assay.graph import AssetGraph
+
+_UP = re.compile(r"^(\d*)\+(.+)$")
+_DOWN = re.compile(r"^(.+?)\+(\d*)$")
+_ATTRS = ("group", "tag", "owner", "kind", "key")
+
+Selection = str | Iterable[str | AssetKey] | None
+
+
+def select_keys(graph: AssetGraph, selection: Selection, *, where: str = "") -> set[AssetKey]:
+    """Resolve a selection to asset keys; unknown names raise `InvalidSelection` with hints."""
+    if selection is None:
+        return {k for k, n in graph.nodes.items() if n.is_executable}
+    if isinstance(selection, str):
+        clauses = [c for c in selection.split(",")]
+    else:
+        clauses = []
+        for item in selection:
+            if isinstance(item, AssetKey):
+                clauses.append(item.to_user_string())
+            else:
+                key = getattr(item, "keys", None)  # an AssetsDefinition
+                if key is not None:
+                    clauses.extend(k.to_user_string() for k in key)
+                else:
+                    clauses.append(str(item))
+    suffix = f" (in {where})" if where else ""
+    result: set[AssetKey] = set()
+    if not any(c.strip() for c in clauses):
+        raise InvalidSelection(f"empty selection{suffix}")
+    for clause in clauses:
+        terms = [t for t in clause.split() if t.lower() != "and"]
+        if not terms:
+            raise InvalidSelection(f"empty term in selection {selection!r}{suffix}")
+        matched: set[AssetKey] | None = None
+        for term in terms:
+            keys = _select_term(graph, term, suffix)
+            matched = keys if matched is None else matched & keys
+        result |= matched or set()
+    return result
+
+
+def _select_term(graph: AssetGraph, term: str, suffix: str) -> set[AssetKey]:
+    up_depth: int | None = -1
+    down_depth: int | None = -1
+    m = _UP.match(term)
+    if m:
+        up_depth = int(m.group(1)) if m.group(1) else None
+        term = m.group(2)
+    m = _DOWN.match(term)
+    if m:
+        down_depth = int(m.group(2)) if m.group(2) else None
+        term = m.group(1)
+    base = _select_base(graph, term, suffix)
+    result = set(base)
+    if up_depth != -1:
+        result |= graph.upstream(base, depth=up_depth)
+    if down_depth != -1:
+        result |= graph.downstream(base, depth=down_depth)
+    return result
+
+
+def _select_base(graph: AssetGraph, term: str, suffix: str) -> set[AssetKey]:
+    if term == "*":
+        return set(graph.nodes)
+    attr, sep, value = term.partition(":")
+    if sep and attr in _ATTRS:
+        return _select_attribute(graph, attr, value, suffix)
+    if sep:
+        raise InvalidSelection(
+            f"unknown selection attribute '{attr}:' in '{term}'{suffix}; "
+            f"use one of {', '.join(a + ':' for a in _ATTRS)}"
+        )
+    return _select_key(graph, term, suffix)
+
+
+def _select_key(graph: AssetGraph, text: str, suffix: str) -> set[AssetKey]:
+    text = text.strip("/")
+    if any(ch in text for ch in "*?["):
+        matched = {k for k in graph.nodes if fnmatch.fnmatchcase(k.to_user_string(), text)}
+        if not matched:
+            raise InvalidSelection(f"no asset matches '{text}'{suffix}{_close(graph, text)}")
+        return matched
+    try:
+        key = AssetKey.from_user_string(text)
+    except Exception:
+        raise InvalidSelection(f"'{text}' is not a valid asset key{suffix}") from None
+    if key in graph.nodes:
+        return {key}
+    by_name = [k for k in graph.nodes if k.name == text]
+    if len(by_name) == 1:
+        return set(by_name)
+    if len(by_name) > 1:
+        listed = ", ".join(sorted(k.to_user_string() for k in by_name))
+        raise InvalidSelection(f"'{text}' is ambiguous{suffix}: it could be {listed}")
+    raise InvalidSelection(f"no asset '{text}'{suffix}{_close(graph, text)}")
+
+
+def _close(graph: AssetGraph, text: str) -> str:
+    candidates = {k.to_user_string() for k in graph.nodes} | {k.name for k in graph.nodes}
+    close = difflib.get_close_matches(text.replace("*", ""), sorted(candidates), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _select_attribute(graph: AssetGraph, attr: str, value: str, suffix: str) -> set[AssetKey]:
+    if attr == "key":
+        return _select_key(graph, value, suffix)
+    matched: set[AssetKey] = set()
+    known: set[str] = set()
+    for key, node in graph.nodes.items():
+        spec = node.spec
+        if attr == "group":
+            group = spec.group_name or "default"
+            known.add(group)
+            if group == value:
+                matched.add(key)
+        elif attr == "owner":
+            known.update(spec.owners)
+            if value in spec.owners:
+                matched.add(key)
+        elif attr == "kind":
+            known.update(spec.kinds)
+            if value in spec.kinds:
+                matched.add(key)
+        else:
+            tag_key, has_value, tag_value = value.partition("=")
+            known.update(f"{k}={v}" for k, v in spec.tags.items())
+            if tag_key in spec.tags and (not has_value or spec.tags[tag_key] == tag_value):
+                matched.add(key)
+    if not matched:
+        close = difflib.get_close_matches(value, sorted(known), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise InvalidSelection(f"no asset has {attr} '{value}'{suffix}{hint}")
+    return matched

@@ -1,0 +1,155 @@
+"""A versioned, JSON-serialisable description of a code location's definitions.
+
+This, never data, is what an agent uploads: keys, dependencies, ownership,
+checks, code versions and the names of jobs, schedules and sensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from assay.definitions.definitions import Definitions
+from assay.definitions.results import normalize_metadata
+from assay.errors import AssayError
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AssetSnapshot:
+    key: str
+    deps: list[str]
+    group: str
+    owners: list[str]
+    tags: dict[str, str]
+    kinds: list[str]
+    description: str | None
+    metadata: dict[str, Any]
+    code_version: str | None
+    is_external: bool
+    is_observable: bool
+    compute_name: str | None
+    partitions: Any = None
+    automation_condition: Any = None
+    freshness_policy: Any = None
+
+
+@dataclass(frozen=True)
+class CheckSnapshot:
+    asset_key: str
+    name: str
+    blocking: bool
+    description: str | None
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    name: str
+    selection: str
+
+
+@dataclass(frozen=True)
+class DefinitionsSnapshot:
+    """Everything the control plane may know about a code location."""
+
+    version: int
+    assets: list[AssetSnapshot]
+    checks: list[CheckSnapshot]
+    jobs: list[JobSnapshot]
+    schedules: list[str] = field(default_factory=list)
+    sensors: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def snapshot_id(self) -> str:
+        """A content hash: equal definitions give equal ids, so uploads can be deduplicated."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DefinitionsSnapshot:
+        version = data.get("version")
+        if version != SNAPSHOT_VERSION:
+            raise AssayError(
+                f"snapshot version {version!r} is not supported "
+                f"(this Assay reads version {SNAPSHOT_VERSION})"
+            )
+        return cls(
+            version=version,
+            assets=[AssetSnapshot(**a) for a in data["assets"]],
+            checks=[CheckSnapshot(**c) for c in data["checks"]],
+            jobs=[JobSnapshot(**j) for j in data["jobs"]],
+            schedules=list(data.get("schedules", [])),
+            sensors=list(data.get("sensors", [])),
+            resources=list(data.get("resources", [])),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> DefinitionsSnapshot:
+        return cls.from_dict(json.loads(text))
+
+
+def _describe(obj: Any) -> Any:
+    """Opaque definitions (partitions, conditions) describe themselves via `to_snapshot()`."""
+    if obj is None:
+        return None
+    to_snapshot = getattr(obj, "to_snapshot", None)
+    if callable(to_snapshot):
+        return normalize_metadata({"value": to_snapshot()})["value"]
+    return {"type": type(obj).__name__, "repr": repr(obj)}
+
+
+def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
+    """Describe `defs` for upload; contains no data and no secrets (resource names only)."""
+    graph = defs.asset_graph
+    assets = []
+    for key in graph.toposorted:
+        node = graph.nodes[key]
+        spec = node.spec
+        assets.append(
+            AssetSnapshot(
+                key=key.to_user_string(),
+                deps=[p.to_user_string() for p in node.parents],
+                group=spec.group_name or "default",
+                owners=list(spec.owners),
+                tags=dict(spec.tags),
+                kinds=sorted(spec.kinds),
+                description=spec.description,
+                metadata=normalize_metadata(spec.metadata),
+                code_version=spec.code_version,
+                is_external=node.is_external,
+                is_observable=node.is_observable,
+                compute_name=node.assets_def.name if node.assets_def else None,
+                partitions=_describe(spec.partitions_def),
+                automation_condition=_describe(spec.automation_condition),
+                freshness_policy=_describe(spec.freshness_policy),
+            )
+        )
+    checks = [
+        CheckSnapshot(c.asset_key.to_user_string(), c.spec.name, c.blocking, c.spec.description)
+        for c in defs.asset_checks
+    ]
+    for assets_def in graph.assets_defs.values():
+        for spec in assets_def.check_specs:
+            checks.append(
+                CheckSnapshot(
+                    spec.asset.to_user_string(), spec.name, spec.blocking, spec.description
+                )
+            )
+    return DefinitionsSnapshot(
+        version=SNAPSHOT_VERSION,
+        assets=assets,
+        checks=checks,
+        jobs=[JobSnapshot(j.name, j.selection) for j in defs.jobs],
+        schedules=[s.name for s in defs.schedules],
+        sensors=[s.name for s in defs.sensors],
+        resources=sorted(defs.resources),
+    )

@@ -1,0 +1,235 @@
+"""The `assay` command line, run as a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = "examples.analytics.definitions"
+
+
+def assay(*args, cwd=REPO, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "assay", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        timeout=120,
+    )
+
+
+def write(tmp_path, source, name="project.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+def test_materialize_runs_the_example_project_and_stores_values(tmp_path):
+    proc = assay("materialize", "-m", EXAMPLE, "--storage", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "succeeded: 3 materialized, 0 failed, 0 skipped" in proc.stdout
+    assert "check daily_metrics:no_negative_conversions passed" in proc.stdout
+    assert (tmp_path / "daily_metrics").exists()
+
+
+def test_materialize_with_multiprocess_executor_from_a_file(tmp_path):
+    proc = assay(
+        "materialize",
+        "-f",
+        "examples/analytics/definitions.py",
+        "--executor",
+        "multiprocess",
+        "--max-concurrent",
+        "2",
+        "--storage",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "3 materialized" in proc.stdout
+
+
+def test_a_file_inside_a_package_loads_from_any_working_directory(tmp_path):
+    package = tmp_path / "project" / "sales"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "assets.py").write_text(
+        "from assay import asset\n\n@asset\ndef orders():\n    return [1, 2]\n"
+    )
+    (package / "definitions.py").write_text(
+        "from assay import Definitions\nfrom sales.assets import orders\n\n"
+        "defs = Definitions(assets=[orders])\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = assay(
+        "materialize", "-f", str(package / "definitions.py"), "--storage", str(tmp_path / "s"),
+        cwd=elsewhere,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "succeeded: 1 materialized" in proc.stdout
+
+
+def test_selection_and_job_pick_a_subset(tmp_path):
+    proc = assay(
+        "materialize", "-m", EXAMPLE, "--job", "refresh_analytics", "--storage", str(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "2 materialized" in proc.stdout
+    proc = assay(
+        "materialize", "-m", EXAMPLE, "--select", "churn_model", "--storage", str(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "1 materialized" in proc.stdout
+
+
+def test_unknown_selection_is_a_readable_error_with_close_matches():
+    proc = assay("materialize", "-m", EXAMPLE, "--select", "daily_metric")
+    assert proc.returncode == 2
+    assert "no asset 'daily_metric'" in proc.stderr
+    assert "did you mean 'daily_metrics'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_failed_step_exits_non_zero_and_shows_the_user_traceback(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        from assay import Definitions, asset
+
+        @asset
+        def orders():
+            return [1]
+
+        @asset
+        def totals(orders):
+            return 1 / 0
+
+        @asset
+        def dashboard(totals):
+            return totals
+
+        defs = Definitions(assets=[orders, totals, dashboard])
+        """,
+    )
+    proc = assay("materialize", "-f", path, "--storage", str(tmp_path / "s"))
+    assert proc.returncode == 1
+    assert "step 'totals' failed: ZeroDivisionError: division by zero" in proc.stderr
+    assert "return 1 / 0" in proc.stderr
+    assert "skipped 'dashboard': upstream step 'totals' failed" in proc.stdout
+    assert "1 failed, 1 skipped" in proc.stderr
+
+
+def test_list_shows_keys_groups_and_deps_in_dependency_order():
+    proc = assay("list", "-m", EXAMPLE, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["key"] for r in rows] == ["user_events", "daily_metrics", "churn_model"]
+    assert rows[1]["deps"] == ["user_events"]
+    assert rows[1]["checks"] == ["no_negative_conversions"]
+    assert rows[2]["group"] == "ml"
+    table = assay("list", "-m", EXAMPLE)
+    assert "daily_metrics" in table.stdout and "analytics" in table.stdout
+
+
+def test_check_reports_a_valid_code_location():
+    proc = assay("check", "-m", EXAMPLE)
+    assert proc.returncode == 0
+    assert "ok: 3 assets" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            """
+            from assay import Definitions, asset
+
+            @asset(deps=["b"])
+            def a():
+                return 1
+
+            @asset(deps=[a])
+            def b():
+                return 1
+
+            defs = Definitions(assets=[a, b])
+            """,
+            "assets form a cycle: ",
+        ),
+        ("x = 1\n", "defines no Definitions object"),
+        (
+            """
+            from assay import Definitions
+            one = Definitions()
+            two = Definitions()
+            """,
+            "several Definitions objects (one, two)",
+        ),
+        ("import not_a_real_module_xyz\n", "No module named 'not_a_real_module_xyz'"),
+    ],
+    ids=["cycle", "no-definitions", "several-definitions", "import-error"],
+)
+def test_check_explains_broken_code_locations(tmp_path, source, message):
+    proc = assay("check", "-f", write(tmp_path, source))
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "assay/cli" not in proc.stderr  # no internal traceback
+
+
+def test_missing_module_is_reported():
+    proc = assay("list", "-m", "no_such_module_anywhere")
+    assert proc.returncode == 2
+    assert "no module named 'no_such_module_anywhere'" in proc.stderr
+
+
+def test_attribute_picks_one_of_several_definitions(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        from assay import Definitions, asset
+
+        @asset
+        def a():
+            return 1
+
+        dev = Definitions(assets=[a])
+        prod = Definitions(assets=[a])
+        """,
+    )
+    proc = assay("materialize", "-f", path, "-a", "prod", "--storage", str(tmp_path / "s"))
+    assert proc.returncode == 0, proc.stderr
+    assert "1 materialized" in proc.stdout
+
+
+def test_definition_errors_point_at_the_users_line(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        from assay import asset
+
+        @asset(key="a", name="b")
+        def x():
+            return 1
+        """,
+    )
+    proc = assay("check", "-f", path)
+    assert proc.returncode == 2
+    assert f"pass key= or name=/key_prefix=, not both ({path}, line 4)" in proc.stderr
+
+
+def test_json_output_streams_every_event_as_a_line(tmp_path):
+    from assay import Event, EventType
+
+    proc = assay("materialize", "-m", EXAMPLE, "--json", "--storage", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    events = [Event.from_dict(json.loads(line)) for line in proc.stdout.splitlines()]
+    assert events[0].type is EventType.RUN_STARTED
+    assert events[-1].type is EventType.RUN_SUCCEEDED
+    materialized = [str(e.asset_key) for e in events if e.type is EventType.ASSET_MATERIALIZATION]
+    assert materialized == ["user_events", "daily_metrics", "churn_model"]

@@ -1,0 +1,171 @@
+"""The multiprocess executor, with real worker processes."""
+
+import os
+import textwrap
+
+import pytest
+
+from assay import EventType, InMemoryIOManager, MultiprocessExecutor, materialize
+from assay.errors import ExecutionConfigError
+from assay.loading import load_definitions
+
+PROJECT = """
+import os, signal, time
+from assay import Definitions, asset, asset_check, AssetCheckResult, AssetExecutionContext
+
+@asset
+def source():
+    return {"pid": os.getpid(), "rows": [1, 2, 3]}
+
+@asset
+def left(source):
+    return {"pid": os.getpid(), "sum": sum(source["rows"])}
+
+@asset
+def right(source):
+    return {"pid": os.getpid(), "max": max(source["rows"])}
+
+@asset
+def joined(left, right):
+    return left["sum"] + right["max"]
+
+@asset_check(asset=joined)
+def joined_positive(joined):
+    return AssetCheckResult(passed=joined > 0)
+
+@asset
+def crashes_hard(source):
+    os._exit(17)
+
+@asset
+def killed(source):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+@asset
+def after_crash(crashes_hard):
+    return "never"
+
+@asset
+def raises(context: AssetExecutionContext):
+    context.log.warning("about to fail")
+    raise KeyError("missing column 'amount'")
+
+def _meet(me, other):
+    directory = os.environ["MEET_DIR"]
+    open(os.path.join(directory, me), "w").close()
+    deadline = time.time() + 30
+    while not os.path.exists(os.path.join(directory, other)):
+        if time.time() > deadline:
+            raise TimeoutError(f"{me} never met {other}: steps did not run concurrently")
+        time.sleep(0.01)
+
+@asset
+def meet_a():
+    _meet("a", "b")
+    return os.getpid()
+
+@asset
+def meet_b():
+    _meet("b", "a")
+    return os.getpid()
+
+defs = Definitions(
+    assets=[source, left, right, joined, crashes_hard, killed, after_crash, raises, meet_a, meet_b],
+    asset_checks=[joined_positive],
+)
+"""
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mp") / "mp_project.py"
+    path.write_text(textwrap.dedent(PROJECT))
+    return load_definitions(file=str(path))
+
+
+def test_steps_run_in_worker_processes_and_values_pass_through_the_io_manager(defs):
+    result = materialize(defs, selection="+joined", executor=MultiprocessExecutor(max_concurrent=2))
+    assert result.success, result.failure_message
+    assert result.output_for_node("joined") == 9
+    pids = {result.output_for_node(n)["pid"] for n in ("source", "left", "right")}
+    assert os.getpid() not in pids
+    assert result.get_asset_check_evaluations()[0].passed
+
+
+def test_independent_steps_run_at_the_same_time(defs, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEET_DIR", str(tmp_path))
+    result = materialize(defs, selection="meet_a, meet_b", executor=MultiprocessExecutor(2))
+    assert result.success, result.failure_message
+    assert result.output_for_node("meet_a") != result.output_for_node("meet_b")
+
+
+def test_a_step_that_kills_its_worker_fails_and_the_rest_proceed(defs):
+    result = materialize(
+        defs,
+        selection="source, left, right, crashes_hard, killed, after_crash",
+        executor=MultiprocessExecutor(max_concurrent=2),
+    )
+    assert not result.success
+    failures = {e.step_key: e.message for e in result.get_step_failure_events()}
+    assert set(failures) == {"crashes_hard", "killed"}
+    assert "worker process died (exit code 17)" in failures["crashes_hard"]
+    assert "killed by SIGKILL" in failures["killed"]
+    assert result.skipped_steps == ["after_crash"]
+    assert {str(k) for k in result.materialized_keys} == {"source", "left", "right"}
+    assert result.events[-1].type is EventType.RUN_FAILED
+
+
+def test_user_exceptions_in_workers_keep_their_traceback_and_logs(defs):
+    result = materialize(defs, selection="raises", executor="multiprocess")
+    (failure,) = result.get_step_failure_events()
+    assert "KeyError" in failure.message
+    assert "raise KeyError" in failure.payload["error"]["stack"]
+    logs = [e.payload["message"] for e in result.events if e.type is EventType.LOG]
+    assert "about to fail" in logs
+
+
+def test_in_memory_io_with_multiprocess_is_rejected_with_an_explanation(defs):
+    with pytest.raises(ExecutionConfigError, match="FilesystemIOManager"):
+        materialize(
+            defs,
+            resources={"io_manager": InMemoryIOManager()},
+            selection="+left",
+            executor="multiprocess",
+        )
+
+
+def test_assets_defined_inside_a_function_cannot_cross_processes():
+    from assay import asset
+
+    @asset
+    def local():
+        return 1
+
+    with pytest.raises(ExecutionConfigError, match="top level of an importable module"):
+        materialize([local], executor="multiprocess")
+
+
+def test_worker_that_cannot_open_resources_fails_the_run_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASSAY_TEST_UNSET_DSN", raising=False)
+    path = tmp_path / "needs_db.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from assay import ConfigurableResource, Definitions, EnvVar, asset
+
+            class Db(ConfigurableResource):
+                url: str
+
+            @asset
+            def table(db: Db):
+                return db.url
+
+            defs = Definitions(
+                assets=[table], resources={"db": Db(url=EnvVar("ASSAY_TEST_UNSET_DSN"))}
+            )
+            """
+        )
+    )
+    result = materialize(load_definitions(file=str(path)), executor=MultiprocessExecutor(1))
+    assert not result.success
+    assert "ASSAY_TEST_UNSET_DSN is not set" in result.failure_message

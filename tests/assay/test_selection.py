@@ -1,0 +1,111 @@
+"""Selection syntax: keys, globs, lineage operators, attributes, and helpful errors."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from assay import AssetKey, Definitions, InvalidSelection, asset
+from assay.selection import select_keys
+
+
+@pytest.fixture(scope="module")
+def graph():
+    @asset(key_prefix="sales", group_name="sales", tags={"tier": "gold"}, kinds={"sql"})
+    def orders():
+        return 1
+
+    @asset(key_prefix="sales", group_name="sales", owners=["ana@example.com"])
+    def refunds(orders):
+        return 1
+
+    @asset(group_name="finance", kinds={"python"})
+    def revenue(orders, refunds):
+        return 1
+
+    @asset(group_name="finance", tags={"tier": "silver"})
+    def forecast(revenue):
+        return 1
+
+    return Definitions(assets=[orders, refunds, revenue, forecast]).asset_graph
+
+
+def names(keys):
+    return sorted(k.to_user_string() for k in keys)
+
+
+def test_select_by_key_and_by_unique_name(graph):
+    assert names(select_keys(graph, "sales/orders")) == ["sales/orders"]
+    assert names(select_keys(graph, "refunds")) == ["sales/refunds"]
+
+
+def test_glob_selects_a_prefix(graph):
+    assert names(select_keys(graph, "sales/*")) == ["sales/orders", "sales/refunds"]
+
+
+def test_plus_operators_add_upstream_and_downstream(graph):
+    assert names(select_keys(graph, "+revenue")) == ["revenue", "sales/orders", "sales/refunds"]
+    assert names(select_keys(graph, "sales/refunds+")) == ["forecast", "revenue", "sales/refunds"]
+    assert names(select_keys(graph, "1+forecast")) == ["forecast", "revenue"]
+    assert names(select_keys(graph, "sales/orders+1")) == [
+        "revenue",
+        "sales/orders",
+        "sales/refunds",
+    ]
+
+
+def test_attribute_terms(graph):
+    assert names(select_keys(graph, "group:finance")) == ["forecast", "revenue"]
+    assert names(select_keys(graph, "tag:tier=gold")) == ["sales/orders"]
+    assert names(select_keys(graph, "tag:tier")) == ["forecast", "sales/orders"]
+    assert names(select_keys(graph, "owner:ana@example.com")) == ["sales/refunds"]
+    assert names(select_keys(graph, "kind:sql")) == ["sales/orders"]
+
+
+def test_comma_is_union_and_space_or_and_is_intersection(graph):
+    assert names(select_keys(graph, "forecast, sales/orders")) == ["forecast", "sales/orders"]
+    assert names(select_keys(graph, "+forecast group:sales")) == ["sales/orders", "sales/refunds"]
+    assert names(select_keys(graph, "+forecast and kind:python")) == ["revenue"]
+
+
+def test_star_selects_everything_and_none_selects_executable_assets(graph):
+    assert len(select_keys(graph, "*")) == 4
+    assert select_keys(graph, None) == set(graph.nodes)
+
+
+def test_unknown_key_lists_close_matches(graph):
+    with pytest.raises(InvalidSelection, match=r"no asset 'revenu'.*did you mean 'revenue'"):
+        select_keys(graph, "revenu")
+
+
+def test_glob_matching_nothing_is_an_error(graph):
+    with pytest.raises(InvalidSelection, match="no asset matches 'marketing/\\*'"):
+        select_keys(graph, "marketing/*")
+
+
+def test_unknown_group_lists_close_groups(graph):
+    with pytest.raises(InvalidSelection, match="did you mean 'finance'"):
+        select_keys(graph, "group:financ")
+
+
+def test_unknown_attribute_is_explained(graph):
+    with pytest.raises(InvalidSelection, match="unknown selection attribute 'team:'"):
+        select_keys(graph, "team:x")
+
+
+def test_selection_accepts_lists_of_keys(graph):
+    assert names(select_keys(graph, [AssetKey(["sales", "orders"]), "forecast"])) == [
+        "forecast",
+        "sales/orders",
+    ]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet="ab/_*+,:= 12groupta", max_size=20))
+def test_any_selection_text_either_selects_or_raises_invalid_selection(graph, text):
+    try:
+        keys = select_keys(graph, text)
+    except InvalidSelection:
+        return
+    assert keys <= set(graph.nodes)
