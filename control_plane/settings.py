@@ -1,7 +1,205 @@
-"""Minimal settings; the control-plane foundation replaces this with environment-driven ones."""
+"""Control-plane settings, read from environment variables with safe production defaults.
 
-SECRET_KEY = "insecure-dev-only"
-DEBUG = False
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+With no environment at all the project runs as a local install on an embedded SQLite file
+under ``$ASSAY_HOME`` (default ``./.assay``), so ``./dev run`` works out of the box.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def database_from_url(url: str | None, *, home: Path) -> dict:
+    """Translate ``DATABASE_URL`` into a Django ``DATABASES['default']`` entry."""
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(home / "control_plane.sqlite3")}
+    parts = urlparse(url)
+    if parts.scheme in {"postgres", "postgresql"}:
+        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": int(os.environ.get("ASSAY_DB_CONN_MAX_AGE", "60")),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path) or ":memory:"}
+    raise ImproperlyConfigured(
+        f"DATABASE_URL scheme {parts.scheme!r} is not supported; use postgresql:// or sqlite://"
+    )
+
+
+def _secret_key(*, local: bool, home: Path) -> str:
+    key = os.environ.get("ASSAY_SECRET_KEY")
+    if key:
+        return key
+    if not local:
+        raise ImproperlyConfigured(
+            "ASSAY_SECRET_KEY is required with DATABASE_URL (unless ASSAY_DEBUG is on)"
+        )
+    # Local install: generate once and keep it under ASSAY_HOME so sessions survive restarts.
+    path = home / "secret_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+ASSAY_HOME = Path(os.environ.get("ASSAY_HOME") or Path.cwd() / ".assay")
+DATABASE_URL = os.environ.get("DATABASE_URL")
+DEBUG = _flag("ASSAY_DEBUG")  # off unless asked, also for local installs
+# A local install (the embedded SQLite, as `assay dev` runs it) works with no configuration.
+LOCAL = not DATABASE_URL or DEBUG
+SECRET_KEY = _secret_key(local=LOCAL, home=ASSAY_HOME)
+BASE_URL = os.environ.get("ASSAY_BASE_URL", "http://127.0.0.1:3000").rstrip("/")
+_TLS = BASE_URL.startswith("https://")
+
+ALLOWED_HOSTS = _csv("ASSAY_ALLOWED_HOSTS") or sorted(
+    {urlparse(BASE_URL).hostname or ""}
+    | ({"127.0.0.1", "localhost", "testserver"} if LOCAL else set())
+)
+CSRF_TRUSTED_ORIGINS = [BASE_URL]
+
+try:  # self-hosted Swagger/Redoc assets for the API docs page (no CDN)
+    import drf_spectacular_sidecar  # noqa: F401
+
+    _SIDECAR = True
+except ImportError:
+    _SIDECAR = False
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    *(["drf_spectacular_sidecar"] if _SIDECAR else []),
+    "guardian",
+    "control_plane.core",
+    "control_plane.tenancy",
+    "control_plane.audit",
+    "control_plane.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "control_plane.urls"
+WSGI_APPLICATION = "control_plane.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": database_from_url(DATABASE_URL, home=ASSAY_HOME)}
+if (
+    DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    and DATABASES["default"]["NAME"] != ":memory:"
+):
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "tenancy.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous principal; no credentials is 401
+
 USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+STATIC_URL = "/static/"
+STATIC_ROOT = os.environ.get("ASSAY_STATIC_ROOT") or str(ASSAY_HOME / "static")
+
+# Security: secure cookies and HSTS when served over TLS (ASSAY_BASE_URL is https://).
+SESSION_COOKIE_SECURE = _TLS
+CSRF_COOKIE_SECURE = _TLS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_HSTS_SECONDS = 31_536_000 if _TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _TLS
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if _flag("ASSAY_BEHIND_TLS_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _TLS
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "control_plane.core.api.authentication.BearerTokenAuthentication",
+        "control_plane.core.api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "control_plane.core.api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Assay control plane API",
+    "VERSION": "v1",
+    "DESCRIPTION": "Organizations, deployments, code locations, members, teams, grants, "
+    "tokens and the audit log.",
+    "SERVE_INCLUDE_SCHEMA": False,
+    **(
+        {
+            "SWAGGER_UI_DIST": "SIDECAR",
+            "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+            "REDOC_DIST": "SIDECAR",
+        }
+        if _SIDECAR
+        else {}
+    ),
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "control_plane.tenancy.api.serializers.ROLE_CHOICES"},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("ASSAY_LOG_LEVEL", "INFO")},
+}
+# Email is unique case-insensitively (a functional unique constraint), which this check cannot see.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]

@@ -1,0 +1,17 @@
+"""``/api/v1/``: every app's REST endpoints plus the OpenAPI schema and its docs page."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.permissions import AllowAny
+
+# The schema and its docs page describe the API, not any tenant's data: they are public.
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path(
+        "docs/",
+        SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]),
+        name="docs",
+    ),
+    path("", include("control_plane.tenancy.api.urls")),
+    path("", include("control_plane.audit.api.urls")),
+]

@@ -1,0 +1,50 @@
+"""DRF authentication: ``Authorization: Bearer <token>`` and the console's session."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions
+
+from control_plane.core.context import Principal
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        from control_plane.tenancy import services, tokens
+        from control_plane.tenancy.errors import InvalidToken
+
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <token>'.")
+        try:
+            token = tokens.verify(value.strip())
+        except InvalidToken as error:
+            services.record_rejected_token(
+                error=error,
+                ip=client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+            raise exceptions.AuthenticationFailed(f"Invalid token: {error}.") from None
+        if token.kind != token.Kind.USER:
+            raise exceptions.AuthenticationFailed("Agent tokens are for the agent protocol only.")
+        request.principal = Principal.for_user(token.user, token=token)
+        return token.user, token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None:
+            request.principal = Principal.for_user(result[0])
+        return result

@@ -1,0 +1,23 @@
+"""Teach drf-spectacular our authentication classes (imported by ``CoreConfig.ready``)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "control_plane.core.api.authentication.BearerTokenAuthentication"
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A user API token: assay_u_<id>_<secret>.",
+        }
+
+
+class SessionScheme(OpenApiAuthenticationExtension):
+    target_class = "control_plane.core.api.authentication.SessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

@@ -1,0 +1,261 @@
+"""The audit log: one row per mutation, append-only, hash-chained, tamper-evident."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections, transaction
+
+from control_plane.audit import registry
+from control_plane.audit.errors import AuditLogIsAppendOnly, UndeclaredAuditAction
+from control_plane.audit.models import AuditEvent
+from control_plane.audit.services import record, verify_chain
+from control_plane.core.context import Principal, tenant_context
+from control_plane.tenancy import services
+from control_plane.tenancy.roles import Role
+from tests.control_plane.api.routes import MUTATING, api_routes
+
+
+@pytest.fixture
+def objects(acme):
+    ctx = acme.ctx()
+    with tenant_context(ctx):
+        deployment = services.create_deployment(ctx=ctx, name="branch")
+        services.create_code_location(ctx=ctx, deployment=deployment, name="loc")
+        membership = services.add_member(ctx=ctx, email="m@acme.test")
+        loner = services.add_member(ctx=ctx, email="loner@acme.test")
+        team = services.create_team(ctx=ctx, name="team")
+        services.add_team_member(ctx=ctx, team=team, membership=membership)
+        grant = services.create_grant(ctx=ctx, role=Role.VIEWER, membership=membership)
+        token, _ = services.create_user_token(ctx=ctx, name="t")
+    return {
+        "org": "acme",
+        "deployment": "branch",
+        "location": "loc",
+        "member_id": membership.pk,
+        "loner_id": loner.pk,
+        "team_id": team.pk,
+        "grant_id": grant.pk,
+        "token_id": token.pk,
+    }
+
+
+# (route name, method) -> (request body, the one audit action it must record)
+MUTATIONS = {
+    ("org-detail", "patch"): ({"name": "Acme Inc"}, "organization.update"),
+    ("deployment-list", "post"): ({"name": "feature-1"}, "deployment.create"),
+    ("deployment-detail", "patch"): ({"max_concurrent_runs": 3}, "deployment.update"),
+    ("deployment-detail", "delete"): (None, "deployment.delete"),
+    ("code-location-list", "post"): ({"name": "new-loc"}, "code_location.create"),
+    ("code-location-detail", "patch"): ({"module": "pkg.defs"}, "code_location.update"),
+    ("code-location-detail", "delete"): (None, "code_location.delete"),
+    ("member-list", "post"): ({"email": "new@acme.test"}, "member.add"),
+    ("member-detail", "delete"): (None, "member.remove"),
+    ("team-list", "post"): ({"name": "analysts"}, "team.create"),
+    ("team-detail", "patch"): ({"name": "renamed"}, "team.update"),
+    ("team-detail", "delete"): (None, "team.delete"),
+    ("team-member-list", "post"): ({"member_id": "{loner_id}"}, "team.member_add"),
+    ("team-member-detail", "delete"): (None, "team.member_remove"),
+    ("grant-list", "post"): ({"role": "editor", "member_id": "{loner_id}"}, "grant.create"),
+    ("grant-detail", "patch"): ({"role": "launcher"}, "grant.update"),
+    ("grant-detail", "delete"): (None, "grant.delete"),
+    ("token-list", "post"): ({"name": "new"}, "token.create"),
+    ("token-detail", "delete"): (None, "token.revoke"),
+}
+
+
+def test_every_mutating_endpoint_is_in_the_audit_table():
+    endpoints = {(r.name, m) for r in api_routes() for m in r.methods if m in MUTATING}
+    assert endpoints == set(MUTATIONS)
+
+
+@pytest.mark.parametrize(("name", "method"), sorted(MUTATIONS), ids=lambda v: str(v))
+def test_mutating_endpoint_leaves_exactly_one_audit_row(acme, objects, name, method):
+    route = next(r for r in api_routes() if r.name == name)
+    body, action = MUTATIONS[(name, method)]
+    if body:
+        body = {k: int(v.format(**objects)) if "{" in str(v) else v for k, v in body.items()}
+    before = set(AuditEvent.objects.unscoped().values_list("pk", flat=True))
+    response = getattr(acme.client(), method)(route.url(objects), body, format="json")
+    assert response.status_code in (200, 201, 204), response.content
+    new = AuditEvent.objects.unscoped().exclude(pk__in=before)
+    assert [e.action for e in new] == [action]
+    event = new.get()
+    assert event.actor_label == acme.admin.email
+    assert event.organization_id == acme.organization.pk
+    assert event.ip == "127.0.0.1"
+    if method == "patch":
+        assert event.before is not None and event.after is not None and event.before != event.after
+
+
+def test_failed_request_writes_no_audit_row(acme, objects):
+    count = AuditEvent.objects.unscoped().count()
+    response = acme.client().post(
+        "/api/v1/orgs/acme/deployments/", {"name": "branch"}, format="json"
+    )
+    assert response.status_code == 409
+    assert AuditEvent.objects.unscoped().count() == count
+
+
+def test_audit_rows_refuse_update_and_delete_in_the_model(acme):
+    event = AuditEvent.objects.unscoped().filter(organization=acme.organization).first()
+    event.action = "member.add"
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.save()
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.delete()
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.unscoped().update(action="x.y")
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.unscoped().all().delete()
+
+
+def test_postgresql_refuses_raw_update_and_delete_of_audit_rows(acme):
+    for sql in (
+        "UPDATE audit_auditevent SET action = 'x.y'",
+        "DELETE FROM audit_auditevent",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
+
+
+def _tamper(sql: str, params: list) -> None:
+    """Bypass the trigger the way a superuser with raw access could."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, params)
+        cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+def test_verify_audit_reports_ok_for_an_untouched_chain(acme, objects, capsys):
+    call_command("verify_audit", org="acme")
+    out = capsys.readouterr().out
+    assert "acme: OK" in out
+
+
+def test_verify_audit_detects_a_row_changed_with_raw_sql(acme, objects, capsys):
+    target = AuditEvent.objects.unscoped().get(organization=acme.organization, seq=3)
+    _tamper(
+        "UPDATE audit_auditevent SET after = %s::jsonb WHERE id = %s",
+        ['{"name": "innocent"}', target.pk],
+    )
+    with pytest.raises(CommandError):
+        call_command("verify_audit", org="acme")
+    assert "BROKEN at seq 3 (row content changed)" in capsys.readouterr().out
+
+
+def test_verify_audit_detects_a_deleted_row(acme, objects, capsys):
+    target = AuditEvent.objects.unscoped().get(organization=acme.organization, seq=2)
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [target.pk])
+    report = verify_chain(organization=acme.organization)
+    assert (report.first_break_seq, report.reason) == (2, "row missing")
+
+
+def test_verify_audit_detects_a_rewritten_chain_tail(acme, objects):
+    """Changing a row and recomputing its own hash still breaks the next row's link."""
+    from control_plane.audit.services import compute_hash
+
+    event = AuditEvent.objects.unscoped().get(organization=acme.organization, seq=2)
+    event.actor_label = "someone-else"
+    new_hash = compute_hash(event)
+    _tamper(
+        "UPDATE audit_auditevent SET actor_label = %s, hash = %s WHERE id = %s",
+        ["someone-else", new_hash, event.pk],
+    )
+    report = verify_chain(organization=acme.organization)
+    assert (report.first_break_seq, report.reason) == (3, "previous hash mismatch")
+
+
+def test_chains_are_per_organization(acme, globex):
+    assert verify_chain(organization=acme.organization).ok
+    assert verify_chain(organization=globex.organization).ok
+    first = AuditEvent.objects.unscoped().filter(organization=globex.organization, seq=1).get()
+    assert first.prev_hash == "0" * 64
+
+
+def test_recording_an_undeclared_action_fails(acme):
+    with pytest.raises(UndeclaredAuditAction):
+        record(
+            actor=Principal.system(),
+            action="made.up",
+            target=acme.organization,
+            organization=acme.organization,
+        )
+    assert not registry.is_declared("made.up")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_chain_correctly():
+    from tests.control_plane.conftest import make_org
+
+    world = make_org("busy")
+    errors = []
+
+    def write(n: int) -> None:
+        try:
+            for _ in range(n):
+                with transaction.atomic():
+                    record(
+                        actor=Principal.system(),
+                        action="organization.update",
+                        target=world.organization,
+                        organization=world.organization,
+                    )
+        except Exception as exc:  # reported below; the thread must not die silently
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(15,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    report = verify_chain(organization=world.organization)
+    assert report.ok and report.checked == 1 + 1 + 45  # create, token, 45 updates
+
+
+def test_audit_api_filters_and_paginates_with_a_cursor(acme, objects):
+    client = acme.client()
+    page = client.get("/api/v1/orgs/acme/audit/", {"limit": 3}).json()
+    assert len(page["results"]) == 3
+    assert page["results"][0]["seq"] > page["results"][1]["seq"]
+    second = client.get(page["next"]).json()
+    assert second["results"][0]["seq"] == page["results"][-1]["seq"] - 1
+    teams = client.get("/api/v1/orgs/acme/audit/", {"action": "team."}).json()["results"]
+    assert {e["action"] for e in teams} == {"team.create", "team.member_add"}
+    grants = client.get("/api/v1/orgs/acme/audit/", {"target_type": "grant"}).json()["results"]
+    assert {e["action"] for e in grants} == {"grant.create"}
+    mine = client.get("/api/v1/orgs/acme/audit/", {"actor": acme.admin.email}).json()["results"]
+    assert mine and all(e["actor_label"] == acme.admin.email for e in mine)
+    future = client.get("/api/v1/orgs/acme/audit/", {"since": "2999-01-01T00:00:00Z"}).json()
+    assert future["results"] == []
+
+
+def test_audit_api_rejects_unknown_filters(acme):
+    response = acme.client().get("/api/v1/orgs/acme/audit/", {"colour": "red"})
+    assert response.status_code == 400
+    assert "colour" in response.json()["errors"]
+
+
+def test_audit_export_as_csv_and_json_lines(acme, objects):
+    import csv
+    import io
+    import json
+
+    client = acme.client()
+    total = AuditEvent.objects.unscoped().filter(organization=acme.organization).count()
+    jsonl = client.get("/api/v1/orgs/acme/audit/export/", {"format": "jsonl"})
+    assert jsonl.status_code == 200
+    lines = b"".join(jsonl.streaming_content).decode().splitlines()
+    assert len(lines) == total and json.loads(lines[0])["seq"] == total
+    csv_response = client.get("/api/v1/orgs/acme/audit/export/", {"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(csv_response.streaming_content).decode())))
+    assert len(rows) == total and rows[-1]["action"] == "organization.create"

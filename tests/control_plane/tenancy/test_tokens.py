@@ -1,0 +1,178 @@
+"""API tokens: hashed at rest, shown once, revocable, expiring, with a last-used time."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from control_plane.audit.models import AuditEvent
+from control_plane.tenancy.models import ApiToken
+
+
+def _all_rows_text() -> str:
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT coalesce(string_agg(t::text, '|'), '') FROM \"{table}\" t")
+            chunks.append(cursor.fetchone()[0])
+    return "\n".join(chunks)
+
+
+def _create(client, **body):
+    response = client.post("/api/v1/orgs/acme/tokens/", {"name": "ci", **body}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _rejections(acme) -> int:
+    return (
+        AuditEvent.objects.unscoped()
+        .filter(organization=acme.organization, action="token.rejected")
+        .count()
+    )
+
+
+def test_token_is_stored_only_as_a_sha256_hash(acme):
+    created = _create(acme.client())
+    secret = created["token"]
+    assert secret.startswith(f"assay_u_{created['prefix_id']}_")
+    row = ApiToken.objects.unscoped().get(pk=created["id"])
+    assert row.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    stored = _all_rows_text()
+    assert secret not in stored
+    assert secret.split("_", 3)[3] not in stored
+
+
+def test_token_secret_is_shown_only_in_the_creation_answer(acme):
+    created = _create(acme.client())
+    secret = created["token"]
+    detail = acme.client().get(f"/api/v1/orgs/acme/tokens/{created['id']}/")
+    listing = acme.client().get("/api/v1/orgs/acme/tokens/")
+    assert detail.status_code == listing.status_code == 200
+    for response in (detail, listing):
+        assert secret not in response.content.decode()
+        assert b'"token"' not in response.content
+
+
+def test_new_token_authenticates_as_its_owner(acme):
+    secret = _create(acme.client())["token"]
+    assert acme.client(secret).get("/api/v1/orgs/acme/").status_code == 200
+
+
+def test_revoked_token_answers_401_and_the_attempt_is_audited(acme):
+    created = _create(acme.client())
+    assert acme.client().delete(f"/api/v1/orgs/acme/tokens/{created['id']}/").status_code == 204
+    before = _rejections(acme)
+    response = acme.client(created["token"]).get("/api/v1/orgs/acme/")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+    assert _rejections(acme) == before + 1
+
+
+def test_expired_token_answers_401_and_the_attempt_is_audited(acme):
+    created = _create(acme.client(), expires_at=(timezone.now() + timedelta(days=1)).isoformat())
+    ApiToken.objects.unscoped().filter(pk=created["id"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = acme.client(created["token"]).get("/api/v1/orgs/acme/")
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+    assert _rejections(acme) == 1
+
+
+def test_expiry_in_the_past_is_rejected_at_creation(acme):
+    response = acme.client().post(
+        "/api/v1/orgs/acme/tokens/",
+        {"name": "old", "expires_at": (timezone.now() - timedelta(days=1)).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "expires_at" in response.json()["errors"]
+
+
+def test_tampered_or_unknown_token_answers_401(acme):
+    secret = _create(acme.client())["token"]
+    for bad in (secret[:-2] + "xx", "assay_u_000000000000_nope", "assay_u_", "garbage"):
+        assert acme.client(bad).get("/api/v1/orgs/acme/").status_code == 401
+
+
+def test_last_used_time_is_recorded_and_writes_are_throttled(acme):
+    created = _create(acme.client())
+    assert ApiToken.objects.unscoped().get(pk=created["id"]).last_used_at is None
+    acme.client(created["token"]).get("/api/v1/orgs/acme/")
+    first = ApiToken.objects.unscoped().get(pk=created["id"]).last_used_at
+    assert first is not None
+    acme.client(created["token"]).get("/api/v1/orgs/acme/")
+    assert ApiToken.objects.unscoped().get(pk=created["id"]).last_used_at == first
+    ApiToken.objects.unscoped().filter(pk=created["id"]).update(
+        last_used_at=first - timedelta(minutes=5)
+    )
+    acme.client(created["token"]).get("/api/v1/orgs/acme/")
+    assert ApiToken.objects.unscoped().get(pk=created["id"]).last_used_at > first - timedelta(
+        minutes=5
+    )
+
+
+def test_agent_token_is_refused_by_the_rest_api(acme):
+    created = _create(acme.client(), kind="agent", deployments=["prod"])
+    assert created["token"].startswith("assay_a_")
+    assert created["deployments"] == ["prod"]
+    assert acme.client(created["token"]).get("/api/v1/orgs/acme/").status_code == 401
+
+
+def test_member_sees_and_revokes_only_their_own_tokens(acme):
+    from control_plane.tenancy.roles import Role
+
+    _, viewer_token = acme.member_with_role(Role.VIEWER)
+    admins = _create(acme.client())
+    mine = acme.client(viewer_token).get("/api/v1/orgs/acme/tokens/").json()["results"]
+    assert all(t["owner"] != acme.admin.email for t in mine)
+    assert (
+        acme.client(viewer_token).delete(f"/api/v1/orgs/acme/tokens/{admins['id']}/").status_code
+        == 404
+    )
+    own = mine[0]["id"]
+    assert acme.client(viewer_token).delete(f"/api/v1/orgs/acme/tokens/{own}/").status_code == 204
+
+
+def test_viewer_cannot_create_agent_tokens(acme):
+    from control_plane.tenancy.roles import Role
+
+    _, viewer_token = acme.member_with_role(Role.VIEWER)
+    response = acme.client(viewer_token).post(
+        "/api/v1/orgs/acme/tokens/",
+        {"name": "a", "kind": "agent", "deployments": ["prod"]},
+        format="json",
+    )
+    assert response.status_code == 403
+
+
+def test_token_secrets_never_reach_the_logs(acme, caplog):
+    created = _create(acme.client())
+    acme.client().delete(f"/api/v1/orgs/acme/tokens/{created['id']}/")
+    with caplog.at_level(logging.DEBUG):
+        acme.client(created["token"]).get("/api/v1/orgs/acme/")
+        acme.client(created["token"] + "x").get("/api/v1/orgs/acme/")
+    assert created["token"] not in caplog.text
+
+
+@pytest.mark.parametrize("header", ["Token abc", "Bearer", "Basic dXNlcjpwYXNz"])
+def test_malformed_authorization_header_answers_401(acme, header):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert client.get("/api/v1/orgs/acme/").status_code == 401
+
+
+def test_narrowed_token_cannot_mint_a_wider_token(acme):
+    narrowed = _create(acme.client(), max_role="viewer")["token"]
+    response = acme.client(narrowed).post(
+        "/api/v1/orgs/acme/tokens/", {"name": "wide"}, format="json"
+    )
+    assert response.status_code == 403
