@@ -1,0 +1,1 @@
+"""Python generated from `proto/assay/api/` (the agent <-> control plane protocol)."""

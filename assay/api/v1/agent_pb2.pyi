@@ -1,0 +1,238 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LocationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOCATION_STATUS_UNSPECIFIED: _ClassVar[LocationStatus]
+    LOCATION_STATUS_OK: _ClassVar[LocationStatus]
+    LOCATION_STATUS_ERROR: _ClassVar[LocationStatus]
+
+class RunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RUN_STATUS_UNSPECIFIED: _ClassVar[RunStatus]
+    RUN_STATUS_STARTING: _ClassVar[RunStatus]
+    RUN_STATUS_STARTED: _ClassVar[RunStatus]
+    RUN_STATUS_SUCCEEDED: _ClassVar[RunStatus]
+    RUN_STATUS_FAILED: _ClassVar[RunStatus]
+    RUN_STATUS_CANCELING: _ClassVar[RunStatus]
+    RUN_STATUS_CANCELED: _ClassVar[RunStatus]
+
+class NoticeSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NOTICE_SEVERITY_UNSPECIFIED: _ClassVar[NoticeSeverity]
+    NOTICE_SEVERITY_INFO: _ClassVar[NoticeSeverity]
+    NOTICE_SEVERITY_WARNING: _ClassVar[NoticeSeverity]
+    NOTICE_SEVERITY_ERROR: _ClassVar[NoticeSeverity]
+LOCATION_STATUS_UNSPECIFIED: LocationStatus
+LOCATION_STATUS_OK: LocationStatus
+LOCATION_STATUS_ERROR: LocationStatus
+RUN_STATUS_UNSPECIFIED: RunStatus
+RUN_STATUS_STARTING: RunStatus
+RUN_STATUS_STARTED: RunStatus
+RUN_STATUS_SUCCEEDED: RunStatus
+RUN_STATUS_FAILED: RunStatus
+RUN_STATUS_CANCELING: RunStatus
+RUN_STATUS_CANCELED: RunStatus
+NOTICE_SEVERITY_UNSPECIFIED: NoticeSeverity
+NOTICE_SEVERITY_INFO: NoticeSeverity
+NOTICE_SEVERITY_WARNING: NoticeSeverity
+NOTICE_SEVERITY_ERROR: NoticeSeverity
+
+class AgentMessage(_message.Message):
+    __slots__ = ("hello", "heartbeat", "location_snapshot", "event_batch", "run_status_change")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_BATCH_FIELD_NUMBER: _ClassVar[int]
+    RUN_STATUS_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    hello: Hello
+    heartbeat: Heartbeat
+    location_snapshot: LocationSnapshot
+    event_batch: EventBatch
+    run_status_change: RunStatusChange
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., location_snapshot: _Optional[_Union[LocationSnapshot, _Mapping]] = ..., event_batch: _Optional[_Union[EventBatch, _Mapping]] = ..., run_status_change: _Optional[_Union[RunStatusChange, _Mapping]] = ...) -> None: ...
+
+class ControlMessage(_message.Message):
+    __slots__ = ("welcome", "launch_run", "terminate_run", "reload_location", "ack", "notice")
+    WELCOME_FIELD_NUMBER: _ClassVar[int]
+    LAUNCH_RUN_FIELD_NUMBER: _ClassVar[int]
+    TERMINATE_RUN_FIELD_NUMBER: _ClassVar[int]
+    RELOAD_LOCATION_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    NOTICE_FIELD_NUMBER: _ClassVar[int]
+    welcome: Welcome
+    launch_run: LaunchRun
+    terminate_run: TerminateRun
+    reload_location: ReloadLocation
+    ack: Ack
+    notice: Notice
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., launch_run: _Optional[_Union[LaunchRun, _Mapping]] = ..., terminate_run: _Optional[_Union[TerminateRun, _Mapping]] = ..., reload_location: _Optional[_Union[ReloadLocation, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ...) -> None: ...
+
+class Hello(_message.Message):
+    __slots__ = ("agent_id", "agent_version", "protocol_version", "deployments", "code_locations", "last_assigned_sequence")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    CODE_LOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ASSIGNED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    agent_version: str
+    protocol_version: int
+    deployments: _containers.RepeatedScalarFieldContainer[str]
+    code_locations: _containers.RepeatedScalarFieldContainer[str]
+    last_assigned_sequence: int
+    def __init__(self, agent_id: _Optional[str] = ..., agent_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., deployments: _Optional[_Iterable[str]] = ..., code_locations: _Optional[_Iterable[str]] = ..., last_assigned_sequence: _Optional[int] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("sequence", "running_run_ids", "timestamp")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    running_run_ids: _containers.RepeatedScalarFieldContainer[str]
+    timestamp: float
+    def __init__(self, sequence: _Optional[int] = ..., running_run_ids: _Optional[_Iterable[str]] = ..., timestamp: _Optional[float] = ...) -> None: ...
+
+class LocationSnapshot(_message.Message):
+    __slots__ = ("deployment", "location_name", "status", "error", "snapshot_json", "snapshot_version", "snapshot_id", "sdk_version")
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_JSON_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    SDK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    deployment: str
+    location_name: str
+    status: LocationStatus
+    error: str
+    snapshot_json: bytes
+    snapshot_version: int
+    snapshot_id: str
+    sdk_version: str
+    def __init__(self, deployment: _Optional[str] = ..., location_name: _Optional[str] = ..., status: _Optional[_Union[LocationStatus, str]] = ..., error: _Optional[str] = ..., snapshot_json: _Optional[bytes] = ..., snapshot_version: _Optional[int] = ..., snapshot_id: _Optional[str] = ..., sdk_version: _Optional[str] = ...) -> None: ...
+
+class EventBatch(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("id", "sequence", "run_id", "event_type", "timestamp", "payload_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    sequence: int
+    run_id: str
+    event_type: str
+    timestamp: float
+    payload_json: bytes
+    def __init__(self, id: _Optional[str] = ..., sequence: _Optional[int] = ..., run_id: _Optional[str] = ..., event_type: _Optional[str] = ..., timestamp: _Optional[float] = ..., payload_json: _Optional[bytes] = ...) -> None: ...
+
+class RunStatusChange(_message.Message):
+    __slots__ = ("id", "sequence", "run_id", "status", "reason", "timestamp")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    sequence: int
+    run_id: str
+    status: RunStatus
+    reason: str
+    timestamp: float
+    def __init__(self, id: _Optional[str] = ..., sequence: _Optional[int] = ..., run_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., reason: _Optional[str] = ..., timestamp: _Optional[float] = ...) -> None: ...
+
+class Welcome(_message.Message):
+    __slots__ = ("session_id", "heartbeat_interval_seconds", "acked_sequence")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ACKED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    heartbeat_interval_seconds: int
+    acked_sequence: int
+    def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_seconds: _Optional[int] = ..., acked_sequence: _Optional[int] = ...) -> None: ...
+
+class PartitionRange(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    end: str
+    def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ...) -> None: ...
+
+class LaunchRun(_message.Message):
+    __slots__ = ("run_id", "deployment", "location_name", "asset_selection", "partition_key", "partition_range", "tags", "snapshot_id")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_RANGE_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    deployment: str
+    location_name: str
+    asset_selection: str
+    partition_key: str
+    partition_range: PartitionRange
+    tags: _containers.ScalarMap[str, str]
+    snapshot_id: str
+    def __init__(self, run_id: _Optional[str] = ..., deployment: _Optional[str] = ..., location_name: _Optional[str] = ..., asset_selection: _Optional[str] = ..., partition_key: _Optional[str] = ..., partition_range: _Optional[_Union[PartitionRange, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., snapshot_id: _Optional[str] = ...) -> None: ...
+
+class TerminateRun(_message.Message):
+    __slots__ = ("run_id", "reason")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    reason: str
+    def __init__(self, run_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReloadLocation(_message.Message):
+    __slots__ = ("deployment", "location_name")
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    deployment: str
+    location_name: str
+    def __init__(self, deployment: _Optional[str] = ..., location_name: _Optional[str] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ("acked_sequence",)
+    ACKED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    acked_sequence: int
+    def __init__(self, acked_sequence: _Optional[int] = ...) -> None: ...
+
+class Notice(_message.Message):
+    __slots__ = ("severity", "code", "message", "related_sequence")
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RELATED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    severity: NoticeSeverity
+    code: str
+    message: str
+    related_sequence: int
+    def __init__(self, severity: _Optional[_Union[NoticeSeverity, str]] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., related_sequence: _Optional[int] = ...) -> None: ...
