@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +14,7 @@ from agent.config import AgentConfig, ConfigError, load_config
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # invalid config or arguments: nothing was started
+EXIT_INTERRUPTED = 130  # a second SIGTERM/SIGINT cut the clean shutdown short
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", default="assay.yaml", help="path to assay.yaml")
     check.set_defaults(handler=check_config)
 
-    run = commands.add_parser("run", help="connect to the control plane and serve (not yet)")
+    run = commands.add_parser("run", help="connect to the control plane and serve until stopped")
     run.add_argument("--config", default="assay.yaml", help="path to assay.yaml")
     run.set_defaults(handler=run_agent)
     return parser
@@ -61,13 +64,38 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def run_agent(args: argparse.Namespace) -> int:
-    print(
-        "assay-agent: 'run' is not available yet in this build (the connection to the "
-        "control plane is being built); use 'assay-agent check-config' to validate "
-        "your assay.yaml meanwhile",
-        file=sys.stderr,
+    """Serve until SIGTERM/SIGINT, then stop taking runs, let them finish, flush, exit 0."""
+    try:
+        config = load_config(args.config)
+        _check_state_dir_is_writable(config.state_dir)
+    except ConfigError as exc:
+        print(f"assay-agent: invalid config {args.config}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from agent.runtime import Agent
+
+    logging.basicConfig(
+        level=os.environ.get("ASSAY_AGENT_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
-    return EXIT_USAGE
+    agent = Agent(config)
+
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        name = signal.Signals(signum).name
+        if stopping:  # a second signal: leave now; the outbox is durable, nothing is lost
+            logging.getLogger("agent").warning("received %s again: exiting at once", name)
+            os._exit(EXIT_INTERRUPTED)
+        stopping = True
+        logging.getLogger("agent").info("received %s: shutting down (again to force)", name)
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    agent.serve()
+    return EXIT_OK
 
 
 def describe_config(config: AgentConfig) -> str:

@@ -58,10 +58,3 @@ def test_check_config_reports_a_missing_config_file(tmp_path: Path) -> None:
     result = run_agent("check-config", "--config", "nope.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert "not found" in result.stderr
-
-
-def test_run_says_it_is_not_available_yet_instead_of_pretending(project: Path) -> None:
-    write_config(project, minimal_config())
-    result = run_agent("run", cwd=project)
-    assert result.returncode == 2
-    assert "not available yet" in result.stderr

@@ -1,0 +1,222 @@
+"""The running agent: its outbox, code locations, run launcher and stream, put together.
+
+`Agent.serve()` is what `assay-agent run` calls. It decides what a control message means
+for this agent (validate a launch against the loaded location, terminate, reload) and
+owns the shutdown order: stop accepting launches, let runs finish (or cancel them), flush
+the outbox, close the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from agent import convert
+from agent.backoff import ReconnectBackoff
+from agent.config import AgentConfig
+from agent.launcher import ProcessRunLauncher, RunLauncher, RunRequest
+from agent.location_process import LocationStatus
+from agent.locations import LocationRegistry
+from agent.outbox import Outbox, OutboxEntry
+from agent.run_records import RunStatus, status_entry
+from agent.session import Session
+from assay.api.v1 import agent_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 30.0
+DEFAULT_FLUSH_TIMEOUT_SECONDS = 10.0
+
+
+def hidden_env_vars(config: AgentConfig) -> tuple[str, ...]:
+    """Environment variables user code must not see: the one holding the agent token."""
+    source = config.control_plane.token_source
+    return (source[1:],) if source.startswith("$") else ()
+
+
+class Agent:
+    """One agent process: serves until `stop()`, then shuts down in order."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        launcher: RunLauncher | None = None,
+        backoff: ReconnectBackoff | None = None,
+        shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS,
+        flush_timeout_seconds: float = DEFAULT_FLUSH_TIMEOUT_SECONDS,
+    ) -> None:
+        from assay import __version__
+
+        self.config = config
+        self.version = __version__
+        self.outbox = Outbox(config.state_dir)
+        self.outbox_changed = threading.Event()
+        hidden = hidden_env_vars(config)
+        self.locations = LocationRegistry(config.code_locations, hidden_env_vars=hidden)
+        self.process_launcher: ProcessRunLauncher | None = None
+        if launcher is None:
+            launcher = self.process_launcher = ProcessRunLauncher(
+                config.state_dir, self.record, hidden_env_vars=hidden
+            )
+        self.launcher = launcher
+        self.session = Session(
+            config=config.control_plane,
+            outbox=self.outbox,
+            handler=self,
+            outbox_changed=self.outbox_changed,
+            backoff=backoff,
+        )
+        self._shutdown_grace = shutdown_grace_seconds
+        self._flush_timeout = flush_timeout_seconds
+        self._accepting = True
+        self._stop = threading.Event()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Load locations, keep the stream up until `stop()`, then shut down cleanly."""
+        log.info(
+            "agent %s (assay-agent %s) serving %s in %s",
+            self.outbox.agent_id,
+            self.version,
+            ", ".join(self.locations.names),
+            ", ".join(self.config.deployments),
+        )
+        if self.process_launcher is not None:
+            for run_id in self.process_launcher.fail_orphaned_runs():
+                log.warning(
+                    "run %s was left unfinished by a previous agent: reported FAILED", run_id
+                )
+        for load in self.locations.load_all():
+            if load.status is LocationStatus.OK:
+                log.info("location %s loaded (snapshot %s)", load.location_name, load.snapshot_id)
+            else:
+                log.error("%s", load.error)
+        stream = threading.Thread(target=self.session.run, name="session", daemon=True)
+        stream.start()
+        while not self._stop.wait(0.5):
+            pass
+        self._shut_down()
+        self.session.stop()
+        stream.join(timeout=30)
+        self.outbox.close()
+
+    def stop(self) -> None:
+        """Ask `serve()` to shut down (safe from a signal handler or another thread)."""
+        self._stop.set()
+
+    def _shut_down(self) -> None:
+        self._accepting = False
+        log.info("shutting down: no new runs; waiting for running ones to finish")
+        if not self.launcher.wait(self._shutdown_grace):
+            for run_id in self.launcher.running_run_ids():
+                self.launcher.terminate(run_id, "the agent is shutting down")
+            self.launcher.wait(self._shutdown_grace)
+        deadline = time.monotonic() + self._flush_timeout
+        while self.outbox.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = self.outbox.pending_count()
+        if left:
+            log.warning("%d outbox entries not acknowledged yet; they are sent on next start", left)
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    def record(self, entries: Sequence[OutboxEntry]) -> None:
+        """Durably append `entries` to the outbox and wake the stream's drain."""
+        self.outbox.append(entries)
+        self.outbox_changed.set()
+
+    # -- what the session asks for (SessionHandler) --------------------------------------
+
+    def hello(self) -> pb.AgentMessage:
+        return convert.hello(
+            agent_id=self.outbox.agent_id,
+            agent_version=self.version,
+            deployments=self.config.deployments,
+            code_locations=self.locations.names,
+            last_assigned_sequence=self.outbox.last_sequence,
+        )
+
+    def snapshots(self) -> list[pb.AgentMessage]:
+        return [
+            convert.location_snapshot(deployment, load)
+            for deployment in self.config.deployments
+            for load in self.locations.all_current()
+        ]
+
+    def running_run_ids(self) -> list[str]:
+        return self.launcher.running_run_ids()
+
+    def handle(self, message: pb.ControlMessage) -> None:
+        which = message.WhichOneof("message")
+        if which == "launch_run":
+            self.launch(convert.run_request(message.launch_run))
+        elif which == "terminate_run":
+            request = message.terminate_run
+            if not self.launcher.terminate(request.run_id, request.reason):
+                log.info("terminate for run %s, which is not running here", request.run_id)
+        elif which == "reload_location":
+            threading.Thread(
+                target=self.reload,
+                args=(message.reload_location.location_name,),
+                name="reload",
+                daemon=True,
+            ).start()
+        elif which == "notice":
+            notice = message.notice
+            log.log(
+                convert.notice_level(notice),
+                "control plane notice %s: %s (sequence %d)",
+                notice.code,
+                notice.message,
+                notice.related_sequence,
+            )
+        else:
+            log.warning("ignoring control message %r", which)
+
+    # -- commands ------------------------------------------------------------------------
+
+    def launch(self, request: RunRequest) -> None:
+        """Start a run, or report FAILED with the reason it cannot start here."""
+        reason = self._refusal(request)
+        if reason is not None:
+            log.error("run %s not launched: %s", request.run_id, reason)
+            self.record([status_entry(request.run_id, RunStatus.FAILED, reason)])
+            return
+        log.info("launching run %s (%s)", request.run_id, request.asset_selection or "all")
+        try:
+            self.launcher.launch(request, self.locations.config(request.location_name))
+        except Exception as exc:
+            log.exception("run %s could not be launched", request.run_id)
+            self.record([status_entry(request.run_id, RunStatus.FAILED, f"launch failed: {exc}")])
+
+    def _refusal(self, request: RunRequest) -> str | None:
+        if not self._accepting:
+            return "the agent is shutting down; the run was not started"
+        if request.deployment not in self.config.deployments:
+            return f"this agent does not serve deployment '{request.deployment}'"
+        if request.location_name not in self.locations.names:
+            return f"this agent does not serve code location '{request.location_name}'"
+        load = self.locations.current(request.location_name)
+        if load is None or load.status is not LocationStatus.OK:
+            return f"code location '{request.location_name}' failed to load"
+        if request.snapshot_id and request.snapshot_id != load.snapshot_id:
+            return (
+                f"code location '{request.location_name}' changed: the run was planned "
+                f"against snapshot {request.snapshot_id[:12]}, the agent has "
+                f"{load.snapshot_id[:12]} loaded"
+            )
+        return None
+
+    def reload(self, location_name: str) -> None:
+        """Reload one location and send its fresh snapshot for every deployment."""
+        if location_name not in self.locations.names:
+            log.error("reload requested for unknown code location %r", location_name)
+            return
+        load = self.locations.reload(location_name)
+        log.info("location %s reloaded: %s", location_name, load.status)
+        for deployment in self.config.deployments:
+            self.session.send(convert.location_snapshot(deployment, load))
