@@ -33,3 +33,7 @@ class LoadError(AssayError):
 
 class ExecutionConfigError(AssayError):
     """The requested way of executing a run cannot work (e.g. in-memory IO across processes)."""
+
+
+class PartitionSelectionError(AssayError):
+    """A run's partition key or range does not fit the partitions of the selected assets."""

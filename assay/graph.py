@@ -11,6 +11,7 @@ from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetsDefinition, AssetSpec
 from assay.definitions.checks import AssetChecksDefinition
 from assay.errors import CycleError, DefinitionError, DuplicateKeyError
+from assay.graph_partitions import validate_partitions
 
 
 @dataclass
@@ -63,6 +64,8 @@ class AssetGraph:
         self._link()
         self.toposorted: list[AssetKey] = self._toposort()
         self._order = {k: i for i, k in enumerate(self.toposorted)}
+        # Whether any asset is partitioned: unpartitioned runs then skip partition logic.
+        self.has_partitions: bool = validate_partitions(self)
 
     # ---- building -------------------------------------------------------------------------
     def _add_nodes(self, assets: Sequence[AssetsDefinition | AssetSpec]) -> None:

@@ -13,7 +13,10 @@ from typing import Any
 
 from assay.definitions.definitions import Definitions
 from assay.definitions.results import normalize_metadata
+from assay.definitions.targets import selection_of
 from assay.errors import AssayError
+from assay.graph import AssetGraph, AssetNode
+from assay.graph_partitions import partition_mapping_for
 
 SNAPSHOT_VERSION = 1
 
@@ -35,6 +38,9 @@ class AssetSnapshot:
     partitions: Any = None
     automation_condition: Any = None
     freshness_policy: Any = None
+    backfill_policy: Any = None
+    # Parent key -> the partition mapping on that edge, for edges with a partitioned side.
+    partition_mappings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class DefinitionsSnapshot:
     schedules: list[str] = field(default_factory=list)
     sensors: list[str] = field(default_factory=list)
     resources: list[str] = field(default_factory=list)
+    # What a daemon needs to tick them without importing the code location.
+    schedule_specs: list[dict[str, Any]] = field(default_factory=list)
+    sensor_specs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +99,8 @@ class DefinitionsSnapshot:
             schedules=list(data.get("schedules", [])),
             sensors=list(data.get("sensors", [])),
             resources=list(data.get("resources", [])),
+            schedule_specs=list(data.get("schedule_specs", [])),
+            sensor_specs=list(data.get("sensor_specs", [])),
         )
 
     @classmethod
@@ -105,6 +116,20 @@ def _describe(obj: Any) -> Any:
     if callable(to_snapshot):
         return normalize_metadata({"value": to_snapshot()})["value"]
     return {"type": type(obj).__name__, "repr": repr(obj)}
+
+
+def _partition_mappings(graph: AssetGraph, node: AssetNode) -> dict[str, Any]:
+    """The mapping of each edge into `node` that has a partitioned side."""
+    if not graph.has_partitions or node.assets_def is None:
+        return {}
+    pdef = node.spec.partitions_def
+    out = {}
+    for parent in node.parents:
+        if pdef is None and graph.nodes[parent].spec.partitions_def is None:
+            continue
+        mapping = partition_mapping_for(graph, node.assets_def.name, pdef, parent)
+        out[parent.to_user_string()] = _describe(mapping)
+    return out
 
 
 def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
@@ -131,6 +156,10 @@ def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
                 partitions=_describe(spec.partitions_def),
                 automation_condition=_describe(spec.automation_condition),
                 freshness_policy=_describe(spec.freshness_policy),
+                backfill_policy=_describe(
+                    node.assets_def.backfill_policy if node.assets_def else None
+                ),
+                partition_mappings=_partition_mappings(graph, node),
             )
         )
     checks = [
@@ -152,4 +181,23 @@ def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
         schedules=[s.name for s in defs.schedules],
         sensors=[s.name for s in defs.sensors],
         resources=sorted(defs.resources),
+        schedule_specs=[
+            {
+                "name": s.name,
+                "cron_schedule": s.cron_schedule,
+                "execution_timezone": s.execution_timezone,
+                "selection": selection_of(s.target, defs.jobs),
+                "partitions": _describe(s.partitions_def),
+                "has_function": s.execution_fn is not None,
+            }
+            for s in defs.schedules
+        ],
+        sensor_specs=[
+            {
+                "name": s.name,
+                "minimum_interval_seconds": s.minimum_interval_seconds,
+                "selection": selection_of(s.target, defs.jobs),
+            }
+            for s in defs.sensors
+        ],
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from assay.cli import check, dev, materialize
+from assay.cli import automation, backfill, check, dev, materialize
 from assay.cli import list as list_command
 
 # Append a command module's `register` here to add a command. (Importing the `list`
@@ -16,6 +16,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     list_command.register,
     check.register,
     dev.register,
+    automation.register,
+    backfill.register,
 ]
 
 

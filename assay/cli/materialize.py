@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: $ASSAY_HOME/storage or ./.assay/storage)",
     )
     parser.add_argument("--tag", action="append", default=[], help="run tag key=value")
+    parser.add_argument("--partition", help="the partition key to run partitioned assets for")
     parser.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     parser.add_argument(
         "--json",
@@ -72,13 +73,25 @@ def run(args: argparse.Namespace) -> int:
     graph = defs.asset_graph
     if args.json:
         result = execute_run(
-            graph, resources, selection, executor=executor, tags=tags, on_event=_print_json
+            graph,
+            resources,
+            selection,
+            executor=executor,
+            tags=tags,
+            on_event=_print_json,
+            partition_key=args.partition,
         )
         return 0 if result.success else FAILED_RUN
     printer = ProgressPrinter(quiet=args.quiet)
     try:
         result = execute_run(
-            graph, resources, selection, executor=executor, tags=tags, on_event=printer
+            graph,
+            resources,
+            selection,
+            executor=executor,
+            tags=tags,
+            on_event=printer,
+            partition_key=args.partition,
         )
     finally:
         printer.stop()
@@ -123,7 +136,9 @@ class ProgressPrinter:
         if t is EventType.RUN_STARTED:
             self.total = int(event.payload.get("steps", 0))
             if not self.quiet:
-                self.out.print(f"run [bold]{event.run_id[:8]}[/]: {self.total} steps")
+                partition = event.payload.get("partition_key")
+                suffix = f" for partition {escape(partition)}" if partition else ""
+                self.out.print(f"run [bold]{event.run_id[:8]}[/]: {self.total} steps{suffix}")
             if self.out.is_terminal and self.total:
                 self._status = self.out.status(self._progress_text())
                 self._status.start()

@@ -28,8 +28,29 @@ from assay.definitions.io_managers import (
 from assay.definitions.jobs import AssetJob, define_asset_job
 from assay.definitions.resources import ConfigurableResource, EnvVar
 from assay.definitions.results import AssetObservation, MaterializeResult, Output
+from assay.definitions.schedules import (
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    build_schedule_from_partitioned_job,
+    evaluate_schedule,
+    schedule,
+)
+from assay.definitions.sensors import (
+    AddDynamicPartitionsRequest,
+    DeleteDynamicPartitionsRequest,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorEvaluationError,
+    SensorResult,
+    SkipReason,
+    dedupe_run_requests,
+    evaluate_sensor,
+    sensor,
+)
 
 __all__ = [
+    "AddDynamicPartitionsRequest",
     "AssetCheckKey",
     "AssetCheckResult",
     "AssetCheckSeverity",
@@ -43,6 +64,7 @@ __all__ = [
     "AssetsDefinition",
     "ConfigurableResource",
     "Definitions",
+    "DeleteDynamicPartitionsRequest",
     "EnvVar",
     "FilesystemIOManager",
     "IOManager",
@@ -51,9 +73,23 @@ __all__ = [
     "MaterializeResult",
     "Output",
     "OutputContext",
+    "RunRequest",
+    "ScheduleDefinition",
+    "ScheduleEvaluationContext",
+    "SensorDefinition",
+    "SensorEvaluationContext",
+    "SensorEvaluationError",
+    "SensorResult",
+    "SkipReason",
     "asset",
     "asset_check",
+    "build_schedule_from_partitioned_job",
+    "dedupe_run_requests",
     "define_asset_job",
+    "evaluate_schedule",
+    "evaluate_sensor",
     "multi_asset",
     "observable_source_asset",
+    "schedule",
+    "sensor",
 ]

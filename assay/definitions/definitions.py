@@ -51,6 +51,25 @@ class Definitions:
             from assay.selection import select_keys
 
             select_keys(self.asset_graph, job.selection, where=f"job '{job.name}'")
+        self._validate_targets()
+
+    def _validate_targets(self) -> None:
+        """Schedules and sensors must target a known job or a selection that exists."""
+        from assay.definitions.schedules import ScheduleDefinition
+        from assay.definitions.sensors import SensorDefinition
+        from assay.definitions.targets import validate_target
+
+        for kind, items, cls in (
+            ("schedule", self.schedules, ScheduleDefinition),
+            ("sensor", self.sensors, SensorDefinition),
+        ):
+            for item in items:
+                if not isinstance(item, cls):
+                    raise DefinitionError(
+                        f"{item!r} is not a {kind}: use @{kind} or {cls.__name__}(...)"
+                    )
+                where = f"{kind} '{item.name}'"
+                validate_target(self.asset_graph, self.jobs, item.target, where=where)
 
     def get_asset_graph(self) -> AssetGraph:
         return self.asset_graph

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
 from assay.definitions.asset_key import AssetKey, CoercibleToAssetKey
 from assay.errors import AssayError
 from assay.execution.events import Event, EventType
+from assay.partitions import PartitionKeyRange, TimeWindow
 
 _python_logger = logging.getLogger("assay.user")
 
@@ -63,6 +64,8 @@ class AssetExecutionContext:
         check_name: str | None = None,
         partition_key: str | None = None,
         run_tags: Mapping[str, str] | None = None,
+        partition_keys: Sequence[str] = (),
+        partition_time_window: Any = None,
     ) -> None:
         self.run_id = run_id
         self.step_key = step_key
@@ -70,7 +73,10 @@ class AssetExecutionContext:
         self.resources = SimpleNamespace(**resources)
         self.log = log
         self.check_name = check_name
-        self.partition_key = partition_key
+        if not partition_keys and partition_key is not None:
+            partition_keys = (partition_key,)
+        self.partition_keys: tuple[str, ...] = tuple(partition_keys)
+        self._partition_time_window = partition_time_window
         self.run_tags = dict(run_tags or {})
         self.output_metadata: dict[AssetKey, dict[str, Any]] = {}
 
@@ -81,8 +87,47 @@ class AssetExecutionContext:
         return self.asset_keys[0]
 
     @property
+    def partition_key(self) -> str | None:
+        """This step's partition; None when unpartitioned; an error when it covers a range."""
+        keys = self.partition_keys
+        if len(keys) > 1:
+            raise AssayError(
+                f"step '{self.step_key}' covers {len(keys)} partitions ({keys[0]} .. "
+                f"{keys[-1]}): use context.partition_key_range or context.partition_keys"
+            )
+        return keys[0] if keys else None
+
+    @property
     def has_partition_key(self) -> bool:
-        return self.partition_key is not None
+        """Whether this step covers exactly one partition."""
+        return len(self.partition_keys) == 1
+
+    @property
+    def has_partition_key_range(self) -> bool:
+        """Whether this step's assets are partitioned in this run (one key or several)."""
+        return bool(self.partition_keys)
+
+    @property
+    def partition_key_range(self) -> PartitionKeyRange:
+        """The first and last partition this step covers (equal for a single key)."""
+        keys = self._require_partitions("partition_key_range")
+        return PartitionKeyRange(keys[0], keys[-1])
+
+    @property
+    def partition_time_window(self) -> TimeWindow:
+        """The time span this step's partitions cover (time-window partitions only)."""
+        self._require_partitions("partition_time_window")
+        if self._partition_time_window is None:
+            raise AssayError(
+                f"step '{self.step_key}' is not partitioned by time: "
+                "context.partition_time_window needs time-window partitions"
+            )
+        return self._partition_time_window
+
+    def _require_partitions(self, what: str) -> tuple[str, ...]:
+        if not self.partition_keys:
+            raise AssayError(f"step '{self.step_key}' is not partitioned: context.{what} is unset")
+        return self.partition_keys
 
     def add_output_metadata(
         self, metadata: Mapping[str, Any], *, asset_key: CoercibleToAssetKey | None = None
@@ -101,11 +146,28 @@ def build_asset_context(
     asset_key: CoercibleToAssetKey = "asset",
     partition_key: str | None = None,
     run_id: str = "test-run",
+    partition_key_range: PartitionKeyRange | None = None,
+    partitions_def: Any = None,
 ) -> AssetExecutionContext:
     """A context for calling an asset function directly in a unit test.
 
-    Log lines are kept as events in `context.logged_events`.
+    Log lines are kept as events in `context.logged_events`. With `partitions_def`
+    (time-window), `partition_key_range` and `partition_time_window` work as in a run.
     """
+    keys: tuple[str, ...] = (partition_key,) if partition_key is not None else ()
+    window = None
+    if partition_key_range is not None:
+        if partitions_def is None:
+            raise AssayError("build_asset_context(partition_key_range=) needs partitions_def=")
+        keys = tuple(partitions_def.get_partition_keys_in_range(partition_key_range))
+    if (
+        keys
+        and partitions_def is not None
+        and hasattr(partitions_def, "time_window_for_partition_key")
+    ):
+        first = partitions_def.time_window_for_partition_key(keys[0])
+        last = partitions_def.time_window_for_partition_key(keys[-1])
+        window = TimeWindow(first.start, last.end)
     events: list[Event] = []
     context = AssetExecutionContext(
         run_id=run_id,
@@ -113,7 +175,8 @@ def build_asset_context(
         asset_keys=(AssetKey.from_coercible(asset_key),),
         resources=dict(resources or {}),
         log=RunLogger(run_id, "test", events.append),
-        partition_key=partition_key,
+        partition_keys=keys,
+        partition_time_window=window,
     )
     context.logged_events = events  # type: ignore[attr-defined]
     return context

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from assay.definitions.assets import AssetsDefinition, AssetSpec
@@ -15,12 +16,14 @@ from assay.errors import AssayError, ExecutionConfigError
 from assay.execution.events import Event, EventType
 from assay.execution.in_process import InProcessExecutor
 from assay.execution.multiprocess import MultiprocessExecutor, WorkerInitError
+from assay.execution.partitions import assign_partitions, describe_request
 from assay.execution.plan import build_plan
 from assay.execution.result import ExecutionResult, io_loader
 from assay.execution.run_resources import RunResources
 from assay.execution.run_state import RunState
 from assay.execution.step import StepRuntime
 from assay.graph import AssetGraph
+from assay.partitions import DynamicPartitionsStore, PartitionKeyRange
 from assay.selection import Selection, select_keys
 
 Executor = InProcessExecutor | MultiprocessExecutor
@@ -49,12 +52,17 @@ def materialize(
     tags: Mapping[str, str] | None = None,
     on_event: Callable[[Event], None] | None = None,
     raise_on_error: bool = False,
+    partition_key: str | None = None,
+    partition_key_range: PartitionKeyRange | None = None,
+    current_time: datetime | None = None,
+    dynamic_partitions_store: DynamicPartitionsStore | None = None,
 ) -> ExecutionResult:
     """Run assets (and their checks) with no server; the result holds every event.
 
     `instance`, when given, receives each event through `instance.store_event(event)`.
     Without an `io_manager` resource values stay in memory (in-process) or go to a
-    temporary directory (multiprocess).
+    temporary directory (multiprocess). Partitioned assets run for `partition_key`
+    (or every key of `partition_key_range`) as of `current_time` (default: now).
     """
     if isinstance(assets, Definitions):
         defs = assets
@@ -89,6 +97,10 @@ def materialize(
         on_event=on_event,
         instance=instance,
         raise_on_error=raise_on_error,
+        partition_key=partition_key,
+        partition_key_range=partition_key_range,
+        current_time=current_time,
+        dynamic_partitions_store=dynamic_partitions_store,
     )
 
 
@@ -103,10 +115,22 @@ def execute_run(
     on_event: Callable[[Event], None] | None = None,
     instance: Any = None,
     raise_on_error: bool = False,
+    partition_key: str | None = None,
+    partition_key_range: PartitionKeyRange | None = None,
+    current_time: datetime | None = None,
+    dynamic_partitions_store: DynamicPartitionsStore | None = None,
 ) -> ExecutionResult:
     """Plan and execute a run over an already-validated graph; emits the full event stream."""
     selected = select_keys(graph, selection)
     plan = build_plan(graph, selected, resources)
+    if graph.has_partitions or partition_key is not None or partition_key_range is not None:
+        assign_partitions(
+            plan,
+            partition_key=partition_key,
+            partition_key_range=partition_key_range,
+            current_time=current_time,
+            dynamic_partitions_store=dynamic_partitions_store,
+        )
     if isinstance(executor, MultiprocessExecutor):
         executor.validate(plan, resources)
     run_id = run_id or uuid.uuid4().hex
@@ -134,6 +158,7 @@ def execute_run(
                 "steps": len(plan.steps),
                 "selection": selection if isinstance(selection, str) else None,
                 "tags": tags,
+                **describe_request(partition_key, partition_key_range),
             },
         )
     )

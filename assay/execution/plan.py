@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetsDefinition
 from assay.definitions.checks import AssetChecksDefinition
 from assay.errors import ResourceError
 from assay.graph import AssetGraph
+
+if TYPE_CHECKING:
+    from assay.execution.partitions import StepPartitions
 
 ASSET = "asset"
 OBSERVE = "observe"
@@ -29,6 +32,8 @@ class Step:
     upstream: tuple[str, ...] = ()
     blocking_checks: tuple[str, ...] = ()
     resource_keys: frozenset[str] = field(default_factory=frozenset)
+    # Set by `assign_partitions` when the step's assets (or inputs) are partitioned.
+    partitions: StepPartitions | None = None
 
     @property
     def primary_key(self) -> AssetKey | None:

@@ -36,7 +36,7 @@ class ExecutionResult:
         events: list[Event],
         graph: AssetGraph,
         outputs: dict[AssetKey, Any],
-        load_output: Callable[[AssetKey], Any],
+        load_output: Callable[[AssetKey, list[str | None]], Any],
     ) -> None:
         self.run_id = run_id
         self.success = success
@@ -63,11 +63,14 @@ class ExecutionResult:
         key = self._key(node)
         if key in self._outputs:
             return self._outputs[key]
-        if not any(
-            e.type is EventType.ASSET_MATERIALIZATION and e.asset_key == key for e in self.events
-        ):
+        partitions = [
+            e.partition
+            for e in self.events
+            if e.type is EventType.ASSET_MATERIALIZATION and e.asset_key == key
+        ]
+        if not partitions:
             raise AssayError(f"asset '{key}' was not materialized in run {self.run_id}")
-        return self._load_output(key)
+        return self._load_output(key, partitions)
 
     def asset_materializations_for_node(self, node: CoercibleToAssetKey) -> list[Event]:
         key = self._key(node)
@@ -129,10 +132,17 @@ class ExecutionResult:
 
 def io_loader(
     graph: AssetGraph, resources: dict[str, Any], run_id: str
-) -> Callable[[AssetKey], Any]:
-    def load(key: AssetKey) -> Any:
+) -> Callable[[AssetKey, list[str | None]], Any]:
+    """Load a value a run stored: one partition's value, or `{partition: value}` for several."""
+
+    def load(key: AssetKey, partitions: list[str | None]) -> Any:
         assets_def = graph.nodes[key].assets_def
         io_key = assets_def.io_manager_key if assets_def else "io_manager"
-        return resources[io_key].load_input(InputContext(key, run_id, "result"))
+        io_manager = resources[io_key]
+        if len(partitions) == 1:
+            return io_manager.load_input(InputContext(key, run_id, "result", partitions[0]))
+        return {
+            pk: io_manager.load_input(InputContext(key, run_id, "result", pk)) for pk in partitions
+        }
 
     return load

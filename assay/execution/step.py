@@ -10,7 +10,7 @@ import inspect
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,8 @@ def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
     emit = rt.emit
     run_id = rt.run_id
     primary = step.primary_key
-    emit(Event(EventType.STEP_STARTED, run_id, primary, step.key))
+    partition = _event_partition(step)
+    emit(Event(EventType.STEP_STARTED, run_id, primary, step.key, partition=partition))
     started = time.perf_counter()
     try:
         if step.kind == CHECK:
@@ -85,9 +86,16 @@ def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
             primary,
             step.key,
             {"duration_s": round(time.perf_counter() - started, 6)},
+            partition,
         )
     )
     return outcome
+
+
+def _event_partition(step: Step) -> str | None:
+    """The partition a step's events carry: its key when the step covers exactly one."""
+    sp = step.partitions
+    return sp.single_key if sp is not None else None
 
 
 def failure_event(run_id: str, step: Step, exc: BaseException) -> Event:
@@ -110,6 +118,7 @@ def failure_event(run_id: str, step: Step, exc: BaseException) -> Event:
             "message": f"step '{step.key}' failed: {summary}",
             "error": {"class": type(exc).__name__, "message": str(exc), "stack": stack},
         },
+        _event_partition(step),
     )
 
 
@@ -119,12 +128,19 @@ def _call_args(
     graph = rt.graph
     name = check_name or step.key
     kwargs: dict[str, Any] = {}
+    sp = step.partitions
     for param, upstream_key in graph.inputs.get(name, {}).items():
         upstream_def = graph.nodes[upstream_key].assets_def
         io_key = upstream_def.io_manager_key if upstream_def else "io_manager"
-        kwargs[param] = rt.resources[io_key].load_input(
-            InputContext(upstream_key, rt.run_id, step.key)
-        )
+        wanted = sp.inputs.get(param) if sp is not None else None
+        if wanted is None:
+            kwargs[param] = rt.resources[io_key].load_input(
+                InputContext(upstream_key, rt.run_id, step.key)
+            )
+        else:
+            kwargs[param] = _load_partitions(
+                rt.resources[io_key], upstream_key, rt.run_id, step.key, wanted.keys, wanted.as_dict
+            )
     for param in definition.resource_params:
         kwargs[param] = rt.resources[param]
     for param in graph.extra_resource_params.get(name, ()):
@@ -139,9 +155,27 @@ def _call_args(
             log=RunLogger(rt.run_id, step.key, rt.emit),
             check_name=check_name,
             run_tags=rt.tags,
+            partition_keys=sp.keys if sp is not None else (),
+            partition_time_window=sp.time_window if sp is not None else None,
         )
         kwargs[definition.context_param] = context
     return kwargs, context
+
+
+def _load_partitions(
+    io_manager: Any,
+    key: AssetKey,
+    run_id: str,
+    step_key: str,
+    partition_keys: Sequence[str],
+    as_dict: bool,
+) -> Any:
+    """One upstream partition's value, or `{partition_key: value}` for several."""
+    if not as_dict:
+        return io_manager.load_input(InputContext(key, run_id, step_key, partition_keys[0]))
+    return {
+        pk: io_manager.load_input(InputContext(key, run_id, step_key, pk)) for pk in partition_keys
+    }
 
 
 def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
@@ -149,6 +183,9 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
     assert assets_def is not None
     kwargs, context = _call_args(assets_def, step, rt)
     result = assets_def.fn(**kwargs)  # type: ignore[misc]
+    partitions: Sequence[str | None] = _NO_PARTITION
+    if step.partitions is not None and step.partitions.keys:
+        partitions = step.partitions.keys
     items = _as_items(result, step.asset_keys, assets_def.name)
     io_manager = rt.resources[assets_def.io_manager_key]
     outcome = StepOutcome(SUCCESS)
@@ -169,21 +206,28 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
         if key in done:
             raise AssayError(f"'{assets_def.name}' returned asset '{key}' twice")
         done.add(key)
-        out_ctx = OutputContext(key, rt.run_id, step.key)
-        if store:
-            io_manager.handle_output(out_ctx, value)
-            if rt.capture_outputs:
-                outcome.outputs[key] = value
-        merged = {**out_ctx.metadata, **metadata}
-        if context is not None and key in context.output_metadata:
-            merged.update(context.output_metadata[key])
-        payload: dict[str, Any] = {"metadata": normalize_metadata(merged)}
         spec = assets_def.specs_by_key[key]
-        if spec.code_version is not None:
-            payload["code_version"] = spec.code_version
-        if data_version is not None:
-            payload["data_version"] = data_version
-        rt.emit(Event(EventType.ASSET_MATERIALIZATION, rt.run_id, key, step.key, payload))
+        if store and len(partitions) > 1:
+            _require_value_per_partition(assets_def.name, key, value, partitions)
+        for partition in partitions:
+            out_ctx = OutputContext(key, rt.run_id, step.key, partition)
+            if store:
+                io_manager.handle_output(
+                    out_ctx, value[partition] if len(partitions) > 1 else value
+                )
+            merged = {**out_ctx.metadata, **metadata}
+            if context is not None and key in context.output_metadata:
+                merged.update(context.output_metadata[key])
+            payload: dict[str, Any] = {"metadata": normalize_metadata(merged)}
+            if spec.code_version is not None:
+                payload["code_version"] = spec.code_version
+            if data_version is not None:
+                payload["data_version"] = data_version
+            rt.emit(
+                Event(EventType.ASSET_MATERIALIZATION, rt.run_id, key, step.key, payload, partition)
+            )
+        if store and rt.capture_outputs:
+            outcome.outputs[key] = value
         for check_result in check_results:
             name = check_result.check_name or _default_check_name(assets_def)
             ck = check_result.asset_key or key
@@ -197,6 +241,23 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
         )
     outcome.blocked = tuple(blocked)
     return outcome
+
+
+_NO_PARTITION: tuple[None] = (None,)
+
+
+def _require_value_per_partition(
+    name: str, key: AssetKey, value: Any, partitions: Sequence[str | None]
+) -> None:
+    """A step covering several partitions stores one value per partition, given as a dict."""
+    if isinstance(value, Mapping) and set(value) == set(partitions):
+        return
+    got = f"a dict with keys {sorted(value)[:3]}..." if isinstance(value, Mapping) else "one value"
+    raise AssayError(
+        f"'{name}' ran for {len(partitions)} partitions of '{key}' ({partitions[0]} .. "
+        f"{partitions[-1]}) and returned {got}: return {{partition_key: value}} for every "
+        "partition in context.partition_keys, or a MaterializeResult when it stores data itself"
+    )
 
 
 def _default_check_name(assets_def: Any) -> str:
@@ -284,7 +345,16 @@ def _emit_check(
     }
     if result.description:
         payload["description"] = result.description
-    rt.emit(Event(EventType.ASSET_CHECK_EVALUATION, rt.run_id, key, step.key, payload))
+    rt.emit(
+        Event(
+            EventType.ASSET_CHECK_EVALUATION,
+            rt.run_id,
+            key,
+            step.key,
+            payload,
+            _event_partition(step),
+        )
+    )
     return blocking and not result.passed and result.severity == AssetCheckSeverity.ERROR
 
 

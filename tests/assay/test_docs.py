@@ -9,7 +9,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-@pytest.mark.parametrize("page", ["sdk.md", "quickstart.md"])
+@pytest.mark.parametrize("page", ["sdk.md", "quickstart.md", "backfills-schedules-sensors.md"])
 def test_python_examples_in_docs_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     text = (DOCS / page).read_text()

@@ -13,13 +13,10 @@ from assay import (
     define_asset_job,
     observable_source_asset,
 )
+from assay.definitions.schedules import ScheduleDefinition
+from assay.definitions.sensors import SensorDefinition
 from assay.errors import AssayError
 from assay.snapshot import SNAPSHOT_VERSION, DefinitionsSnapshot, build_snapshot
-
-
-class Named:
-    def __init__(self, name):
-        self.name = name
 
 
 def _defs():
@@ -52,8 +49,10 @@ def _defs():
         asset_checks=[no_nulls],
         resources={"warehouse": object()},
         jobs=[define_asset_job("nightly", "group:mart")],
-        schedules=[Named("nightly_at_2")],
-        sensors=[Named("new_files")],
+        schedules=[
+            ScheduleDefinition(cron_schedule="0 2 * * *", target="nightly", name="nightly_at_2")
+        ],
+        sensors=[SensorDefinition(name="new_files", evaluation_fn=lambda: None, target="nightly")],
     )
 
 

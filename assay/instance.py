@@ -1,0 +1,351 @@
+"""The local instance: an append-only event log in SQLite, with status projections.
+
+`materialize(..., instance=LocalInstance(...))` records every event of a run here;
+`assay automation tick` reads the projections through the
+:class:`~assay.automation.StatusView` protocol and keeps its cursor here. Events are
+facts (primary key: the event's stable id, so recording one twice changes nothing);
+the status tables are derived from them in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from assay.automation.status import MaterializationRecord
+from assay.automation.subsets import AssetSubset, subset_of_keys
+from assay.definitions.asset_key import AssetKey
+from assay.errors import AssayError
+from assay.execution.events import Event, EventType
+from assay.partitions import PartitionsDefinition, PartitionsError
+
+DEFAULT_FILENAME = "instance.db"
+AUTOMATION_CURSOR = "automation_cursor"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_logs (
+    storage_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    asset_key TEXT,
+    partition TEXT,
+    timestamp REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_logs_run ON event_logs (run_id, storage_id);
+CREATE TABLE IF NOT EXISTS asset_partitions (
+    asset_key TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    materialized_storage_id INTEGER,
+    materialized_at REAL,
+    materialized_run_id TEXT,
+    code_version TEXT,
+    in_progress_run_id TEXT,
+    failed_storage_id INTEGER,
+    PRIMARY KEY (asset_key, partition)
+);
+CREATE TABLE IF NOT EXISTS asset_changes (
+    asset_key TEXT PRIMARY KEY,
+    storage_id INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS asset_changes_storage ON asset_changes (storage_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    started_at REAL,
+    ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+# No partition is stored as '' so (asset_key, partition) can be a primary key.
+_NO_PARTITION = ""
+
+
+class InstanceError(AssayError):
+    """The instance's database could not be opened or used."""
+
+
+def default_instance_path() -> Path:
+    """``$ASSAY_HOME/instance.db``, else ``./.assay/instance.db``."""
+    home = os.environ.get("ASSAY_HOME")
+    return Path(home or ".assay", DEFAULT_FILENAME)
+
+
+class LocalInstance:
+    """Event log and status store in one SQLite file (or in memory: ``ephemeral()``)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        target = default_instance_path() if path is None else path
+        self.path = str(target)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise InstanceError(f"cannot open the instance at {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    @classmethod
+    def ephemeral(cls) -> LocalInstance:
+        """An in-memory instance: same code, nothing on disk (for tests)."""
+        return cls(":memory:")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> LocalInstance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- recording -------------------------------------------------------------------
+    def store_event(self, event: Event) -> bool:
+        """Append one event and update the status; False when it was already recorded."""
+        return self.store_events([event]) == 1
+
+    def store_events(self, events: Iterable[Event]) -> int:
+        """Append events in one transaction; returns how many were new."""
+        stored = 0
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for event in events:
+                    stored += self._append(cur, event)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return stored
+
+    def _append(self, cur: sqlite3.Cursor, event: Event) -> int:
+        key = event.asset_key.to_user_string() if event.asset_key else None
+        cur.execute(
+            "INSERT OR IGNORE INTO event_logs "
+            "(event_id, run_id, type, asset_key, partition, timestamp, body) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.id,
+                event.run_id,
+                event.type.value,
+                key,
+                event.partition,
+                event.timestamp,
+                json.dumps(event.to_dict(), separators=(",", ":")),
+            ),
+        )
+        if cur.rowcount == 0:
+            return 0
+        storage_id = cur.lastrowid
+        self._project(cur, event, key, storage_id)
+        return 1
+
+    def _project(self, cur: sqlite3.Cursor, event: Event, key: str | None, sid: int | None) -> None:
+        """Fold one new event into the status tables (same transaction)."""
+        kind = event.type
+        partition = event.partition if event.partition is not None else _NO_PARTITION
+        touched: set[str] = set()
+        if kind is EventType.RUN_STARTED:
+            cur.execute(
+                "INSERT OR REPLACE INTO runs (run_id, status, started_at) VALUES (?, 'started', ?)",
+                (event.run_id, event.timestamp),
+            )
+        elif kind in (EventType.RUN_SUCCEEDED, EventType.RUN_FAILED):
+            status = "succeeded" if kind is EventType.RUN_SUCCEEDED else "failed"
+            cur.execute(
+                "INSERT INTO runs (run_id, status, ended_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
+                "ended_at = excluded.ended_at",
+                (event.run_id, status, event.timestamp),
+            )
+            rows = cur.execute(
+                "SELECT DISTINCT asset_key FROM asset_partitions WHERE in_progress_run_id = ?",
+                (event.run_id,),
+            ).fetchall()
+            cur.execute(
+                "UPDATE asset_partitions SET in_progress_run_id = NULL "
+                "WHERE in_progress_run_id = ?",
+                (event.run_id,),
+            )
+            touched.update(r[0] for r in rows)
+        elif key is None:
+            return
+        elif kind in (EventType.ASSET_MATERIALIZATION, EventType.ASSET_OBSERVATION):
+            code_version = event.payload.get("code_version")
+            cur.execute(
+                "INSERT INTO asset_partitions (asset_key, partition, materialized_storage_id, "
+                "materialized_at, materialized_run_id, code_version) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (asset_key, partition) DO UPDATE SET "
+                "materialized_storage_id = excluded.materialized_storage_id, "
+                "materialized_at = excluded.materialized_at, "
+                "materialized_run_id = excluded.materialized_run_id, "
+                "code_version = excluded.code_version, "
+                "in_progress_run_id = NULL, failed_storage_id = NULL",
+                (key, partition, sid, event.timestamp, event.run_id, code_version),
+            )
+            touched.add(key)
+        elif kind is EventType.STEP_STARTED:
+            cur.execute(
+                "INSERT INTO asset_partitions (asset_key, partition, in_progress_run_id) "
+                "VALUES (?, ?, ?) ON CONFLICT (asset_key, partition) DO UPDATE SET "
+                "in_progress_run_id = excluded.in_progress_run_id",
+                (key, partition, event.run_id),
+            )
+            touched.add(key)
+        elif kind is EventType.STEP_FAILED:
+            cur.execute(
+                "INSERT INTO asset_partitions (asset_key, partition, failed_storage_id) "
+                "VALUES (?, ?, ?) ON CONFLICT (asset_key, partition) DO UPDATE SET "
+                "failed_storage_id = excluded.failed_storage_id, in_progress_run_id = NULL",
+                (key, partition, sid),
+            )
+            touched.add(key)
+        elif kind in (EventType.STEP_SUCCEEDED, EventType.STEP_SKIPPED):
+            cur.execute(
+                "UPDATE asset_partitions SET in_progress_run_id = NULL "
+                "WHERE asset_key = ? AND partition = ? AND in_progress_run_id = ?",
+                (key, partition, event.run_id),
+            )
+            touched.add(key)
+        for asset_key in touched:
+            cur.execute(
+                "INSERT INTO asset_changes (asset_key, storage_id) VALUES (?, ?) "
+                "ON CONFLICT (asset_key) DO UPDATE SET storage_id = excluded.storage_id",
+                (asset_key, sid),
+            )
+
+    def _fetchall(self, sql: str, args: tuple[object, ...] | list[object] = ()) -> list[tuple]:
+        """One read; serialised with writes, since the connection is shared across threads."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    # -- reading events --------------------------------------------------------------
+    def get_events(self, *, run_id: str | None = None, after_storage_id: int = 0) -> list[Event]:
+        """Recorded events in log order, optionally of one run."""
+        sql = "SELECT body FROM event_logs WHERE storage_id > ?"
+        args: list[object] = [after_storage_id]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args.append(run_id)
+        rows = self._fetchall(sql + " ORDER BY storage_id", args)
+        return [Event.from_dict(json.loads(body)) for (body,) in rows]
+
+    def run_status(self, run_id: str) -> str | None:
+        """``started``, ``succeeded`` or ``failed``; None for an unknown run."""
+        rows = self._fetchall("SELECT status FROM runs WHERE run_id = ?", (run_id,))
+        return rows[0][0] if rows else None
+
+    def in_progress_run_ids(self) -> list[str]:
+        rows = self._fetchall(
+            "SELECT run_id FROM runs WHERE status = 'started' ORDER BY started_at"
+        )
+        return [r[0] for r in rows]
+
+    # -- the status view -------------------------------------------------------------
+    def latest_storage_id(self) -> int:
+        rows = self._fetchall("SELECT MAX(storage_id) FROM event_logs")
+        return int(rows[0][0] or 0)
+
+    def changed_asset_keys(self, *, after_storage_id: int) -> set[AssetKey]:
+        rows = self._fetchall(
+            "SELECT asset_key FROM asset_changes WHERE storage_id > ?", (after_storage_id,)
+        )
+        return {AssetKey.from_user_string(r[0]) for r in rows}
+
+    def _subset(
+        self, key: AssetKey, partitions_def: PartitionsDefinition | None, where: str, *args: object
+    ) -> AssetSubset:
+        rows = self._fetchall(
+            f"SELECT partition FROM asset_partitions WHERE asset_key = ? AND {where}",
+            (key.to_user_string(), *args),
+        )
+        return _to_subset(partitions_def, (r[0] for r in rows))
+
+    def materialized_subset(
+        self, key: AssetKey, partitions_def: PartitionsDefinition | None
+    ) -> AssetSubset:
+        return self._subset(key, partitions_def, "materialized_storage_id IS NOT NULL")
+
+    def updated_subset(
+        self,
+        key: AssetKey,
+        partitions_def: PartitionsDefinition | None,
+        *,
+        after_storage_id: int,
+    ) -> AssetSubset:
+        return self._subset(key, partitions_def, "materialized_storage_id > ?", after_storage_id)
+
+    def updated_since_time(
+        self, key: AssetKey, partitions_def: PartitionsDefinition | None, *, timestamp: float
+    ) -> AssetSubset:
+        return self._subset(key, partitions_def, "materialized_at >= ?", timestamp)
+
+    def in_progress_subset(
+        self, key: AssetKey, partitions_def: PartitionsDefinition | None
+    ) -> AssetSubset:
+        return self._subset(key, partitions_def, "in_progress_run_id IS NOT NULL")
+
+    def failed_subset(
+        self, key: AssetKey, partitions_def: PartitionsDefinition | None
+    ) -> AssetSubset:
+        return self._subset(key, partitions_def, "failed_storage_id IS NOT NULL")
+
+    def latest_materialization(
+        self, key: AssetKey, partition: str | None = None
+    ) -> MaterializationRecord | None:
+        rows = self._fetchall(
+            "SELECT materialized_storage_id, materialized_at, materialized_run_id, code_version "
+            "FROM asset_partitions WHERE asset_key = ? AND partition = ? "
+            "AND materialized_storage_id IS NOT NULL",
+            (key.to_user_string(), _NO_PARTITION if partition is None else partition),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return MaterializationRecord(key, partition, row[0], row[1], row[2], row[3])
+
+    # -- automation cursor -----------------------------------------------------------
+    def get_automation_cursor(self) -> str | None:
+        rows = self._fetchall("SELECT value FROM kv WHERE key = ?", (AUTOMATION_CURSOR,))
+        return rows[0][0] if rows else None
+
+    def set_automation_cursor(self, cursor_json: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (AUTOMATION_CURSOR, cursor_json),
+            )
+
+
+def _to_subset(
+    partitions_def: PartitionsDefinition | None, partitions: Iterable[str]
+) -> AssetSubset:
+    """Rows to a subset; rows of another shape (the asset changed partitioning) are dropped."""
+    if partitions_def is None:
+        return subset_of_keys(None, (p for p in partitions if p == _NO_PARTITION))
+    keys = [p for p in partitions if p != _NO_PARTITION]
+    try:
+        return subset_of_keys(partitions_def, keys)
+    except PartitionsError:
+        known = []
+        for key in keys:
+            try:
+                partitions_def.subset_with_partition_keys([key])
+            except PartitionsError:
+                continue
+            known.append(key)
+        return subset_of_keys(partitions_def, known)

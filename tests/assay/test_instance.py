@@ -1,0 +1,124 @@
+"""The local instance: an idempotent event log with status projections, and a status view."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from assay import AssetKey, Definitions, Event, EventType, LocalInstance, asset, materialize
+from assay.automation import AutomationCondition, StatusView, evaluate_automation_conditions
+from assay.automation.subsets import ALL_UNPARTITIONED, EMPTY_UNPARTITIONED
+from assay.partitions import DailyPartitionsDefinition
+
+DAILY = DailyPartitionsDefinition(start_date="2024-01-01")
+RAW = AssetKey("raw")
+
+
+@asset(code_version="7")
+def raw():
+    return [1, 2, 3]
+
+
+@asset
+def total(raw):
+    return sum(raw)
+
+
+@asset
+def broken(raw):
+    raise RuntimeError("boom")
+
+
+def test_materialize_records_every_event_of_the_run(tmp_path):
+    with LocalInstance(tmp_path / "instance.db") as instance:
+        result = materialize([raw, total], instance=instance)
+        assert [e.id for e in instance.get_events()] == [e.id for e in result.events]
+        assert instance.run_status(result.run_id) == "succeeded"
+    with LocalInstance(tmp_path / "instance.db") as reopened:  # it is on disk
+        assert len(reopened.get_events(run_id=result.run_id)) == len(result.events)
+
+
+def test_recording_an_event_twice_changes_nothing():
+    instance = LocalInstance.ephemeral()
+    result = materialize([raw], instance=instance)
+    before = instance.latest_storage_id()
+    assert instance.store_events(result.events) == 0
+    assert not instance.store_event(result.events[0])
+    assert instance.latest_storage_id() == before
+
+
+def test_status_projection_holds_latest_materialization_with_run_and_code_version():
+    instance = LocalInstance.ephemeral()
+    first = materialize([raw], instance=instance)
+    second = materialize([raw], instance=instance)
+    record = instance.latest_materialization(RAW)
+    assert record is not None
+    assert (record.run_id, record.code_version) == (second.run_id, "7")
+    assert record.run_id != first.run_id
+    assert instance.materialized_subset(RAW, None) == ALL_UNPARTITIONED
+    assert instance.materialized_subset(AssetKey("total"), None) == EMPTY_UNPARTITIONED
+
+
+def test_failed_step_marks_the_asset_failed_until_it_materializes():
+    instance = LocalInstance.ephemeral()
+    materialize([raw, broken], instance=instance)
+    assert instance.failed_subset(AssetKey("broken"), None) == ALL_UNPARTITIONED
+    assert instance.in_progress_subset(AssetKey("broken"), None) == EMPTY_UNPARTITIONED
+
+
+def test_in_progress_lasts_from_step_start_until_the_run_ends():
+    instance = LocalInstance.ephemeral()
+    instance.store_events(
+        [
+            Event(EventType.RUN_STARTED, "r1"),
+            Event(EventType.STEP_STARTED, "r1", RAW, "raw", partition="2024-01-02"),
+        ]
+    )
+    assert list(instance.in_progress_subset(RAW, DAILY)) == ["2024-01-02"]
+    assert instance.in_progress_run_ids() == ["r1"]
+    assert instance.changed_asset_keys(after_storage_id=0) == {RAW}
+    mark = instance.latest_storage_id()
+    instance.store_event(Event(EventType.RUN_FAILED, "r1", payload={"message": "killed"}))
+    assert not instance.in_progress_subset(RAW, DAILY)
+    assert instance.changed_asset_keys(after_storage_id=mark) == {RAW}
+
+
+def test_partitioned_materializations_project_per_partition():
+    instance = LocalInstance.ephemeral()
+    for day in ("2024-01-01", "2024-01-03"):
+        instance.store_event(
+            Event(EventType.ASSET_MATERIALIZATION, "r", RAW, "raw", partition=day, timestamp=10.0)
+        )
+    mark = instance.latest_storage_id()
+    instance.store_event(
+        Event(
+            EventType.ASSET_MATERIALIZATION, "r", RAW, "raw", partition="2024-01-05", timestamp=20.0
+        )
+    )
+    assert list(instance.materialized_subset(RAW, DAILY)) == [
+        "2024-01-01",
+        "2024-01-03",
+        "2024-01-05",
+    ]
+    assert list(instance.updated_subset(RAW, DAILY, after_storage_id=mark)) == ["2024-01-05"]
+    assert list(instance.updated_since_time(RAW, DAILY, timestamp=15.0)) == ["2024-01-05"]
+
+
+def test_instance_is_a_status_view_automation_can_tick_against():
+    @asset(automation_condition=AutomationCondition.eager())
+    def source(): ...
+
+    @asset(automation_condition=AutomationCondition.eager())
+    def report(source): ...
+
+    defs = Definitions(assets=[source, report])
+    instance = LocalInstance.ephemeral()
+    assert isinstance(instance, StatusView)
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    first = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=now)
+    assert [k.to_user_string() for k in first.requested] == ["source", "report"]
+    materialize(defs, instance=instance)
+    instance.set_automation_cursor(first.cursor.to_json())
+    second = evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=now, cursor=instance.get_automation_cursor()
+    )
+    assert second.requested == {}

@@ -1,0 +1,130 @@
+"""Sensors: pure evaluation with cursors, skip reasons, run-key dedupe, dynamic partitions."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from assay import (
+    AddDynamicPartitionsRequest,
+    Definitions,
+    DynamicPartitionsDefinition,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    asset,
+    dedupe_run_requests,
+    evaluate_sensor,
+    materialize,
+    sensor,
+)
+from assay.definitions.sensors import SensorEvaluationError
+from assay.errors import InvalidSelection
+from assay.partitions import InMemoryDynamicPartitionsStore
+
+NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
+customers = DynamicPartitionsDefinition(name="customers")
+FILES = ["acme.csv", "globex.csv", "initech.csv"]
+
+
+@asset(partitions_def=customers)
+def customer_report(context):
+    return f"report for {context.partition_key}"
+
+
+@sensor(target=[customer_report], minimum_interval_seconds=60)
+def new_customer_files(context: SensorEvaluationContext):
+    """One run per new file; the cursor is the last file seen."""
+    fresh = [f for f in FILES if context.cursor is None or f > context.cursor]
+    if not fresh:
+        yield SkipReason("no new files")
+        return
+    names = [f.removesuffix(".csv") for f in fresh]
+    context.add_dynamic_partitions("customers", names)
+    for name in names:
+        yield RunRequest(run_key=name, partition_key=name)
+    context.update_cursor(fresh[-1])
+
+
+def test_sensor_requests_runs_adds_partitions_and_moves_its_cursor():
+    result = evaluate_sensor(new_customer_files, None, evaluation_time=NOW)
+    assert [r.partition_key for r in result.run_requests] == ["acme", "globex", "initech"]
+    assert result.cursor == "initech.csv"
+    assert result.dynamic_partitions_requests == (
+        AddDynamicPartitionsRequest("customers", ("acme", "globex", "initech")),
+    )
+    # The daemon applies the dynamic partitions, then launches the runs.
+    store = InMemoryDynamicPartitionsStore()
+    for request in result.dynamic_partitions_requests:
+        store.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    run = materialize([customer_report], partition_key="globex", dynamic_partitions_store=store)
+    assert run.output_for_node("customer_report") == "report for globex"
+
+
+def test_next_tick_from_the_cursor_skips_with_the_reason():
+    result = evaluate_sensor(new_customer_files, "initech.csv", evaluation_time=NOW)
+    assert result.run_requests == () and result.skip_reason == "no new files"
+    assert result.cursor == "initech.csv"
+
+
+def test_the_same_run_key_never_launches_twice():
+    seen = {"acme"}
+    result = evaluate_sensor(new_customer_files, None, evaluation_time=NOW, seen_run_keys=seen)
+    assert [r.run_key for r in result.run_requests] == ["globex", "initech"]
+    assert result.duplicate_run_keys == ("acme",)
+    again = evaluate_sensor(
+        new_customer_files, None, evaluation_time=NOW, seen_run_keys={"acme", "globex", "initech"}
+    )
+    assert again.run_requests == ()
+    assert "every run key had launched before" in again.skip_reason
+
+
+def test_dedupe_drops_repeats_within_one_batch_and_keeps_keyless_requests():
+    requests = [RunRequest("a"), RunRequest("a"), RunRequest(None), RunRequest("b")]
+    fresh, duplicates = dedupe_run_requests(requests, seen_run_keys={"b"})
+    assert [r.run_key for r in fresh] == ["a", None]
+    assert duplicates == ["a", "b"]
+
+
+def test_a_sensor_may_return_a_sensor_result():
+    @sensor(target="customer_report")
+    def direct(context):
+        return SensorResult(run_requests=(RunRequest("x"),), cursor="7")
+
+    result = evaluate_sensor(direct, "6", evaluation_time=NOW)
+    assert result.cursor == "7" and [r.run_key for r in result.run_requests] == ["x"]
+
+
+def test_a_sensor_that_raises_or_returns_junk_names_itself():
+    @sensor(target="customer_report")
+    def boom(context):
+        raise RuntimeError("API down")
+
+    @sensor(target="customer_report")
+    def junk(context):
+        return 42
+
+    with pytest.raises(SensorEvaluationError, match="sensor 'boom' raised RuntimeError: API down"):
+        evaluate_sensor(boom, evaluation_time=NOW)
+    with pytest.raises(SensorEvaluationError, match="sensor 'junk' produced int"):
+        evaluate_sensor(junk, evaluation_time=NOW)
+
+
+def test_minimum_interval_decides_when_a_sensor_is_due():
+    assert new_customer_files.is_due(last_evaluation_time=None, now=NOW)
+    assert not new_customer_files.is_due(
+        last_evaluation_time=datetime(2024, 5, 1, 11, 59, 30, tzinfo=UTC), now=NOW
+    )
+    assert new_customer_files.is_due(
+        last_evaluation_time=datetime(2024, 5, 1, 11, 59, tzinfo=UTC), now=NOW
+    )
+
+
+def test_definitions_reject_a_sensor_whose_target_does_not_exist():
+    @sensor(target="customer_reprot")
+    def typo(context):
+        return None
+
+    with pytest.raises(InvalidSelection, match="sensor 'typo'"):
+        Definitions(assets=[customer_report], sensors=[typo])
+    assert Definitions(assets=[customer_report], sensors=[new_customer_files]).sensors
