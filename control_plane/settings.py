@@ -101,6 +101,10 @@ INSTALLED_APPS = [
     "control_plane.core",
     "control_plane.tenancy",
     "control_plane.audit",
+    "control_plane.catalog",
+    "control_plane.runs",
+    "control_plane.agents",
+    "control_plane.alerts",
     "control_plane.api",
 ]
 
@@ -194,6 +198,31 @@ SPECTACULAR_SETTINGS = {
     ),
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "control_plane.tenancy.api.serializers.ROLE_CHOICES"},
 }
+
+# Runs and agents: how often agents beat, and how long without a beat before an agent is
+# declared lost (its runs then fail with "agent lost", or are retried per `max_retries`).
+AGENT_HEARTBEAT_INTERVAL_SECONDS = int(os.environ.get("ASSAY_AGENT_HEARTBEAT_INTERVAL", "10"))
+AGENT_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("ASSAY_AGENT_HEARTBEAT_TIMEOUT", "60"))
+# How often an agent stream and the run daemon look for work (seconds): launch latency.
+RUN_DISPATCH_POLL_SECONDS = float(os.environ.get("ASSAY_RUN_DISPATCH_POLL", "0.02"))
+
+# Alerts: email through SMTP (Django's email backend), webhooks over HTTP(S).
+EMAIL_HOST = os.environ.get("ASSAY_SMTP_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("ASSAY_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("ASSAY_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("ASSAY_SMTP_PASSWORD", "")
+_SMTP_TLS = os.environ.get("ASSAY_SMTP_TLS", "").strip().lower()
+EMAIL_USE_SSL = _SMTP_TLS == "ssl"  # implicit TLS (port 465)
+EMAIL_USE_TLS = _SMTP_TLS in {"1", "true", "yes", "on", "starttls"}  # STARTTLS
+EMAIL_TIMEOUT = 10
+ALERT_FROM_EMAIL = os.environ.get("ASSAY_ALERT_FROM", "Assay alerts <alerts@localhost>")
+ALERT_MAX_ATTEMPTS = int(os.environ.get("ASSAY_ALERT_MAX_ATTEMPTS", "8"))
+ALERT_RETRY_BASE_SECONDS = float(os.environ.get("ASSAY_ALERT_RETRY_BASE", "30"))
+ALERT_RETRY_MAX_SECONDS = float(os.environ.get("ASSAY_ALERT_RETRY_MAX", "3600"))
+ALERT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("ASSAY_ALERT_WEBHOOK_TIMEOUT", "10"))
+# Webhooks to private/loopback addresses reach the control plane's own network: refused in
+# production, allowed for a local install.
+ALERT_WEBHOOK_ALLOW_PRIVATE = _flag("ASSAY_ALERT_WEBHOOK_ALLOW_PRIVATE", default=LOCAL)
 
 LOGGING = {
     "version": 1,

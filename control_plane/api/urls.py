@@ -14,4 +14,7 @@ urlpatterns = [
     ),
     path("", include("control_plane.tenancy.api.urls")),
     path("", include("control_plane.audit.api.urls")),
+    path("", include("control_plane.catalog.api.urls")),
+    path("", include("control_plane.runs.api.urls")),
+    path("", include("control_plane.alerts.api.urls")),
 ]

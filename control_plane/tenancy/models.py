@@ -72,6 +72,9 @@ class Deployment(models.Model):
     name = models.CharField(max_length=63)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BRANCH)
     max_concurrent_runs = models.PositiveIntegerField(default=10)
+    # Tag concurrency limits of the run queue: [{"key": "warehouse", "value": "snowflake",
+    # "limit": 2}, ...]; a run carrying that tag waits while `limit` such runs are in progress.
+    run_tag_limits = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = TenantManager()

@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     EDIT_SCHEDULE = "edit_schedule"
     EDIT_SENSOR = "edit_sensor"
     EDIT_AUTOMATION = "edit_automation"
+    MANAGE_ALERTS = "manage_alerts"
     MANAGE_CODE_LOCATION = "manage_code_location"
     MANAGE_DEPLOYMENT = "manage_deployment"
     MANAGE_TOKENS = "manage_tokens"
@@ -60,6 +61,7 @@ ACTION_DESCRIPTIONS: dict[Action, str] = {
     Action.EDIT_SCHEDULE: "turn schedules on and off, change them",
     Action.EDIT_SENSOR: "turn sensors on and off, reset cursors",
     Action.EDIT_AUTOMATION: "change declarative automation settings",
+    Action.MANAGE_ALERTS: "create, change and delete alert policies",
     Action.MANAGE_CODE_LOCATION: "add, change and remove code locations",
     Action.MANAGE_DEPLOYMENT: "create, change and delete deployments and their settings",
     Action.MANAGE_TOKENS: "create and revoke agent tokens, see and revoke anyone's tokens",
@@ -80,6 +82,7 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.EDIT_SCHEDULE: Role.EDITOR,
     Action.EDIT_SENSOR: Role.EDITOR,
     Action.EDIT_AUTOMATION: Role.EDITOR,
+    Action.MANAGE_ALERTS: Role.EDITOR,
     Action.MANAGE_CODE_LOCATION: Role.EDITOR,
     Action.MANAGE_DEPLOYMENT: Role.ADMIN,
     Action.MANAGE_TOKENS: Role.ADMIN,

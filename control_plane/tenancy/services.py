@@ -131,7 +131,7 @@ def update_organization(*, ctx: TenantContext, name: str | None = None) -> Organ
 
 # Deployments ---------------------------------------------------------------------------
 
-DEPLOYMENT_FIELDS = ("name", "kind", "max_concurrent_runs")
+DEPLOYMENT_FIELDS = ("name", "kind", "max_concurrent_runs", "run_tag_limits")
 
 
 def create_deployment(
@@ -149,13 +149,19 @@ def create_deployment(
 
 
 def update_deployment(
-    *, ctx: TenantContext, deployment: Deployment, max_concurrent_runs: int | None = None
+    *,
+    ctx: TenantContext,
+    deployment: Deployment,
+    max_concurrent_runs: int | None = None,
+    run_tag_limits: list[dict[str, Any]] | None = None,
 ) -> Deployment:
     authorize(ctx.principal, Action.MANAGE_DEPLOYMENT, deployment)
     with transaction.atomic():
         before = _snapshot(deployment, DEPLOYMENT_FIELDS)
         if max_concurrent_runs is not None:
             deployment.max_concurrent_runs = max_concurrent_runs
+        if run_tag_limits is not None:
+            deployment.run_tag_limits = run_tag_limits
         deployment.save()
         _audit(
             ctx,

@@ -35,6 +35,7 @@ class DeploymentSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     kind = serializers.CharField(read_only=True)
     max_concurrent_runs = serializers.IntegerField(read_only=True)
+    run_tag_limits = serializers.JSONField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
 
 
@@ -43,8 +44,20 @@ class DeploymentCreateSerializer(StrictSerializer):
     max_concurrent_runs = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
 
 
+class RunTagLimitSerializer(StrictSerializer):
+    key = serializers.CharField(max_length=100)
+    value = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    limit = serializers.IntegerField(min_value=0, max_value=10_000)
+
+
 class DeploymentUpdateSerializer(StrictSerializer):
-    max_concurrent_runs = serializers.IntegerField(min_value=1, max_value=10_000)
+    max_concurrent_runs = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+    run_tag_limits = RunTagLimitSerializer(many=True, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give max_concurrent_runs or run_tag_limits.")
+        return attrs
 
 
 class CodeLocationSerializer(serializers.Serializer):

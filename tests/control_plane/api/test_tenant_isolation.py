@@ -7,11 +7,13 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from control_plane.alerts import services as alert_services
 from control_plane.core.context import tenant_context
 from control_plane.tenancy import queries, services
 from control_plane.tenancy.models import ApiToken, RoleGrant
 from control_plane.tenancy.roles import Role
 from tests.control_plane.api.routes import HTTP_METHODS, api_routes
+from tests.control_plane.factories import load_location, queue_run
 
 # Endpoints outside any organization, and why that is safe.
 NOT_TENANT_SCOPED = {
@@ -41,6 +43,15 @@ def victim(acme):
     with tenant_context(ctx):
         deployment = services.create_deployment(ctx=ctx, name="acme-only")
         services.create_code_location(ctx=ctx, deployment=deployment, name="acme-loc")
+        location = load_location(ctx, deployment=deployment, name="acme-loc")
+        run = queue_run(ctx, location=location, selection="raw_orders")
+        policy = alert_services.create_alert_policy(
+            ctx=ctx,
+            deployment=deployment,
+            name="acme-policy",
+            kinds=["freshness_violation"],
+            emails=["oncall@acme.test"],
+        )
         membership = services.add_member(ctx=ctx, email="victim@acme.test")
         team = services.create_team(ctx=ctx, name="acme-team")
         services.add_team_member(ctx=ctx, team=team, membership=membership)
@@ -55,6 +66,9 @@ def victim(acme):
         "team_id": team.pk,
         "grant_id": grant.pk,
         "token_id": token.pk,
+        "run_id": run.pk,
+        "asset_key": "raw_orders",
+        "policy_id": policy.pk,
     }
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
+from control_plane.alerts import services as alert_services
 from control_plane.audit import registry
 from control_plane.audit.errors import AuditLogIsAppendOnly, UndeclaredAuditAction
 from control_plane.audit.models import AuditEvent
@@ -16,6 +17,7 @@ from control_plane.core.context import Principal, tenant_context
 from control_plane.tenancy import services
 from control_plane.tenancy.roles import Role
 from tests.control_plane.api.routes import MUTATING, api_routes
+from tests.control_plane.factories import load_location, queue_run
 
 
 @pytest.fixture
@@ -24,6 +26,15 @@ def objects(acme):
     with tenant_context(ctx):
         deployment = services.create_deployment(ctx=ctx, name="branch")
         services.create_code_location(ctx=ctx, deployment=deployment, name="loc")
+        location = load_location(ctx, deployment=deployment, name="loc")
+        run = queue_run(ctx, location=location, selection="raw_orders")
+        policy = alert_services.create_alert_policy(
+            ctx=ctx,
+            deployment=deployment,
+            name="on-call",
+            kinds=["run_failure"],
+            emails=["oncall@acme.test"],
+        )
         membership = services.add_member(ctx=ctx, email="m@acme.test")
         loner = services.add_member(ctx=ctx, email="loner@acme.test")
         team = services.create_team(ctx=ctx, name="team")
@@ -39,6 +50,8 @@ def objects(acme):
         "team_id": team.pk,
         "grant_id": grant.pk,
         "token_id": token.pk,
+        "run_id": run.pk,
+        "policy_id": policy.pk,
     }
 
 
@@ -63,6 +76,14 @@ MUTATIONS = {
     ("grant-detail", "delete"): (None, "grant.delete"),
     ("token-list", "post"): ({"name": "new"}, "token.create"),
     ("token-detail", "delete"): (None, "token.revoke"),
+    ("run-list", "post"): ({"location": "loc", "selection": "clean_orders+"}, "run.launch"),
+    ("run-terminate", "post"): ({"reason": "no longer needed"}, "run.terminate"),
+    ("alert-policy-list", "post"): (
+        {"name": "new", "kinds": ["agent_offline"], "emails": ["a@acme.test"]},
+        "alert_policy.create",
+    ),
+    ("alert-policy-detail", "patch"): ({"enabled": False}, "alert_policy.update"),
+    ("alert-policy-detail", "delete"): (None, "alert_policy.delete"),
 }
 
 

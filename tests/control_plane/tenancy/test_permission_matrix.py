@@ -15,7 +15,13 @@ from control_plane.tenancy.roles import Action, Role, render_matrix_markdown
 A = Action
 VIEWER = {A.VIEW}
 LAUNCHER = VIEWER | {A.LAUNCH_RUN, A.TERMINATE_RUN, A.LAUNCH_BACKFILL}
-EDITOR = LAUNCHER | {A.EDIT_SCHEDULE, A.EDIT_SENSOR, A.EDIT_AUTOMATION, A.MANAGE_CODE_LOCATION}
+EDITOR = LAUNCHER | {
+    A.EDIT_SCHEDULE,
+    A.EDIT_SENSOR,
+    A.EDIT_AUTOMATION,
+    A.MANAGE_ALERTS,
+    A.MANAGE_CODE_LOCATION,
+}
 ADMIN = EDITOR | {A.MANAGE_DEPLOYMENT, A.MANAGE_TOKENS, A.MANAGE_GRANTS, A.VIEW_AUDIT}
 ORG_ADMIN = set(Action)
 # Written out from the product specification, independently of control_plane.tenancy.roles.

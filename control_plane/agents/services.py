@@ -1,0 +1,153 @@
+"""Agent sessions: authenticate, open, beat, close, and hand the stream its pending commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from control_plane.agents.convert import Hello
+from control_plane.agents.errors import AgentPermissionDenied, AgentUnauthenticated
+from control_plane.agents.models import AgentSession
+from control_plane.core.context import Principal, TenantContext
+from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, Run, RunStatus
+from control_plane.tenancy import tokens
+from control_plane.tenancy.errors import InvalidToken
+from control_plane.tenancy.models import ApiToken, Deployment
+
+
+def authenticate(*, authorization: str | None, peer: str | None = None) -> TenantContext:
+    """The agent's context from ``authorization: Bearer <agent token>``."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise AgentUnauthenticated("send the agent token as 'authorization: Bearer <token>'")
+    if not value.strip().startswith(tokens.KIND_PREFIXES[ApiToken.Kind.AGENT]):
+        raise AgentUnauthenticated("this is not an agent token")  # decided before any lookup
+    try:
+        token = tokens.verify(value.strip())
+    except InvalidToken as error:
+        if error.token is not None:  # revoked or expired: security-relevant, audited
+            from control_plane.tenancy.services import record_rejected_token
+
+            record_rejected_token(error=error, ip=peer, user_agent="assay-agent")
+        raise AgentUnauthenticated(f"invalid token: {error}") from None
+    if token.kind != ApiToken.Kind.AGENT:
+        raise AgentUnauthenticated("this is not an agent token")
+    principal = Principal(kind="agent", token=token, label=f"agent token {token.prefix_id}")
+    return TenantContext(organization=token.organization, principal=principal, ip=peer)
+
+
+def ensure_token_live(*, ctx: TenantContext) -> None:
+    """A token revoked or expired while its stream is open ends the stream (checked on
+    every heartbeat)."""
+    token = ctx.principal.token
+    assert token is not None
+    row = ApiToken.objects.filter(pk=token.pk).values("revoked_at", "expires_at").first()
+    now = timezone.now()
+    if row is None or row["revoked_at"] is not None:
+        raise AgentUnauthenticated("the agent token has been revoked")
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        raise AgentUnauthenticated("the agent token has expired")
+
+
+def covered_deployments(*, ctx: TenantContext, names: list[str]) -> list[Deployment]:
+    """The named deployments, each of which the agent token must cover."""
+    token = ctx.principal.token
+    assert token is not None
+    covered = {d.name: d for d in token.deployments.all()}
+    missing = [name for name in names if name not in covered]
+    if missing:
+        raise AgentPermissionDenied(
+            f"the agent token does not cover deployment(s) {', '.join(sorted(missing))}"
+        )
+    return [covered[name] for name in names]
+
+
+def open_session(*, ctx: TenantContext, hello: Hello) -> AgentSession:
+    deployments = covered_deployments(ctx=ctx, names=hello.deployments)
+    return AgentSession.objects.create(
+        organization=ctx.organization,
+        token=ctx.principal.token,
+        agent_id=hello.agent_id,
+        agent_version=hello.agent_version,
+        deployment_ids=[d.pk for d in deployments],
+        code_locations=hello.code_locations,
+    )
+
+
+def record_heartbeat(*, session: AgentSession, running_run_ids: list[str]) -> None:
+    """The agent is alive; runs it reports executing belong to this session from now on
+    (they survive an earlier session's loss)."""
+    now = timezone.now()
+    ids: list[UUID] = []
+    for run_id in running_run_ids[:10_000]:
+        try:
+            ids.append(UUID(run_id))
+        except ValueError:
+            continue
+    with transaction.atomic():
+        AgentSession.objects.filter(pk=session.pk).update(
+            last_heartbeat_at=now, connected=True, running_run_ids=[str(i) for i in ids]
+        )
+        if ids:
+            (
+                Run.objects.filter(
+                    pk__in=ids,
+                    deployment_id__in=session.deployment_ids,
+                    status__in=IN_PROGRESS_STATUSES,
+                )
+                .exclude(agent_session=session)
+                .update(agent_session=session, updated_at=now)
+            )
+
+
+def close_session(*, session: AgentSession) -> None:
+    """The stream ended. Its runs are not failed here: monitoring waits for the timeout, so
+    an agent that reconnects in time keeps them."""
+    now = timezone.now()
+    AgentSession.objects.filter(pk=session.pk).update(connected=False, disconnected_at=now)
+    # Runs assigned but never sent go back to the queue at once.
+    Run.objects.filter(
+        agent_session=session, status=RunStatus.STARTING, dispatched_at__isnull=True
+    ).update(status=RunStatus.QUEUED, agent_session=None, assigned_at=None, updated_at=now)
+
+
+@dataclass(frozen=True)
+class Command:
+    """Something to send down the stream: launch or terminate ``run``."""
+
+    kind: str  # "launch" | "terminate"
+    run: Run
+    deployment_name: str
+    location_name: str
+
+
+def take_commands(*, session: AgentSession, now: datetime | None = None) -> list[Command]:
+    """Runs assigned to this session and not sent yet; marked sent as they are taken."""
+    now = now or timezone.now()
+    commands: list[Command] = []
+    launches = Run.objects.filter(
+        agent_session=session, status=RunStatus.STARTING, dispatched_at__isnull=True
+    ).select_related("deployment", "code_location")
+    for run in launches:
+        taken = Run.objects.filter(  # not if terminated or re-queued meanwhile
+            pk=run.pk, agent_session=session, status=RunStatus.STARTING, dispatched_at__isnull=True
+        ).update(dispatched_at=now, updated_at=now)
+        if taken:
+            commands.append(Command("launch", run, run.deployment.name, run.code_location.name))
+    stops = (
+        Run.objects.filter(agent_session=session, terminate_dispatched_at__isnull=True)
+        .filter(terminate_requested_at__isnull=False)
+        .exclude(status__in=TERMINAL_STATUSES)
+        .select_related("deployment", "code_location")
+    )
+    for run in stops:
+        taken = Run.objects.filter(pk=run.pk, terminate_dispatched_at__isnull=True).update(
+            terminate_dispatched_at=now
+        )
+        if taken:
+            commands.append(Command("terminate", run, run.deployment.name, run.code_location.name))
+    return commands

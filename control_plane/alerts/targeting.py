@@ -1,0 +1,186 @@
+"""Which incidents a policy covers: by kind, check severity, asset selection and tags.
+
+Selections use the SDK's syntax (``assay.selection``) over the deployment's current asset
+graph, rebuilt from the code locations' stored snapshots (which carry tags and owners).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from assay.definitions.asset_key import AssetKey
+from assay.definitions.assets import AssetSpec
+from assay.errors import InvalidSelection
+from assay.graph import AssetGraph
+from assay.selection import select_keys
+from assay.snapshot import AssetSnapshot, DefinitionsSnapshot
+from control_plane.alerts.models import AlertPolicy, CheckSeverity, IncidentKind
+from control_plane.catalog.models import LocationSnapshot
+from control_plane.tenancy.models import Deployment
+
+logger = logging.getLogger(__name__)
+
+_TERM = re.compile(r"^(\d*\+)?(?P<base>[^+]+?)(\+\d*)?$")
+_ATTRIBUTES = ("group", "tag", "owner", "kind", "key")
+_SEVERITY_RANK = {CheckSeverity.WARN.value: 1, CheckSeverity.ERROR.value: 2}
+
+
+@dataclass(frozen=True)
+class AlertSubject:
+    """What an incident is about. ``None`` means "does not apply to this kind", so a policy's
+    selection or tags do not filter it out (an offline agent concerns no asset)."""
+
+    asset_keys: tuple[str, ...] | None = None
+    tags: Mapping[str, str] | None = None
+    severity: str | None = None  # check failures: WARN | ERROR
+
+
+def check_selection_syntax(selection: str) -> None:
+    """Raise ``InvalidSelection`` unless ``selection`` is well-formed (names are not resolved:
+    a policy may name assets before an agent has loaded them)."""
+    clauses = selection.split(",")
+    for clause in clauses:
+        terms = [t for t in clause.split() if t.lower() != "and"]
+        if not terms:
+            raise InvalidSelection(f"empty term in selection {selection!r}")
+        for term in terms:
+            match = _TERM.match(term)
+            if match is None:
+                raise InvalidSelection(f"'{term}' is not a selection term")
+            base = match.group("base")
+            attribute, sep, value = base.partition(":")
+            if sep and attribute not in _ATTRIBUTES:
+                raise InvalidSelection(
+                    f"unknown selection attribute '{attribute}:' in '{term}'; "
+                    f"use one of {', '.join(a + ':' for a in _ATTRIBUTES)}"
+                )
+            if sep and not value:
+                raise InvalidSelection(f"'{term}' names no {attribute}")
+
+
+_GRAPH_CACHE: dict[tuple[int, ...], AssetGraph] = {}
+_GRAPH_CACHE_SIZE = 16
+
+
+def deployment_graph(deployment: Deployment) -> AssetGraph:
+    """The deployment's assets as its current loaded snapshots describe them; cached by the
+    snapshots' ids, so a tick opening many incidents parses each snapshot once."""
+    current = LocationSnapshot.objects.filter(
+        deployment=deployment, is_current=True, status=LocationSnapshot.Status.OK
+    )
+    ids = tuple(sorted(current.values_list("pk", flat=True)))
+    graph = _GRAPH_CACHE.get(ids)
+    if graph is None:
+        graph = _build_graph(current.values_list("snapshot_json", flat=True))
+        if len(_GRAPH_CACHE) >= _GRAPH_CACHE_SIZE:
+            _GRAPH_CACHE.pop(next(iter(_GRAPH_CACHE)))
+        _GRAPH_CACHE[ids] = graph
+    return graph
+
+
+def _build_graph(snapshot_texts: Iterable[str]) -> AssetGraph:
+    specs: dict[str, AssetSnapshot] = {}
+    for text in snapshot_texts:
+        for asset in DefinitionsSnapshot.from_json(text).assets:
+            specs.setdefault(asset.key, asset)
+    # Another location's asset may be a dependency; keep only edges inside the graph.
+    return AssetGraph(
+        [
+            AssetSpec(
+                AssetKey.from_user_string(asset.key),
+                deps=[AssetKey.from_user_string(k) for k in asset.deps if k in specs],
+                group_name=asset.group or None,
+                owners=asset.owners,
+                tags=asset.tags,
+                kinds=asset.kinds,
+            )
+            for asset in specs.values()
+        ]
+    )
+
+
+class PolicyMatcher:
+    """Decides which policies cover an incident; builds the asset graph at most once."""
+
+    def __init__(self, *, deployment: Deployment, kind: str, subject: AlertSubject):
+        self.deployment = deployment
+        self.kind = kind
+        self.subject = subject
+        self._graph: AssetGraph | None = None
+        self._graph_failed = False
+
+    @property
+    def graph(self) -> AssetGraph | None:
+        """``None`` when the stored snapshots cannot be read: policies then match as if
+        untargeted (one alert too many beats a silent failure), and the error is logged."""
+        if self._graph is None and not self._graph_failed:
+            try:
+                self._graph = deployment_graph(self.deployment)
+            except Exception:
+                self._graph_failed = True
+                logger.exception(
+                    "alerts: cannot build the asset graph of deployment %s; "
+                    "ignoring selections and asset tags for this incident",
+                    self.deployment.pk,
+                )
+        return self._graph
+
+    def matches(self, policy: AlertPolicy) -> bool:
+        if not policy.enabled or self.kind not in policy.kinds:
+            return False
+        if self.kind == IncidentKind.CHECK_FAILURE and not self._severity_matches(policy):
+            return False
+        if policy.selection and self.subject.asset_keys is not None:
+            selected = self._selected(policy)
+            if selected is not None and not set(self.subject.asset_keys) & selected:
+                return False
+        return not policy.tags or self._tags_match(policy.tags)
+
+    def _severity_matches(self, policy: AlertPolicy) -> bool:
+        # An unknown or missing severity counts as ERROR: better one alert too many.
+        rank = _SEVERITY_RANK.get((self.subject.severity or "ERROR").upper(), 2)
+        return rank >= _SEVERITY_RANK[policy.min_check_severity]
+
+    def _selected(self, policy: AlertPolicy) -> set[str] | None:
+        """Clause by clause, so one clause naming a since-removed asset spoils only itself.
+        ``None``: unknown (no graph)."""
+        graph = self.graph
+        if graph is None:
+            return None
+        selected: set[str] = set()
+        for clause in policy.selection.split(","):
+            try:
+                keys = select_keys(graph, clause)
+            except InvalidSelection as error:
+                logger.warning(
+                    "alert policy %s (%s): selection clause %r matches nothing: %s",
+                    policy.pk,
+                    policy.name,
+                    clause.strip(),
+                    error,
+                )
+                continue
+            selected.update(k.to_user_string() for k in keys)
+        return selected
+
+    def _tags_match(self, wanted: Mapping[str, str]) -> bool:
+        """The subject's own tags (a run's) or any of its assets' tags must carry them all."""
+        subject = self.subject
+        if subject.tags is None and subject.asset_keys is None:
+            return True
+
+        def carries(tags: Mapping[str, str]) -> bool:
+            return all(tags.get(k) == v for k, v in wanted.items())
+
+        if subject.tags is not None and carries(subject.tags):
+            return True
+        if not subject.asset_keys:
+            return False
+        graph = self.graph
+        if graph is None:
+            return subject.tags is None  # asset tags unknown: match rather than stay silent
+        nodes = (graph.nodes.get(AssetKey.from_user_string(k)) for k in subject.asset_keys)
+        return any(node is not None and carries(node.spec.tags) for node in nodes)

@@ -1,0 +1,47 @@
+"""Response shapes of the catalog endpoints (for the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class LatestMaterializationSerializer(serializers.Serializer):
+    run_id = serializers.UUIDField()
+    partition = serializers.CharField(allow_null=True)
+    timestamp = serializers.DateTimeField()
+
+
+class PartitionSummarySerializer(serializers.Serializer):
+    materialized = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    failed_keys = serializers.ListField(child=serializers.CharField())
+
+
+class CheckStatusSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    passed = serializers.BooleanField()
+    severity = serializers.CharField()
+    run_id = serializers.UUIDField()
+    timestamp = serializers.DateTimeField()
+
+
+class AssetSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    code_location = serializers.CharField()
+    group = serializers.CharField()
+    deps = serializers.ListField(child=serializers.CharField())
+    is_external = serializers.BooleanField()
+    is_partitioned = serializers.BooleanField()
+    code_version = serializers.CharField(allow_null=True)
+    latest_materialization = LatestMaterializationSerializer(allow_null=True)
+    partitions = PartitionSummarySerializer(allow_null=True)
+    checks = CheckStatusSerializer(many=True)
+
+
+class AssetListSerializer(serializers.Serializer):
+    results = AssetSerializer(many=True)
+
+
+class AssetLineageSerializer(AssetSerializer):
+    upstream = serializers.ListField(child=serializers.CharField())
+    downstream = serializers.ListField(child=serializers.CharField())

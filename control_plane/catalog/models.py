@@ -1,0 +1,203 @@
+"""Asset definitions (from agents' snapshots) and the catalog projections of the event log.
+
+Only metadata lives here: keys, dependencies, statuses and small metadata values, never data.
+The projections (materializations, observations, check evaluations, partition status) are
+derived from ``runs.EventLogEntry`` and can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from control_plane.core.scoping import TenantManager
+from control_plane.tenancy.models import CodeLocation, Deployment, Organization
+
+
+class LocationSnapshot(models.Model):
+    """One version of a code location's definitions as an agent loaded it (or its load error)."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "Loaded"
+        ERROR = "error", "Failed to load"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    code_location = models.ForeignKey(CodeLocation, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    snapshot_id = models.CharField(max_length=64, blank=True)  # sha-256 of snapshot_json
+    snapshot_version = models.PositiveIntegerField(default=0)
+    snapshot_json = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    sdk_version = models.CharField(max_length=40, blank=True)
+    agent_id = models.CharField(max_length=64, blank=True)
+    is_current = models.BooleanField(default=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["code_location", "is_current"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code_location"],
+                condition=models.Q(is_current=True),
+                name="one_current_snapshot_per_location",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class AssetDefinition(models.Model):
+    """One asset key of one snapshot, with its dependencies: the versioned definition."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    code_location = models.ForeignKey(CodeLocation, on_delete=models.CASCADE, related_name="+")
+    snapshot = models.ForeignKey(LocationSnapshot, on_delete=models.CASCADE, related_name="assets")
+    asset_key = models.CharField(max_length=500)
+    deps = models.JSONField(default=list)
+    group = models.CharField(max_length=200, blank=True)
+    is_external = models.BooleanField(default=False)
+    is_partitioned = models.BooleanField(default=False)
+    partitions = models.JSONField(null=True, blank=True)  # PartitionsDefinition.to_snapshot()
+    code_version = models.CharField(max_length=200, blank=True)
+    checks = models.JSONField(default=list)  # [{"name", "blocking"}]
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "asset_key"], name="asset_def_unique")
+        ]
+        indexes = [models.Index(fields=["deployment", "asset_key"])]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class Materialization(models.Model):
+    """An ``asset_materialization`` event, projected for catalog reads."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    asset_key = models.CharField(max_length=500)
+    partition = models.CharField(max_length=255, blank=True)
+    run_id = models.UUIDField()
+    event_id = models.CharField(max_length=64, unique=True)
+    timestamp = models.DateTimeField()
+    metadata = models.JSONField(default=dict)
+    data_version = models.CharField(max_length=200, blank=True)
+    code_version = models.CharField(max_length=200, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["deployment", "asset_key", "partition", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class Observation(models.Model):
+    """An ``asset_observation`` event (external assets), projected for catalog reads."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    asset_key = models.CharField(max_length=500)
+    partition = models.CharField(max_length=255, blank=True)
+    run_id = models.UUIDField()
+    event_id = models.CharField(max_length=64, unique=True)
+    timestamp = models.DateTimeField()
+    metadata = models.JSONField(default=dict)
+    data_version = models.CharField(max_length=200, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["deployment", "asset_key", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class CheckEvaluation(models.Model):
+    """An ``asset_check_evaluation`` event, projected for catalog reads."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    asset_key = models.CharField(max_length=500)
+    check_name = models.CharField(max_length=200)
+    partition = models.CharField(max_length=255, blank=True)
+    run_id = models.UUIDField()
+    event_id = models.CharField(max_length=64, unique=True)
+    timestamp = models.DateTimeField()
+    passed = models.BooleanField()
+    severity = models.CharField(max_length=10, default="ERROR")
+    blocking = models.BooleanField(default=False)
+    metadata = models.JSONField(default=dict)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["deployment", "asset_key", "check_name", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class AssetPartitionStatus(models.Model):
+    """Latest outcome per (deployment, asset, partition); ``partition`` is '' when unpartitioned."""
+
+    class Status(models.TextChoices):
+        MATERIALIZED = "materialized", "Materialized"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    asset_key = models.CharField(max_length=500)
+    partition = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    run_id = models.UUIDField()
+    event_id = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "asset_key", "partition"], name="asset_partition_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class AssetCheckStatus(models.Model):
+    """Latest evaluation per (deployment, asset, check)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    asset_key = models.CharField(max_length=500)
+    check_name = models.CharField(max_length=200)
+    passed = models.BooleanField()
+    severity = models.CharField(max_length=10, default="ERROR")
+    run_id = models.UUIDField()
+    event_id = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "asset_key", "check_name"], name="asset_check_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"

@@ -1,0 +1,173 @@
+"""Catalog reads shared by the REST API and the run launcher. All go through scoped managers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from assay.definitions.asset_key import AssetKey
+from assay.definitions.assets import AssetSpec
+from assay.graph import AssetGraph
+from assay.selection import select_keys
+from control_plane.catalog.errors import AssetNotFound, LocationNotLoaded
+from control_plane.catalog.models import (
+    AssetCheckStatus,
+    AssetDefinition,
+    AssetPartitionStatus,
+    LocationSnapshot,
+)
+from control_plane.catalog.partition_status import PartitionKeys, summarize_partitions
+from control_plane.tenancy.models import CodeLocation, Deployment
+
+
+def current_snapshot(*, location: CodeLocation) -> LocationSnapshot | None:
+    return LocationSnapshot.objects.filter(code_location=location, is_current=True).first()
+
+
+def loaded_snapshot(*, location: CodeLocation) -> LocationSnapshot:
+    """The location's current, successfully loaded snapshot, or ``LocationNotLoaded``."""
+    snapshot = current_snapshot(location=location)
+    if snapshot is None:
+        raise LocationNotLoaded(
+            f"code location {location.name!r} has no definitions yet: no agent has loaded it"
+        )
+    if snapshot.status != LocationSnapshot.Status.OK:
+        first_line = (snapshot.error or "").strip().splitlines()[:1]
+        raise LocationNotLoaded(
+            f"code location {location.name!r} failed to load"
+            + (f": {first_line[0]}" if first_line else "")
+        )
+    return snapshot
+
+
+def graph_of(definitions: list[AssetDefinition]) -> AssetGraph:
+    """An ``assay.graph.AssetGraph`` over stored definitions (specs only; nothing to execute)."""
+    return AssetGraph(
+        [
+            AssetSpec(
+                AssetKey.from_user_string(d.asset_key),
+                deps=[AssetKey.from_user_string(k) for k in d.deps],
+                group_name=d.group or None,
+            )
+            for d in definitions
+        ]
+    )
+
+
+def resolve_selection(*, snapshot: LocationSnapshot, selection: str) -> list[AssetDefinition]:
+    """Definitions a selection names in ``snapshot``; raises ``assay.errors.InvalidSelection``
+    (with close matches) for names that match nothing. Empty: every executable asset."""
+    definitions = list(AssetDefinition.objects.filter(snapshot=snapshot))
+    if not selection.strip():
+        return sorted((d for d in definitions if not d.is_external), key=lambda d: d.asset_key)
+    keys = {k.to_user_string() for k in select_keys(graph_of(definitions), selection)}
+    return sorted((d for d in definitions if d.asset_key in keys), key=lambda d: d.asset_key)
+
+
+def current_definitions(*, deployment: Deployment) -> list[AssetDefinition]:
+    return list(
+        AssetDefinition.objects.filter(
+            deployment=deployment, snapshot__is_current=True
+        ).select_related("code_location")
+    )
+
+
+def list_assets(*, deployment: Deployment, location: str | None = None) -> list[dict[str, Any]]:
+    """Every current asset of the deployment with its latest materialization, partition
+    summary and check status: a constant number of queries for any number of assets."""
+    definitions = [
+        d
+        for d in current_definitions(deployment=deployment)
+        if location is None or d.code_location.name == location
+    ]
+    definitions.sort(key=lambda d: d.asset_key)
+    statuses: dict[str, list[AssetPartitionStatus]] = {}
+    for status in AssetPartitionStatus.objects.filter(deployment=deployment):
+        statuses.setdefault(status.asset_key, []).append(status)
+    checks: dict[str, list[AssetCheckStatus]] = {}
+    for check in AssetCheckStatus.objects.filter(deployment=deployment).order_by("check_name"):
+        checks.setdefault(check.asset_key, []).append(check)
+    keys = PartitionKeys(timezone.now())
+    return [
+        describe_asset(d, statuses.get(d.asset_key, []), checks.get(d.asset_key, []), keys)
+        for d in definitions
+    ]
+
+
+def describe_asset(
+    definition: AssetDefinition,
+    statuses: list[AssetPartitionStatus],
+    checks: list[AssetCheckStatus],
+    keys: PartitionKeys,
+) -> dict[str, Any]:
+    materialized = [s for s in statuses if s.status == AssetPartitionStatus.Status.MATERIALIZED]
+    latest = max(materialized, key=lambda s: s.timestamp, default=None)
+    return {
+        "key": definition.asset_key,
+        "code_location": definition.code_location.name,
+        "group": definition.group,
+        "deps": definition.deps,
+        "is_external": definition.is_external,
+        "is_partitioned": definition.is_partitioned,
+        "code_version": definition.code_version or None,
+        "latest_materialization": None
+        if latest is None
+        else {
+            "run_id": str(latest.run_id),
+            "partition": latest.partition or None,
+            "timestamp": latest.timestamp.isoformat(),
+        },
+        "partitions": summarize_partitions(statuses, keys.keys(definition.partitions))
+        if definition.is_partitioned
+        else None,
+        "checks": [
+            {
+                "name": c.check_name,
+                "passed": c.passed,
+                "severity": c.severity,
+                "run_id": str(c.run_id),
+                "timestamp": c.timestamp.isoformat(),
+            }
+            for c in checks
+        ],
+    }
+
+
+def asset_with_lineage(*, deployment: Deployment, asset_key: str) -> dict[str, Any]:
+    """One asset, plus its upstream and downstream keys across the deployment's locations."""
+    definitions = current_definitions(deployment=deployment)
+    by_key = {d.asset_key: d for d in definitions}
+    definition = by_key.get(asset_key.strip("/"))
+    if definition is None:
+        raise AssetNotFound(f"asset {asset_key!r} not found")
+    # Deps may name assets of other locations (or undeclared ones); lineage walks stored deps.
+    children: dict[str, list[str]] = {}
+    for d in definitions:
+        for dep in d.deps:
+            children.setdefault(dep, []).append(d.asset_key)
+
+    def walk(start: str, neighbours) -> list[str]:
+        seen: set[str] = set()
+        frontier = [start]
+        while frontier:
+            key = frontier.pop()
+            for other in neighbours(key):
+                if other not in seen and other != start:
+                    seen.add(other)
+                    frontier.append(other)
+        return sorted(seen)
+
+    statuses = list(
+        AssetPartitionStatus.objects.filter(deployment=deployment, asset_key=definition.asset_key)
+    )
+    checks = list(
+        AssetCheckStatus.objects.filter(
+            deployment=deployment, asset_key=definition.asset_key
+        ).order_by("check_name")
+    )
+    return {
+        **describe_asset(definition, statuses, checks, PartitionKeys(timezone.now())),
+        "upstream": walk(definition.asset_key, lambda k: by_key[k].deps if k in by_key else []),
+        "downstream": walk(definition.asset_key, lambda k: children.get(k, [])),
+    }

@@ -1,0 +1,279 @@
+"""Every catalog state change: storing snapshots as asset definitions, and projecting events.
+
+Projections run inside the ingest transaction (``runs.ingest``), so the catalog never shows a
+materialization the event log does not hold, nor misses one it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from assay.errors import AssayError
+from assay.snapshot import DefinitionsSnapshot
+from control_plane.audit.services import record
+from control_plane.catalog.errors import InvalidSnapshot
+from control_plane.catalog.models import (
+    AssetCheckStatus,
+    AssetDefinition,
+    AssetPartitionStatus,
+    CheckEvaluation,
+    LocationSnapshot,
+    Materialization,
+    Observation,
+)
+from control_plane.core import bulk
+from control_plane.core.context import TenantContext
+from control_plane.tenancy.models import CodeLocation, Deployment
+
+MATERIALIZATION = "asset_materialization"
+OBSERVATION = "asset_observation"
+CHECK_EVALUATION = "asset_check_evaluation"
+STEP_FAILED = "step_failed"
+
+
+def parse_snapshot(*, snapshot_json: bytes | str, snapshot_id: str) -> DefinitionsSnapshot:
+    """Read an agent's snapshot; ``InvalidSnapshot`` (nothing stored) when it does not verify."""
+    raw = snapshot_json.encode() if isinstance(snapshot_json, str) else snapshot_json
+    if hashlib.sha256(raw).hexdigest() != snapshot_id:
+        raise InvalidSnapshot("snapshot_id is not the SHA-256 of snapshot_json")
+    try:
+        return DefinitionsSnapshot.from_json(raw.decode())
+    except (AssayError, ValueError, TypeError, KeyError) as error:
+        raise InvalidSnapshot(f"snapshot could not be read: {error}") from None
+
+
+def _location_for_snapshot(
+    *, ctx: TenantContext, deployment: Deployment, name: str
+) -> CodeLocation:
+    """The named location; an agent serving a location registers it on its first snapshot."""
+    location = CodeLocation.objects.filter(deployment=deployment, name=name).first()
+    if location is not None:
+        return location
+    location = CodeLocation.objects.create(
+        organization=ctx.organization, deployment=deployment, name=name
+    )
+    record(
+        actor=ctx.principal,
+        action="code_location.create",
+        target=location,
+        organization=ctx.organization,
+        after={"name": name, "deployment": deployment.name, "registered_by": "agent"},
+    )
+    return location
+
+
+def record_location_snapshot(
+    *,
+    ctx: TenantContext,
+    deployment: Deployment,
+    location_name: str,
+    ok: bool,
+    snapshot_json: bytes = b"",
+    snapshot_id: str = "",
+    snapshot_version: int = 0,
+    error: str = "",
+    sdk_version: str = "",
+    agent_id: str = "",
+) -> LocationSnapshot:
+    """Make this snapshot the location's current definitions (latest wins; an unchanged
+    snapshot id is not re-processed)."""
+    parsed = parse_snapshot(snapshot_json=snapshot_json, snapshot_id=snapshot_id) if ok else None
+    with transaction.atomic():
+        location = _location_for_snapshot(ctx=ctx, deployment=deployment, name=location_name)
+        current = (
+            LocationSnapshot.objects.select_for_update()
+            .filter(code_location=location, is_current=True)
+            .first()
+        )
+        if (
+            current is not None
+            and ok
+            and current.status == LocationSnapshot.Status.OK
+            and current.snapshot_id == snapshot_id
+        ):
+            return current
+        if current is not None:
+            LocationSnapshot.objects.filter(pk=current.pk).update(is_current=False)
+        snapshot = LocationSnapshot.objects.create(
+            organization=ctx.organization,
+            deployment=deployment,
+            code_location=location,
+            status=LocationSnapshot.Status.OK if ok else LocationSnapshot.Status.ERROR,
+            snapshot_id=snapshot_id if ok else "",
+            snapshot_version=snapshot_version if ok else 0,
+            snapshot_json=snapshot_json.decode() if ok else "",
+            error="" if ok else error[:65536],
+            sdk_version=sdk_version[:40],
+            agent_id=agent_id,
+        )
+        if parsed is not None:
+            checks: dict[str, list[dict[str, Any]]] = {}
+            for check in parsed.checks:
+                checks.setdefault(check.asset_key, []).append(
+                    {"name": check.name, "blocking": check.blocking}
+                )
+            AssetDefinition.objects.bulk_create(
+                [
+                    AssetDefinition(
+                        organization=ctx.organization,
+                        deployment=deployment,
+                        code_location=location,
+                        snapshot=snapshot,
+                        asset_key=asset.key,
+                        deps=list(asset.deps),
+                        group=asset.group or "",
+                        is_external=asset.is_external,
+                        is_partitioned=asset.partitions is not None,
+                        partitions=asset.partitions,
+                        code_version=asset.code_version or "",
+                        checks=checks.get(asset.key, []),
+                    )
+                    for asset in parsed.assets
+                ]
+            )
+        CodeLocation.objects.filter(pk=location.pk).update(updated_at=timezone.now())
+    return snapshot
+
+
+class ProjectableEvent(Protocol):
+    """What a projection needs from an event-log entry (``runs.EventLogEntry``)."""
+
+    event_id: str
+    event_type: str
+    run_id: Any
+    asset_key: str
+    partition: str
+    timestamp: Any
+    payload: dict[str, Any]
+
+
+def _small(metadata: Any) -> dict[str, Any]:
+    """Metadata as the agent capped it; anything that is not a JSON object is dropped."""
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def project_events(
+    *, ctx: TenantContext, events: Iterable[ProjectableEvent], deployment_of: Mapping[Any, int]
+) -> None:
+    """Update the catalog projections for newly ingested events (caller's transaction)."""
+    org = ctx.organization
+    materializations: list[Materialization] = []
+    observations: list[Observation] = []
+    evaluations: list[CheckEvaluation] = []
+    partitions: dict[tuple[int, str, str], AssetPartitionStatus] = {}
+    checks: dict[tuple[int, str, str], AssetCheckStatus] = {}
+    for event in events:
+        if not event.asset_key:
+            continue
+        deployment_id = deployment_of[event.run_id]
+        common = {
+            "organization": org,
+            "deployment_id": deployment_id,
+            "asset_key": event.asset_key,
+            "run_id": event.run_id,
+            "event_id": event.event_id,
+            "timestamp": event.timestamp,
+        }
+        payload = event.payload.get("payload") or {}
+        if event.event_type == MATERIALIZATION:
+            materializations.append(
+                Materialization(
+                    **common,
+                    partition=event.partition,
+                    metadata=_small(payload.get("metadata")),
+                    data_version=str(payload.get("data_version") or "")[:200],
+                    code_version=str(payload.get("code_version") or "")[:200],
+                )
+            )
+            status = AssetPartitionStatus.Status.MATERIALIZED
+        elif event.event_type == STEP_FAILED:
+            status = AssetPartitionStatus.Status.FAILED
+        elif event.event_type == OBSERVATION:
+            observations.append(
+                Observation(
+                    **common,
+                    partition=event.partition,
+                    metadata=_small(payload.get("metadata")),
+                    data_version=str(payload.get("data_version") or "")[:200],
+                )
+            )
+            continue
+        elif event.event_type == CHECK_EVALUATION:
+            name = str(payload.get("check_name") or "")[:200]
+            evaluation = CheckEvaluation(
+                **common,
+                check_name=name,
+                partition=event.partition,
+                passed=bool(payload.get("passed")),
+                severity=str(payload.get("severity") or "ERROR")[:10],
+                blocking=bool(payload.get("blocking")),
+                metadata=_small(payload.get("metadata")),
+            )
+            evaluations.append(evaluation)
+            checks[(deployment_id, event.asset_key, name)] = AssetCheckStatus(
+                **common, check_name=name, passed=evaluation.passed, severity=evaluation.severity
+            )
+            continue
+        else:
+            continue
+        partitions[(deployment_id, event.asset_key, event.partition)] = AssetPartitionStatus(
+            **common, partition=event.partition, status=status
+        )
+    _save_all(Materialization, materializations, unique=["event_id"])
+    _save_all(Observation, observations, unique=["event_id"])
+    _save_all(CheckEvaluation, evaluations, unique=["event_id"])
+    _save_all(
+        AssetPartitionStatus,
+        list(partitions.values()),
+        unique=["deployment", "asset_key", "partition"],
+        update=["status", "run_id", "event_id", "timestamp"],
+    )
+    _save_all(
+        AssetCheckStatus,
+        list(checks.values()),
+        unique=["deployment", "asset_key", "check_name"],
+        update=["passed", "severity", "run_id", "event_id", "timestamp"],
+    )
+
+
+def _save_all(
+    model: type[models.Model],
+    objects: list[models.Model],
+    *,
+    unique: list[str],
+    update: list[str] | None = None,
+) -> None:
+    """Insert (or, with ``update``, upsert) projection rows: ``core.bulk`` on PostgreSQL."""
+    if not objects:
+        return
+    if not bulk.is_supported():
+        if update:
+            model.objects.bulk_create(
+                objects, update_conflicts=True, unique_fields=unique, update_fields=update
+            )
+        else:
+            model.objects.bulk_create(objects, ignore_conflicts=True)
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+
+    def value(field: models.Field, obj: models.Model) -> Any:
+        raw = getattr(obj, field.attname)
+        return json.dumps(raw) if isinstance(field, models.JSONField) else raw
+
+    updates = [meta.get_field(name).column for name in update or []]
+    bulk.insert_rows(
+        table=meta.db_table,
+        columns=[f.column for f in fields],
+        rows=([value(f, obj) for f in fields] for obj in objects),
+        conflict_target=[meta.get_field(name).column for name in unique],
+        on_conflict="DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in updates)
+        if updates
+        else "DO NOTHING",
+    )

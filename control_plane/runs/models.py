@@ -1,0 +1,134 @@
+"""Runs, the append-only event log, and each agent's ingestion cursor."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from control_plane.core.scoping import TenantManager
+from control_plane.tenancy.models import CodeLocation, Deployment, Organization
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    STARTING = "STARTING", "Starting"
+    STARTED = "STARTED", "Started"
+    SUCCESS = "SUCCESS", "Success"
+    FAILURE = "FAILURE", "Failure"
+    CANCELING = "CANCELING", "Canceling"
+    CANCELED = "CANCELED", "Canceled"
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
+IN_PROGRESS_STATUSES = frozenset({RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING})
+
+
+class Run(models.Model):
+    """One execution of a selection of a code location's assets, queued then run by an agent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    code_location = models.ForeignKey(CodeLocation, on_delete=models.CASCADE, related_name="+")
+    selection = models.CharField(max_length=2000, blank=True)  # SDK selection syntax
+    asset_keys = models.JSONField(default=list)  # the selection resolved at launch
+    snapshot_id = models.CharField(max_length=64, blank=True)
+    partition_key = models.CharField(max_length=255, blank=True)
+    partition_range_start = models.CharField(max_length=255, blank=True)
+    partition_range_end = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=dict)
+    priority = models.IntegerField(default=0)
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    reason = models.TextField(blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    parent_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    launched_by = models.CharField(max_length=254, blank=True)
+    agent_session = models.ForeignKey(
+        "agents.AgentSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    assigned_at = models.DateTimeField(null=True, blank=True)  # dequeued to an agent session
+    dispatched_at = models.DateTimeField(null=True, blank=True)  # LaunchRun sent on the stream
+    terminate_requested_at = models.DateTimeField(null=True, blank=True)
+    terminate_dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["deployment", "status", "-priority", "created_at"]),
+            models.Index(fields=["organization", "created_at"]),
+            models.Index(fields=["agent_session", "status"]),
+            # The dequeuer's "which deployments have queued runs" and monitoring's scan stay
+            # small however many finished runs accumulate.
+            models.Index(
+                fields=["deployment"], condition=models.Q(status="QUEUED"), name="run_queued_idx"
+            ),
+            models.Index(
+                fields=["agent_session"],
+                condition=models.Q(status__in=["STARTING", "STARTED", "CANCELING"]),
+                name="run_in_progress_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class EventLogEntry(models.Model):
+    """One fact about a run, as the agent sent it. Append-only; ``event_id`` makes ingest
+    idempotent. Run status changes are stored here too (type ``run_status_change``)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=64, unique=True)
+    agent_id = models.CharField(max_length=64, blank=True)
+    sequence = models.BigIntegerField(default=0)  # the agent's per-agent sequence number
+    event_type = models.CharField(max_length=40)
+    asset_key = models.CharField(max_length=500, blank=True)
+    partition = models.CharField(max_length=255, blank=True)
+    timestamp = models.DateTimeField()
+    payload = models.JSONField(default=dict)
+    ingested_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "id"])]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class IngestCursor(models.Model):
+    """Per agent: the highest sequence N with every sequence <= N ingested (the Ack), plus the
+    sequences already ingested above a gap (normally empty)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    agent_id = models.CharField(max_length=64)
+    acked_sequence = models.BigIntegerField(default=0)
+    pending = models.JSONField(default=list)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "agent_id"], name="ingest_cursor_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"

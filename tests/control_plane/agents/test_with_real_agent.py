@@ -1,0 +1,147 @@
+"""End to end with the real ``assay-agent`` (a subprocess) against the real servicer, the
+dequeuer and PostgreSQL: register, launch through the REST API, materialize, and keep the
+data itself on the agent's side."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from control_plane.core.context import tenant_context
+from control_plane.runs.models import TERMINAL_STATUSES, Run, RunStatus
+from control_plane.runs.queue import dequeue_runs
+from control_plane.tenancy import queries
+from tests.control_plane.agents.fake_agent import start_server
+from tests.control_plane.factories import agent_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SENTINEL = "SENTINEL-7f3a9c-customer-data"
+AGENT = Path(sys.executable).with_name("assay-agent")
+
+PROJECT = f'''
+from assay import AssetCheckResult, Definitions, asset, asset_check
+
+
+@asset
+def orders() -> list:
+    return ["{SENTINEL}"]
+
+
+@asset
+def order_count(orders: list) -> int:
+    return len(orders)
+
+
+@asset_check(asset=order_count)
+def has_orders(order_count: int) -> AssetCheckResult:
+    return AssetCheckResult(passed=order_count > 0)
+
+
+defs = Definitions(assets=[orders, order_count], asset_checks=[has_orders])
+'''
+
+
+@pytest.fixture
+def running_agent(acme, tmp_path):
+    if not AGENT.exists():
+        pytest.skip("assay-agent is not installed in this environment")
+    with tenant_context(acme.ctx()):
+        prod = queries.get_deployment(name="prod")
+    token = agent_token(acme.ctx(), deployments=[prod])
+    server, address = start_server()
+    stop = threading.Event()
+
+    def dequeuer() -> None:
+        try:
+            while not stop.is_set():
+                if not dequeue_runs():
+                    stop.wait(0.02)
+        finally:
+            connection.close()
+
+    daemon = threading.Thread(target=dequeuer, daemon=True)
+    daemon.start()
+    (tmp_path / "shop_defs.py").write_text(PROJECT)
+    (tmp_path / "assay.yaml").write_text(
+        f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
+        "  tls:\n    insecure: true\n"
+        f"state_dir: {tmp_path / 'state'}\n"
+        "deployments:\n  - prod\n"
+        "code_locations:\n  - name: shop\n    module: shop_defs\n"
+    )
+    log = (tmp_path / "agent.log").open("w")
+    agent = subprocess.Popen(
+        [str(AGENT), "run", "--config", str(tmp_path / "assay.yaml")],
+        env={"ASSAY_AGENT_TOKEN": token, "PATH": "/usr/bin:/bin", "GRPC_VERBOSITY": "ERROR"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield tmp_path
+    finally:
+        agent.terminate()
+        try:
+            agent.wait(20)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+        stop.set()
+        daemon.join()
+        server.stop(grace=None)
+        shutil.rmtree(tmp_path / "state", ignore_errors=True)
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            detail = log.read_text()[-3000:] if log and log.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}\n{detail}")
+        time.sleep(0.1)
+
+
+def every_text_in_the_database() -> str:
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT coalesce(string_agg(t::text, '|'), '') FROM \"{table}\" t")
+            chunks.append(cursor.fetchone()[0])
+    return "\n".join(chunks)
+
+
+def test_a_run_queued_through_the_api_is_executed_by_the_agent_and_data_stays_there(
+    acme, running_agent
+):
+    client = acme.client()
+    assets_url = "/api/v1/orgs/acme/deployments/prod/assets/"
+    log = running_agent / "agent.log"
+    wait_for(lambda: client.get(assets_url).json()["results"], "the location's snapshot", log=log)
+    response = client.post(
+        "/api/v1/orgs/acme/deployments/prod/runs/", {"location": "shop"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    run_id = response.json()["id"]
+
+    def finished():
+        with tenant_context(acme.ctx()):
+            run = Run.objects.get(pk=run_id)
+        return run if run.status in TERMINAL_STATUSES else None
+
+    run = wait_for(finished, "the run to finish", log=log)
+    assert run.status == RunStatus.SUCCESS, (run.reason, log.read_text()[-3000:])
+    assets = {a["key"]: a for a in client.get(assets_url).json()["results"]}
+    assert assets["orders"]["latest_materialization"]["run_id"] == run_id
+    assert assets["order_count"]["checks"][0]["passed"] is True
+    events = client.get(f"/api/v1/orgs/acme/deployments/prod/runs/{run_id}/events/").json()
+    types = [e["event_type"] for e in events["results"]]
+    assert types.count("asset_materialization") == 2 and "asset_check_evaluation" in types
+    assert SENTINEL not in every_text_in_the_database()
