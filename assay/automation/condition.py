@@ -131,8 +131,18 @@ class AutomationCondition:
         return f"<AutomationCondition {self.describe()}>"
 
     def to_snapshot(self) -> dict[str, Any]:
-        """What a code location's snapshot records: the expression and its label."""
-        return {"type": "automation_condition", "label": self.label, "expression": self.describe()}
+        """What a code location's snapshot records: the expression, its label and, when
+        built from Assay's operands, the tree a daemon rebuilds it from."""
+        from assay.automation.serialize import condition_to_tree, is_serializable
+
+        data: dict[str, Any] = {
+            "type": "automation_condition",
+            "label": self.label,
+            "expression": self.describe(),
+        }
+        if is_serializable(self):
+            data["tree"] = condition_to_tree(self)
+        return data
 
     # -- time ----------------------------------------------------------------------
     def changes_between(self, previous: datetime, current: datetime) -> bool:
