@@ -237,7 +237,8 @@ class CodeVersionChanged(_Operand):
 class InLatestTimeWindow(_Operand):
     """In the most recent time window (optionally widened by ``lookback``).
 
-    Always true for assets that are unpartitioned or not partitioned by time.
+    For a multi-partitioned asset with a time dimension: the latest window of every key
+    of the other dimension. Always true for assets not partitioned by time.
     """
 
     def __init__(self, lookback: timedelta | None = None) -> None:

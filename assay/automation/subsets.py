@@ -15,6 +15,7 @@ from assay.automation.errors import AutomationError
 from assay.partitions import (
     DynamicPartitionsStore,
     IdentityPartitionMapping,
+    MultiPartitionsDefinition,
     PartitionMapping,
     PartitionsDefinition,
     PartitionsError,
@@ -146,10 +147,25 @@ def latest_window_subset(
     current_time: datetime,
     dynamic_partitions_store: DynamicPartitionsStore | None = None,
 ) -> AssetSubset:
-    """The most recent time window (the last partition); everything for other assets."""
+    """The most recent time window: the last partition of a time-window definition, the
+    last window of every key of the other dimension (date x region: yesterday of each
+    region), and everything for assets not partitioned by time."""
     if isinstance(partitions_def, TimeWindowPartitionsDefinition):
         count = partitions_def.get_num_partitions(current_time)
         return partitions_def.subset_with_index_ranges([(count - 1, count)] if count else [])
+    if isinstance(partitions_def, MultiPartitionsDefinition):
+        time_dimension = partitions_def.time_window_dimension
+        if time_dimension is not None:
+            try:
+                other = partitions_def.primary_dimension.partitions_def.subset_with_all_partitions(
+                    current_time, dynamic_partitions_store
+                )
+            except PartitionsError as exc:
+                raise AutomationError(
+                    f"cannot list the partitions of {partitions_def.describe()}: {exc}"
+                ) from exc
+            latest = latest_window_subset(time_dimension.partitions_def, current_time)
+            return partitions_def.subset_from_product(other, latest)  # type: ignore[arg-type]
     return all_subset(partitions_def, current_time, dynamic_partitions_store)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assay import Definitions, asset
 from assay.automation import AutomationCondition as AC
+from assay.partitions import MultiPartitionsDefinition, StaticPartitionsDefinition
 
 from .helpers import DAILY, World
 
@@ -118,3 +119,24 @@ def test_on_missing_fills_a_new_partition_once():
     world.advance(days=1)
     world.tick()
     assert world.requested("snapshot") == ["2024-01-10"]
+
+
+def test_eager_on_a_date_by_region_asset_runs_only_the_latest_day_of_each_region():
+    by_region = MultiPartitionsDefinition(
+        {"date": DAILY, "region": StaticPartitionsDefinition(["eu", "us"])}
+    )
+
+    @asset(partitions_def=by_region, automation_condition=AC.eager())
+    def sales(): ...
+
+    @asset(partitions_def=by_region, automation_condition=AC.eager())
+    def margins(sales): ...
+
+    world = World(Definitions(assets=[sales, margins]))
+    result = world.tick()
+    assert [
+        (r.partition_key, [k.to_user_string() for k in r.asset_keys]) for r in result.run_requests
+    ] == [
+        ("2024-01-09|eu", ["sales", "margins"]),
+        ("2024-01-09|us", ["sales", "margins"]),
+    ]

@@ -7,6 +7,7 @@ import pytest
 from assay import Definitions, asset
 from assay.automation import AutomationCondition as AC
 from assay.automation import InvalidAutomationCondition
+from assay.partitions import MultiPartitionsDefinition, StaticPartitionsDefinition
 
 from .helpers import DAILY, World, key
 
@@ -256,3 +257,16 @@ def test_dynamic_partitions_come_from_the_store_and_new_keys_are_noticed():
         dynamic_partitions_store=store,
     )
     assert list(second.requested[key("invoices")]) == ["globex"]
+
+
+def test_in_latest_time_window_of_a_date_by_region_asset_is_the_last_day_of_every_region():
+    by_region = MultiPartitionsDefinition(
+        {"date": DAILY, "region": StaticPartitionsDefinition(["eu", "us"])}
+    )
+
+    @asset(partitions_def=by_region, automation_condition=AC.in_latest_time_window())
+    def sales(): ...
+
+    world = World(Definitions(assets=[sales]))
+    world.tick()
+    assert world.requested("sales") == ["2024-01-09|eu", "2024-01-09|us"]
