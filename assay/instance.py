@@ -2,9 +2,11 @@
 
 `materialize(..., instance=LocalInstance(...))` records every event of a run here;
 `assay automation tick` reads the projections through the
-:class:`~assay.automation.StatusView` protocol and keeps its cursor here. Events are
-facts (primary key: the event's stable id, so recording one twice changes nothing);
-the status tables are derived from them in the same transaction.
+:class:`~assay.automation.StatusView` protocol and keeps its cursor here. It is also
+the local :class:`~assay.partitions.DynamicPartitionsStore`: the keys of dynamic
+partitions (added by a sensor, or by hand) live here. Events are facts (primary
+key: the event's stable id, so recording one twice changes nothing); the status
+tables are derived from them in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError
 from assay.execution.events import Event, EventType
 from assay.partitions import PartitionsDefinition, PartitionsError
+from assay.partitions.static import validate_partition_key
 
 DEFAULT_FILENAME = "instance.db"
 AUTOMATION_CURSOR = "automation_cursor"
@@ -63,6 +66,12 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dynamic_partitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    partitions_def_name TEXT NOT NULL,
+    partition_key TEXT NOT NULL,
+    UNIQUE (partitions_def_name, partition_key)
 );
 """
 
@@ -316,6 +325,68 @@ class LocalInstance:
             return None
         row = rows[0]
         return MaterializationRecord(key, partition, row[0], row[1], row[2], row[3])
+
+    # -- dynamic partitions (a DynamicPartitionsStore) ---------------------------------
+    def get_dynamic_partitions(self, partitions_def_name: str) -> list[str]:
+        """The keys registered under ``partitions_def_name``, in the order they were added."""
+        rows = self._fetchall(
+            "SELECT partition_key FROM dynamic_partitions WHERE partitions_def_name = ? "
+            "ORDER BY id",
+            (partitions_def_name,),
+        )
+        return [r[0] for r in rows]
+
+    def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        rows = self._fetchall(
+            "SELECT 1 FROM dynamic_partitions WHERE partitions_def_name = ? AND partition_key = ?",
+            (partitions_def_name, partition_key),
+        )
+        return bool(rows)
+
+    def add_dynamic_partitions(
+        self, partitions_def_name: str, partition_keys: Iterable[str]
+    ) -> list[str]:
+        """Register keys (adding an existing key changes nothing); returns the new ones.
+
+        Every key is checked before any is written, so a bad key adds nothing.
+        """
+        where = f"dynamic partitions {partitions_def_name!r}"
+        keys = [validate_partition_key(k, where=where) for k in partition_keys]
+        added: list[str] = []
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for key in dict.fromkeys(keys):
+                    cur.execute(
+                        "INSERT OR IGNORE INTO dynamic_partitions "
+                        "(partitions_def_name, partition_key) VALUES (?, ?)",
+                        (partitions_def_name, key),
+                    )
+                    if cur.rowcount:
+                        added.append(key)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return added
+
+    def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
+        """Unregister a key; deleting a key that is not there is an error, so typos surface.
+
+        Materialization records of the key stay in the event log.
+        """
+        with self._lock:
+            deleted = self._conn.execute(
+                "DELETE FROM dynamic_partitions "
+                "WHERE partitions_def_name = ? AND partition_key = ?",
+                (partitions_def_name, partition_key),
+            ).rowcount
+        if not deleted:
+            raise PartitionsError(
+                f"dynamic partitions {partitions_def_name!r} have no key {partition_key!r} "
+                "to delete"
+            )
 
     # -- automation cursor -----------------------------------------------------------
     def get_automation_cursor(self) -> str | None:

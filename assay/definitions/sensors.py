@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from assay.definitions.jobs import AssetJob
 from assay.definitions.targets import Target, coerce_target
@@ -233,6 +233,32 @@ def dedupe_run_requests(
             seen.add(key)
             fresh.append(request)
     return fresh, duplicates
+
+
+class WritableDynamicPartitionsStore(Protocol):
+    """A dynamic partitions store that can change (the local instance, the in-memory store)."""
+
+    def add_dynamic_partitions(
+        self, partitions_def_name: str, partition_keys: Iterable[str]
+    ) -> object: ...
+
+    def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None: ...
+
+
+def apply_dynamic_partitions_requests(
+    store: WritableDynamicPartitionsStore, requests: Iterable[DynamicPartitionsRequest]
+) -> None:
+    """Carry out what a tick asked for (`SensorResult.dynamic_partitions_requests`), in order.
+
+    Whoever runs the tick calls this before launching its run requests, so a request for
+    a partition the sensor just added finds the key.
+    """
+    for request in requests:
+        if isinstance(request, AddDynamicPartitionsRequest):
+            store.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                store.delete_dynamic_partition(request.partitions_def_name, key)
 
 
 def evaluate_sensor(

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+import pytest
 
 from assay import AssetKey, Definitions, Event, EventType, LocalInstance, asset, materialize
 from assay.automation import AutomationCondition, StatusView, evaluate_automation_conditions
 from assay.automation.subsets import ALL_UNPARTITIONED, EMPTY_UNPARTITIONED
-from assay.partitions import DailyPartitionsDefinition
+from assay.partitions import (
+    DailyPartitionsDefinition,
+    DynamicPartitionsDefinition,
+    DynamicPartitionsStore,
+    PartitionsError,
+)
 
 DAILY = DailyPartitionsDefinition(start_date="2024-01-01")
 RAW = AssetKey("raw")
@@ -122,3 +130,47 @@ def test_instance_is_a_status_view_automation_can_tick_against():
         defs=defs, instance=instance, evaluation_time=now, cursor=instance.get_automation_cursor()
     )
     assert second.requested == {}
+
+
+def test_instance_keeps_dynamic_partition_keys_in_order_across_reopening(tmp_path):
+    with LocalInstance(tmp_path / "instance.db") as instance:
+        assert instance.add_dynamic_partitions("customers", ["globex", "acme"]) == [
+            "globex",
+            "acme",
+        ]
+        assert instance.add_dynamic_partitions("customers", ["acme", "initech"]) == ["initech"]
+        instance.delete_dynamic_partition("customers", "globex")
+    with LocalInstance(tmp_path / "instance.db") as reopened:
+        assert reopened.get_dynamic_partitions("customers") == ["acme", "initech"]
+        assert reopened.has_dynamic_partition("customers", "acme")
+        assert not reopened.has_dynamic_partition("customers", "globex")
+        assert reopened.get_dynamic_partitions("suppliers") == []
+        assert isinstance(reopened, DynamicPartitionsStore)
+
+
+def test_a_bad_dynamic_partition_key_adds_nothing_and_a_missing_one_cannot_be_deleted():
+    instance = LocalInstance.ephemeral()
+    with pytest.raises(PartitionsError, match=re.escape("'a|b'")):
+        instance.add_dynamic_partitions("customers", ["acme", "a|b"])
+    assert instance.get_dynamic_partitions("customers") == []
+    with pytest.raises(PartitionsError, match="no key 'acme' to delete"):
+        instance.delete_dynamic_partition("customers", "acme")
+
+
+def test_dynamic_partitions_in_the_instance_are_materialized_and_automated():
+    customers = DynamicPartitionsDefinition(name="customers")
+
+    @asset(partitions_def=customers, automation_condition=AutomationCondition.on_missing())
+    def export(context):
+        return context.partition_key
+
+    defs = Definitions(assets=[export])
+    instance = LocalInstance.ephemeral()
+    instance.add_dynamic_partitions("customers", ["acme", "globex"])
+    materialize(
+        [export], partition_key="acme", instance=instance, dynamic_partitions_store=instance
+    )
+    result = evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    assert list(result.requested[AssetKey("export")]) == ["globex"]

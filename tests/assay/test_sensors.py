@@ -8,6 +8,7 @@ from assay import (
     AddDynamicPartitionsRequest,
     Definitions,
     DynamicPartitionsDefinition,
+    LocalInstance,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -18,7 +19,7 @@ from assay import (
     materialize,
     sensor,
 )
-from assay.definitions.sensors import SensorEvaluationError
+from assay.definitions.sensors import SensorEvaluationError, apply_dynamic_partitions_requests
 from assay.errors import InvalidSelection
 from assay.partitions import InMemoryDynamicPartitionsStore
 
@@ -128,3 +129,34 @@ def test_definitions_reject_a_sensor_whose_target_does_not_exist():
     with pytest.raises(InvalidSelection, match="sensor 'typo'"):
         Definitions(assets=[customer_report], sensors=[typo])
     assert Definitions(assets=[customer_report], sensors=[new_customer_files]).sensors
+
+
+def test_partitions_a_sensor_adds_are_applied_to_the_instance_before_its_runs_launch():
+    instance = LocalInstance.ephemeral()
+    instance.add_dynamic_partitions("customers", ["acme"])
+    result = evaluate_sensor(new_customer_files, None, evaluation_time=NOW)
+    apply_dynamic_partitions_requests(instance, result.dynamic_partitions_requests)
+    assert instance.get_dynamic_partitions("customers") == ["acme", "globex", "initech"]
+    for request in result.run_requests:
+        run = materialize(
+            [customer_report],
+            partition_key=request.partition_key,
+            instance=instance,
+            dynamic_partitions_store=instance,
+        )
+        assert run.success
+    assert set(instance.materialized_subset(customer_report.key, customers)) == {
+        "acme",
+        "globex",
+        "initech",
+    }
+
+    @sensor(target=[customer_report])
+    def churned(context):
+        context.delete_dynamic_partitions("customers", ["globex"])
+        return SkipReason("nothing to run")
+
+    apply_dynamic_partitions_requests(
+        instance, evaluate_sensor(churned, evaluation_time=NOW).dynamic_partitions_requests
+    )
+    assert instance.get_dynamic_partitions("customers") == ["acme", "initech"]

@@ -25,8 +25,8 @@ defs = Definitions(assets=[raw, clean])
 """
 
 
-def tick(tmp_path, capsys, *extra: str) -> tuple[int, str]:
-    (tmp_path / "pipeline.py").write_text(PIPELINE)
+def tick(tmp_path, capsys, *extra: str, pipeline: str = PIPELINE) -> tuple[int, str]:
+    (tmp_path / "pipeline.py").write_text(pipeline)
     code = main(
         [
             "automation",
@@ -91,3 +91,26 @@ def test_bad_time_is_a_usage_error(tmp_path, capsys):
     code, out = tick(tmp_path, capsys, "--at", "yesterday")
     assert code == 2
     assert "'yesterday' is not an ISO date-time" in out
+
+
+DYNAMIC_PIPELINE = """
+from assay import AutomationCondition, Definitions, DynamicPartitionsDefinition, asset
+
+customers = DynamicPartitionsDefinition(name="customers")
+
+
+@asset(partitions_def=customers, automation_condition=AutomationCondition.on_missing())
+def export(context):
+    return context.partition_key
+
+
+defs = Definitions(assets=[export])
+"""
+
+
+def test_tick_reads_dynamic_partition_keys_from_the_instance(tmp_path, capsys):
+    with LocalInstance(tmp_path / "instance.db") as instance:
+        instance.add_dynamic_partitions("customers", ["acme", "globex"])
+    code, out = tick(tmp_path, capsys, "--at", "2024-01-01T00:00:00", pipeline=DYNAMIC_PIPELINE)
+    assert code == 0, out
+    assert "run partition acme: export" in out and "run partition globex: export" in out
