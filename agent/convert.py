@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 from agent.launcher import RunRequest
 from agent.location_process import LocationLoad, LocationStatus
 from agent.outbox import EntryKind, PendingEntry
 from agent.run_records import RunStatus, status_reason
+from agent.tick_process import TickOutcome, TickRequest
 from assay.api.v1 import agent_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -142,3 +144,57 @@ def notice_level(notice: pb.Notice) -> int:
         pb.NOTICE_SEVERITY_WARNING: logging.WARNING,
         pb.NOTICE_SEVERITY_ERROR: logging.ERROR,
     }.get(notice.severity, logging.INFO)
+
+
+_TICK_KINDS = {pb.TICK_KIND_SENSOR: "sensor", pb.TICK_KIND_SCHEDULE: "schedule"}
+
+
+def tick_request(message: pb.EvaluateTick) -> TickRequest:
+    """`EvaluateTick` -> `TickRequest`; an unknown kind raises ValueError (answered as an error)."""
+    kind = _TICK_KINDS.get(message.kind)
+    if kind is None:
+        raise ValueError(f"EvaluateTick {message.request_id}: unknown tick kind {message.kind}")
+    return TickRequest(
+        request_id=message.request_id,
+        deployment=message.deployment,
+        location_name=message.location_name,
+        kind=kind,
+        name=message.name,
+        evaluation_time=datetime.fromtimestamp(message.evaluation_time, tz=UTC),
+        last_evaluation_time=(
+            datetime.fromtimestamp(message.last_evaluation_time, tz=UTC)
+            if message.last_evaluation_time
+            else None
+        ),
+        cursor=message.cursor if message.has_cursor else None,
+        timeout_seconds=float(message.timeout_seconds or 60),
+    )
+
+
+def tick_result(outcome: TickOutcome) -> pb.AgentMessage:
+    return pb.AgentMessage(
+        tick_result=pb.TickResult(
+            request_id=outcome.request_id,
+            error=outcome.error,
+            run_requests=[
+                pb.TickRunRequest(
+                    run_key=r.get("run_key") or "",
+                    asset_selection=r.get("asset_selection") or "",
+                    partition_key=r.get("partition_key") or "",
+                    tags=dict(r.get("tags") or {}),
+                )
+                for r in outcome.run_requests
+            ],
+            skip_reason=outcome.skip_reason,
+            has_cursor=outcome.cursor is not None,
+            cursor=outcome.cursor or "",
+            dynamic_partitions=[
+                pb.DynamicPartitionsChange(
+                    partitions_def_name=d["name"],
+                    add_keys=list(d.get("add") or ()),
+                    delete_keys=list(d.get("delete") or ()),
+                )
+                for d in outcome.dynamic_partitions
+            ],
+        )
+    )

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from agent import convert
 from agent.backoff import ReconnectBackoff
@@ -22,12 +23,14 @@ from agent.locations import LocationRegistry
 from agent.outbox import Outbox, OutboxEntry
 from agent.run_records import RunStatus, status_entry
 from agent.session import Session
+from agent.tick_process import TickOutcome, TickRequest, evaluate_tick
 from assay.api.v1 import agent_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 30.0
 DEFAULT_FLUSH_TIMEOUT_SECONDS = 10.0
+TICK_WORKERS = 4
 
 
 def hidden_env_vars(config: AgentConfig) -> tuple[str, ...]:
@@ -73,6 +76,8 @@ class Agent:
         self._flush_timeout = flush_timeout_seconds
         self._accepting = True
         self._stop = threading.Event()
+        # Sensor and schedule functions run here, a few at once, off the stream's reader.
+        self._ticks = ThreadPoolExecutor(max_workers=TICK_WORKERS, thread_name_prefix="tick")
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -100,6 +105,7 @@ class Agent:
         while not self._stop.wait(0.5):
             pass
         self._shut_down()
+        self._ticks.shutdown(wait=False, cancel_futures=True)
         self.session.stop()
         stream.join(timeout=30)
         self.outbox.close()
@@ -165,6 +171,8 @@ class Agent:
                 name="reload",
                 daemon=True,
             ).start()
+        elif which == "evaluate_tick":
+            self._ticks.submit(self.evaluate_tick, message.evaluate_tick)
         elif which == "notice":
             notice = message.notice
             log.log(
@@ -210,6 +218,35 @@ class Agent:
                 f"{load.snapshot_id[:12]} loaded"
             )
         return None
+
+    def evaluate_tick(self, message: pb.EvaluateTick) -> None:
+        """Evaluate a sensor or schedule function and answer; every failure is an answer."""
+        try:
+            request = convert.tick_request(message)
+        except ValueError as exc:
+            outcome = TickOutcome(request_id=message.request_id, error=str(exc))
+        else:
+            outcome = self._tick_outcome(request)
+        if outcome.error:
+            log.warning("%s '%s': %s", message.kind, message.name, outcome.error.splitlines()[0])
+        self.session.send(convert.tick_result(outcome))
+
+    def _tick_outcome(self, request: TickRequest) -> TickOutcome:
+        if request.deployment not in self.config.deployments:
+            return TickOutcome(
+                request.request_id,
+                error=f"this agent does not serve deployment '{request.deployment}'",
+            )
+        if request.location_name not in self.locations.names:
+            return TickOutcome(
+                request.request_id,
+                error=f"this agent does not serve code location '{request.location_name}'",
+            )
+        return evaluate_tick(
+            self.locations.config(request.location_name),
+            request,
+            hidden_env_vars=hidden_env_vars(self.config),
+        )
 
     def reload(self, location_name: str) -> None:
         """Reload one location and send its fresh snapshot for every deployment."""

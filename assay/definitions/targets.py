@@ -24,12 +24,16 @@ def coerce_target(target: Target, job: AssetJob | None, *, where: str) -> str | 
         raise DefinitionError(f"{where} needs a target: a job, a selection string, or assets")
     if isinstance(chosen, AssetJob | str):
         return chosen
+    if isinstance(chosen, AssetKey) or hasattr(chosen, "keys") or hasattr(chosen, "key"):
+        chosen = [chosen]  # one asset (definition, spec or key) targets just that asset
     keys: list[str] = []
     for item in chosen:
         if isinstance(item, AssetKey):
             keys.append(item.to_user_string())
         elif hasattr(item, "keys") and not isinstance(item, dict):
             keys.extend(k.to_user_string() for k in item.keys)
+        elif isinstance(getattr(item, "key", None), AssetKey):  # an AssetSpec
+            keys.append(item.key.to_user_string())
         else:
             keys.append(AssetKey.from_coercible(str(item)).to_user_string())
     if not keys:

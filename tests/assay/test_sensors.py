@@ -160,3 +160,27 @@ def test_partitions_a_sensor_adds_are_applied_to_the_instance_before_its_runs_la
         instance, evaluate_sensor(churned, evaluation_time=NOW).dynamic_partitions_requests
     )
     assert instance.get_dynamic_partitions("customers") == ["acme", "initech"]
+
+
+def test_one_asset_a_spec_or_a_key_alone_is_a_target():
+    from assay import AssetKey, AssetSpec, ScheduleDefinition
+
+    @asset
+    def orders() -> int:
+        return 1
+
+    @sensor(target=orders)
+    def by_asset():
+        return SkipReason("nothing")
+
+    by_spec = ScheduleDefinition(
+        name="by_spec", cron_schedule="0 0 * * *", target=AssetSpec("vendor_feed")
+    )
+
+    @sensor(target=AssetKey(["shop", "orders"]))
+    def by_key():
+        return SkipReason("nothing")
+
+    assert by_asset.target == "orders"
+    assert by_spec.target == "vendor_feed"
+    assert by_key.target == "shop/orders"

@@ -23,6 +23,12 @@ class RunStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RUN_STATUS_CANCELING: _ClassVar[RunStatus]
     RUN_STATUS_CANCELED: _ClassVar[RunStatus]
 
+class TickKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TICK_KIND_UNSPECIFIED: _ClassVar[TickKind]
+    TICK_KIND_SENSOR: _ClassVar[TickKind]
+    TICK_KIND_SCHEDULE: _ClassVar[TickKind]
+
 class NoticeSeverity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     NOTICE_SEVERITY_UNSPECIFIED: _ClassVar[NoticeSeverity]
@@ -39,40 +45,47 @@ RUN_STATUS_SUCCEEDED: RunStatus
 RUN_STATUS_FAILED: RunStatus
 RUN_STATUS_CANCELING: RunStatus
 RUN_STATUS_CANCELED: RunStatus
+TICK_KIND_UNSPECIFIED: TickKind
+TICK_KIND_SENSOR: TickKind
+TICK_KIND_SCHEDULE: TickKind
 NOTICE_SEVERITY_UNSPECIFIED: NoticeSeverity
 NOTICE_SEVERITY_INFO: NoticeSeverity
 NOTICE_SEVERITY_WARNING: NoticeSeverity
 NOTICE_SEVERITY_ERROR: NoticeSeverity
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "location_snapshot", "event_batch", "run_status_change")
+    __slots__ = ("hello", "heartbeat", "location_snapshot", "event_batch", "run_status_change", "tick_result")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     LOCATION_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     EVENT_BATCH_FIELD_NUMBER: _ClassVar[int]
     RUN_STATUS_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    TICK_RESULT_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: Heartbeat
     location_snapshot: LocationSnapshot
     event_batch: EventBatch
     run_status_change: RunStatusChange
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., location_snapshot: _Optional[_Union[LocationSnapshot, _Mapping]] = ..., event_batch: _Optional[_Union[EventBatch, _Mapping]] = ..., run_status_change: _Optional[_Union[RunStatusChange, _Mapping]] = ...) -> None: ...
+    tick_result: TickResult
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., location_snapshot: _Optional[_Union[LocationSnapshot, _Mapping]] = ..., event_batch: _Optional[_Union[EventBatch, _Mapping]] = ..., run_status_change: _Optional[_Union[RunStatusChange, _Mapping]] = ..., tick_result: _Optional[_Union[TickResult, _Mapping]] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
-    __slots__ = ("welcome", "launch_run", "terminate_run", "reload_location", "ack", "notice")
+    __slots__ = ("welcome", "launch_run", "terminate_run", "reload_location", "ack", "notice", "evaluate_tick")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_RUN_FIELD_NUMBER: _ClassVar[int]
     TERMINATE_RUN_FIELD_NUMBER: _ClassVar[int]
     RELOAD_LOCATION_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     NOTICE_FIELD_NUMBER: _ClassVar[int]
+    EVALUATE_TICK_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     launch_run: LaunchRun
     terminate_run: TerminateRun
     reload_location: ReloadLocation
     ack: Ack
     notice: Notice
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., launch_run: _Optional[_Union[LaunchRun, _Mapping]] = ..., terminate_run: _Optional[_Union[TerminateRun, _Mapping]] = ..., reload_location: _Optional[_Union[ReloadLocation, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ...) -> None: ...
+    evaluate_tick: EvaluateTick
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., launch_run: _Optional[_Union[LaunchRun, _Mapping]] = ..., terminate_run: _Optional[_Union[TerminateRun, _Mapping]] = ..., reload_location: _Optional[_Union[ReloadLocation, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ..., evaluate_tick: _Optional[_Union[EvaluateTick, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("agent_id", "agent_version", "protocol_version", "deployments", "code_locations", "last_assigned_sequence")
@@ -158,6 +171,53 @@ class RunStatusChange(_message.Message):
     timestamp: float
     def __init__(self, id: _Optional[str] = ..., sequence: _Optional[int] = ..., run_id: _Optional[str] = ..., status: _Optional[_Union[RunStatus, str]] = ..., reason: _Optional[str] = ..., timestamp: _Optional[float] = ...) -> None: ...
 
+class TickRunRequest(_message.Message):
+    __slots__ = ("run_key", "asset_selection", "partition_key", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RUN_KEY_FIELD_NUMBER: _ClassVar[int]
+    ASSET_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    run_key: str
+    asset_selection: str
+    partition_key: str
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, run_key: _Optional[str] = ..., asset_selection: _Optional[str] = ..., partition_key: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DynamicPartitionsChange(_message.Message):
+    __slots__ = ("partitions_def_name", "add_keys", "delete_keys")
+    PARTITIONS_DEF_NAME_FIELD_NUMBER: _ClassVar[int]
+    ADD_KEYS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    partitions_def_name: str
+    add_keys: _containers.RepeatedScalarFieldContainer[str]
+    delete_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, partitions_def_name: _Optional[str] = ..., add_keys: _Optional[_Iterable[str]] = ..., delete_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TickResult(_message.Message):
+    __slots__ = ("request_id", "error", "run_requests", "skip_reason", "has_cursor", "cursor", "dynamic_partitions")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    RUN_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    SKIP_REASON_FIELD_NUMBER: _ClassVar[int]
+    HAS_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    DYNAMIC_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    error: str
+    run_requests: _containers.RepeatedCompositeFieldContainer[TickRunRequest]
+    skip_reason: str
+    has_cursor: bool
+    cursor: str
+    dynamic_partitions: _containers.RepeatedCompositeFieldContainer[DynamicPartitionsChange]
+    def __init__(self, request_id: _Optional[str] = ..., error: _Optional[str] = ..., run_requests: _Optional[_Iterable[_Union[TickRunRequest, _Mapping]]] = ..., skip_reason: _Optional[str] = ..., has_cursor: _Optional[bool] = ..., cursor: _Optional[str] = ..., dynamic_partitions: _Optional[_Iterable[_Union[DynamicPartitionsChange, _Mapping]]] = ...) -> None: ...
+
 class Welcome(_message.Message):
     __slots__ = ("session_id", "heartbeat_interval_seconds", "acked_sequence")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +278,30 @@ class ReloadLocation(_message.Message):
     deployment: str
     location_name: str
     def __init__(self, deployment: _Optional[str] = ..., location_name: _Optional[str] = ...) -> None: ...
+
+class EvaluateTick(_message.Message):
+    __slots__ = ("request_id", "deployment", "location_name", "kind", "name", "evaluation_time", "last_evaluation_time", "has_cursor", "cursor", "timeout_seconds")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVALUATION_TIME_FIELD_NUMBER: _ClassVar[int]
+    HAS_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    deployment: str
+    location_name: str
+    kind: TickKind
+    name: str
+    evaluation_time: float
+    last_evaluation_time: float
+    has_cursor: bool
+    cursor: str
+    timeout_seconds: int
+    def __init__(self, request_id: _Optional[str] = ..., deployment: _Optional[str] = ..., location_name: _Optional[str] = ..., kind: _Optional[_Union[TickKind, str]] = ..., name: _Optional[str] = ..., evaluation_time: _Optional[float] = ..., last_evaluation_time: _Optional[float] = ..., has_cursor: _Optional[bool] = ..., cursor: _Optional[str] = ..., timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("acked_sequence",)

@@ -1,0 +1,181 @@
+"""Sensors and schedule functions run in the location's own interpreter: their decisions
+come back, and whatever they do wrong becomes an error for that tick only."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent import convert
+from agent.config import CodeLocationConfig
+from agent.tick_process import MAX_RUN_REQUESTS, TickRequest, evaluate_tick
+
+PROJECT = """
+import os, sys, time
+from assay import (AddDynamicPartitionsRequest, ConfigurableResource, Definitions, RunRequest,
+                   SensorResult, SkipReason, asset, schedule, sensor)
+
+
+class Inbox(ConfigurableResource):
+    folder: str
+
+
+@asset
+def orders() -> int:
+    return 1
+
+
+@sensor(target=orders, minimum_interval_seconds=5)
+def new_files(context):
+    seen = int(context.cursor or 0)
+    files = sorted(os.listdir(context.resources["inbox"].folder))
+    fresh = files[seen:]
+    if not fresh:
+        return SkipReason(f"no new files after {seen}")
+    print("customer data printed by the sensor: SECRET-ROWS")
+    return SensorResult(
+        run_requests=[RunRequest(run_key=name, tags={"file": name}) for name in fresh],
+        cursor=str(len(files)),
+        dynamic_partitions_requests=[AddDynamicPartitionsRequest("files", tuple(fresh))],
+    )
+
+
+@sensor(target=orders)
+def broken():
+    raise RuntimeError("the vendor API is down")
+
+
+@sensor(target=orders)
+def stuck():
+    time.sleep(60)
+
+
+@sensor(target=orders)
+def exits():
+    sys.exit(3)
+
+
+@sensor(target=orders)
+def flood():
+    return [RunRequest(run_key=str(i)) for i in range(MAX + 1)]
+
+
+@schedule(cron_schedule="0 6 * * *", target=orders, name="morning")
+def morning(context):
+    return RunRequest(tags={"day": context.scheduled_execution_time.date().isoformat()})
+
+
+MAX = int(os.environ["MAX_REQUESTS"])
+defs = Definitions(assets=[orders], sensors=[new_files, broken, stuck, exits, flood],
+                   schedules=[morning], resources={"inbox": Inbox(folder=os.environ["INBOX"])})
+"""
+
+NOW = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def location(tmp_path: Path) -> CodeLocationConfig:
+    (tmp_path / "project.py").write_text(PROJECT)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    return CodeLocationConfig(
+        name="shop",
+        module="project",
+        file=None,
+        working_directory=tmp_path,
+        python=Path(sys.executable),
+        env={"INBOX": str(inbox), "MAX_REQUESTS": str(MAX_RUN_REQUESTS)},
+    )
+
+
+def tick(kind: str, name: str, *, cursor: str | None = None, timeout: float = 30.0):
+    return TickRequest(
+        request_id="t-1",
+        deployment="prod",
+        location_name="shop",
+        kind=kind,
+        name=name,
+        evaluation_time=NOW,
+        cursor=cursor,
+        timeout_seconds=timeout,
+    )
+
+
+def test_a_sensor_returns_run_requests_cursor_and_dynamic_partitions(location) -> None:
+    inbox = Path(location.env["INBOX"])
+    (inbox / "a.csv").write_text("x")
+    (inbox / "b.csv").write_text("y")
+
+    outcome = evaluate_tick(location, tick("sensor", "new_files"))
+
+    assert outcome.error == ""
+    assert [r["run_key"] for r in outcome.run_requests] == ["a.csv", "b.csv"]
+    assert outcome.run_requests[0]["tags"] == {"file": "a.csv"}
+    assert outcome.cursor == "2"
+    assert outcome.dynamic_partitions == (
+        {"name": "files", "add": ["a.csv", "b.csv"], "delete": []},
+    )
+    message = convert.tick_result(outcome).SerializeToString()
+    assert b"SECRET-ROWS" not in message  # what the function printed stays on this side
+
+
+def test_the_cursor_carries_over_and_a_skip_says_why(location) -> None:
+    (Path(location.env["INBOX"]) / "a.csv").write_text("x")
+    outcome = evaluate_tick(location, tick("sensor", "new_files", cursor="1"))
+    assert outcome.run_requests == ()
+    assert outcome.skip_reason == "no new files after 1"
+    assert outcome.cursor == "1"
+
+
+def test_a_schedule_function_runs_for_its_scheduled_time(location) -> None:
+    outcome = evaluate_tick(location, tick("schedule", "morning"))
+    assert outcome.error == ""
+    [request] = outcome.run_requests
+    assert request["tags"] == {"day": "2024-03-01"}
+    assert request["run_key"]  # a schedule's runs are deduplicated per tick time
+    assert outcome.cursor is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("broken", "RuntimeError: the vendor API is down"),
+        ("exits", "exited with code 3"),
+        ("flood", f"the limit is {MAX_RUN_REQUESTS}"),
+        ("missing", "no sensor named 'missing'"),
+    ],
+)
+def test_what_a_sensor_does_wrong_is_an_error_for_its_tick(location, name, expected) -> None:
+    outcome = evaluate_tick(location, tick("sensor", name))
+    assert expected in outcome.error
+    assert outcome.run_requests == ()
+
+
+def test_a_sensor_that_hangs_is_stopped_at_its_timeout(location) -> None:
+    outcome = evaluate_tick(location, tick("sensor", "stuck", timeout=3))
+    assert "timed out after 3 s" in outcome.error
+
+
+def test_the_agent_token_variable_is_hidden_from_sensors(location, tmp_path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os\nfrom assay import Definitions, SkipReason, sensor, asset\n"
+        "@asset\ndef a() -> int:\n    return 1\n"
+        "@sensor(target=a)\ndef peek():\n"
+        "    return SkipReason(os.environ.get('ASSAY_AGENT_TOKEN', 'hidden'))\n"
+        "defs = Definitions(assets=[a], sensors=[peek])\n"
+    )
+    os.environ["ASSAY_AGENT_TOKEN"] = "agent_secret"
+    try:
+        outcome = evaluate_tick(
+            CodeLocationConfig("shop", "probe", None, tmp_path, Path(sys.executable)),
+            tick("sensor", "peek"),
+            hidden_env_vars=("ASSAY_AGENT_TOKEN",),
+        )
+    finally:
+        del os.environ["ASSAY_AGENT_TOKEN"]
+    assert outcome.skip_reason == "hidden"
