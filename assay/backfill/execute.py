@@ -3,11 +3,13 @@
 The edge around the pure plan and state: it executes runs (one at a time, in plan
 order) with the chosen executor and reports them to callbacks, so the CLI can show
 progress. An interrupt (Ctrl-C) marks the running run and everything not yet
-started as canceled, then re-raises, leaving a state that `resume()` can continue.
+started as canceled (and ends the run in the instance), then re-raises, leaving a
+state that `resume()` can continue.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 from assay.backfill.state import BackfillState, BackfillStatus
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError
-from assay.execution.events import EventType
+from assay.execution.events import Event, EventType
 from assay.execution.materialize import Executor, execute_run, resolve_executor
 from assay.execution.result import ExecutionResult
 from assay.graph import AssetGraph
@@ -35,8 +37,13 @@ def execute_backfill(
     tags: Mapping[str, str] | None = None,
     on_run_started: Callable[[int], None] | None = None,
     on_run_finished: Callable[[int, ExecutionResult | None], None] | None = None,
+    instance: Any = None,
 ) -> BackfillState:
-    """Launch ready runs until none is left; a failed run skips only what depends on it."""
+    """Launch ready runs until none is left; a failed run skips only what depends on it.
+
+    `instance` (e.g. a `LocalInstance`) records every run's events, so automation and a
+    later `--missing` backfill see what this one materialized.
+    """
     run_tags = {**(tags or {}), BACKFILL_TAG: state.backfill_id}
     chosen = resolve_executor(executor)
     while True:
@@ -45,7 +52,8 @@ def execute_backfill(
             return state
         for index in ready:
             run = state.runs[index]
-            state.mark_in_progress(index)
+            run_id = uuid.uuid4().hex
+            state.mark_in_progress(index, run_id=run_id)
             if on_run_started is not None:
                 on_run_started(index)
             result: ExecutionResult | None = None
@@ -55,15 +63,18 @@ def execute_backfill(
                     resources,
                     list(run.asset_keys),
                     executor=chosen,
+                    run_id=run_id,
                     tags=run_tags,
                     partition_key=run.partition_key,
                     partition_key_range=run.partition_key_range,
                     current_time=current_time,
                     dynamic_partitions_store=dynamic_partitions_store,
+                    instance=instance,
                 )
             except KeyboardInterrupt:
                 state.mark_canceled(index, "interrupted while running")
                 state.cancel("interrupted before it started")
+                _record_interrupted(instance, run_id)
                 raise
             except AssayError as exc:
                 state.mark_failed(index, str(exc))
@@ -73,10 +84,20 @@ def execute_backfill(
                     state.mark_succeeded(index)
                 else:
                     state.mark_failed(
-                        index, _failure_reason(result), asset_statuses=_asset_outcomes(result)
+                        index,
+                        _failure_reason(result),
+                        asset_statuses=_asset_outcomes(result, graph),
                     )
             if on_run_finished is not None:
                 on_run_finished(index, result)
+
+
+def _record_interrupted(instance: Any, run_id: str) -> None:
+    """End the interrupted run in the instance, so its partitions stop counting as in
+    progress (automation would otherwise wait for them forever)."""
+    store = getattr(instance, "store_event", None)
+    if store is not None:
+        store(Event(EventType.RUN_FAILED, run_id, payload={"message": "interrupted (Ctrl-C)"}))
 
 
 def _failure_reason(result: ExecutionResult) -> str:
@@ -87,12 +108,16 @@ def _failure_reason(result: ExecutionResult) -> str:
     return result.failure_message or "the run failed"
 
 
-def _asset_outcomes(result: ExecutionResult) -> dict[AssetKey, BackfillStatus]:
-    """Per asset of a failed run: materialized ones succeeded, skipped ones were skipped."""
+def _asset_outcomes(result: ExecutionResult, graph: AssetGraph) -> dict[AssetKey, BackfillStatus]:
+    """Per asset of a failed run: materialized ones succeeded, skipped ones were skipped.
+
+    Only the assets' own steps count: a check step carries its asset's key, and a check
+    skipped after its asset failed must not turn the failure into a skip.
+    """
     outcomes: dict[AssetKey, BackfillStatus] = {}
     for event in result.events:
         key = event.asset_key
-        if key is None:
+        if key is None or event.step_key in graph.checks:
             continue
         if event.type is EventType.ASSET_MATERIALIZATION:
             outcomes.setdefault(key, BackfillStatus.SUCCEEDED)

@@ -28,6 +28,7 @@ from assay.graph import AssetGraph
 from assay.graph_partitions import partition_mapping_for
 from assay.partitions import (
     BackfillPolicy,
+    DynamicPartitionsDefinition,
     DynamicPartitionsStore,
     IdentityPartitionMapping,
     PartitionKeyRange,
@@ -135,6 +136,11 @@ def plan_backfill(
         )
     store = dynamic_partitions_store
     units = _units(graph, select_keys(graph, selection))
+    if missing_in is None and all(u.partitions_def is None for u in units):
+        raise BackfillPlanError(
+            "partitions were requested, but none of the selected assets is partitioned: "
+            "materialize them with `assay materialize` instead"
+        )
     by_key: dict[AssetKey, _Unit] = {k: u for u in units for k in u.assets_def.keys}
     requested: dict[PartitionsDefinition, PartitionsSubset] = {}
     window = None
@@ -352,7 +358,7 @@ def _chunks(unit: _Unit, current_time: datetime | None, store: Any) -> list[tupl
         for start, end in target.ranges:
             segments.append(pdef.get_partition_keys_between(start, end))
     else:
-        order = {k: i for i, k in enumerate(pdef.get_partition_keys(current_time, store))}
+        order = _key_positions(pdef, target, current_time, store)
         previous = None
         for key in sorted(target, key=lambda k: order.get(k, len(order))):
             index = order.get(key)
@@ -361,6 +367,19 @@ def _chunks(unit: _Unit, current_time: datetime | None, store: Any) -> list[tupl
             segments[-1].append(key)
             previous = index
     return [tuple(chunk) for seg in segments for chunk in policy.chunk(seg)]
+
+
+def _key_positions(
+    pdef: PartitionsDefinition,
+    target: PartitionsSubset,
+    current_time: datetime | None,
+    store: DynamicPartitionsStore | None,
+) -> dict[str, int]:
+    """Each key's position in its definition, so adjacent keys can share a run. Dynamic
+    keys without a store keep the subset's own (sorted) order and are never adjacent."""
+    if isinstance(pdef, DynamicPartitionsDefinition) and store is None:
+        return {}
+    return {k: i for i, k in enumerate(pdef.get_partition_keys(current_time, store))}
 
 
 def _plan_runs(

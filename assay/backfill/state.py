@@ -73,6 +73,11 @@ class BackfillState:
             raise BackfillStateError("progress does not match the plan's runs")
         dependents: list[list[int]] = [[] for _ in plan.runs]
         for index, run in enumerate(plan.runs):
+            if any(not 0 <= dep < index for dep in run.depends_on):
+                raise BackfillStateError(
+                    f"not a valid backfill state: run {index} waits for a run that does not "
+                    f"come before it ({list(run.depends_on)})"
+                )
             for dep in run.depends_on:
                 dependents[dep].append(index)
         self._dependents = dependents
@@ -255,11 +260,22 @@ class BackfillState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BackfillState:
-        if data.get("version") != STATE_VERSION:
+        """Rebuild a state from `to_dict()`; anything malformed is a `BackfillStateError`."""
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            version = data.get("version") if isinstance(data, dict) else None
             raise BackfillStateError(
-                f"backfill state version {data.get('version')!r} is not supported "
+                f"backfill state version {version!r} is not supported "
                 f"(this Assay reads version {STATE_VERSION})"
             )
+        try:
+            return cls._from_valid_version(data)
+        except BackfillStateError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BackfillStateError(f"not a valid backfill state: {exc!r}") from exc
+
+    @classmethod
+    def _from_valid_version(cls, data: dict[str, Any]) -> BackfillState:
         runs = []
         progress = []
         for item in data["runs"]:
@@ -287,4 +303,8 @@ class BackfillState:
 
     @classmethod
     def from_json(cls, text: str) -> BackfillState:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BackfillStateError(f"a backfill state is JSON: {exc}") from exc
+        return cls.from_dict(data)

@@ -1,17 +1,31 @@
-"""`assay backfill`: materialize a range of partitions locally, run by run, with progress."""
+"""`assay backfill`: materialize a range of partitions locally, run by run, with progress.
+
+Runs are recorded in the local instance (so `assay automation tick` and a later
+`--missing` backfill see them), which also holds dynamic partition keys. The state is
+saved as JSON after every run, so an interrupted or failed backfill continues with
+`--resume STATE_FILE`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assay.backfill import BackfillState, BackfillStatus, execute_backfill, plan_backfill
+from assay.backfill import (
+    BackfillState,
+    BackfillStateError,
+    BackfillStatus,
+    execute_backfill,
+    plan_backfill,
+)
 from assay.cli._common import (
     add_location_arguments,
     handle_user_errors,
@@ -20,9 +34,11 @@ from assay.cli._common import (
     stdout,
 )
 from assay.cli.materialize import default_storage, raise_usage
+from assay.definitions.definitions import Definitions
 from assay.definitions.io_managers import FilesystemIOManager
 from assay.execution.materialize import resolve_executor
 from assay.execution.result import ExecutionResult
+from assay.instance import LocalInstance, default_instance_path
 from assay.partitions import PartitionKeyRange
 
 FAILED = 1
@@ -44,46 +60,141 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--partition", action="append", default=[], help="one partition key (repeatable)"
     )
+    parser.add_argument(
+        "--missing",
+        action="store_true",
+        help="every partition the instance has never seen materialized",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="STATE_FILE",
+        help="continue a saved backfill: run what was canceled, failed or skipped",
+    )
     parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
     parser.add_argument(
         "--max-concurrent", type=int, default=None, help="worker processes (multiprocess)"
     )
     parser.add_argument("--storage", help="directory of the default filesystem IO manager")
-    parser.add_argument("--state-file", help="write the backfill state (JSON) here at the end")
+    parser.add_argument(
+        "--instance",
+        help=f"the instance's SQLite file that records the runs (default: "
+        f"{default_instance_path()})",
+    )
+    parser.add_argument(
+        "--state-file",
+        help="where to save the backfill state (JSON) after every run (default: a file "
+        "under the instance's directory, printed at the end)",
+    )
     parser.set_defaults(handler=handle_user_errors(run))
 
 
 def run(args: argparse.Namespace) -> int:
     defs = load_from_args(args)
+    with LocalInstance(args.instance) as instance:
+        if args.resume:
+            state, state_path, what = _resumed(args, defs)
+        else:
+            state, what = _planned(args, defs, instance)
+            if not state.runs:
+                stdout().print(f"nothing to backfill ({escape(what)}): it is all materialized")
+                return 0
+            state_path = Path(args.state_file or _default_state_path(args, state))
+        return _execute(args, defs, instance, state, state_path, what)
+
+
+def _planned(
+    args: argparse.Namespace, defs: Definitions, instance: LocalInstance
+) -> tuple[BackfillState, str]:
+    """A new backfill from the command line's selection and partitions."""
     selection = args.select
     if args.job:
         if selection:
             raise_usage("pass --select or --job, not both")
         selection = defs.get_job(args.job).selection
+    chosen = [bool(args.start or args.end), bool(args.partition), args.missing]
+    if sum(chosen) > 1:
+        raise_usage("pass one of --from/--to, --partition or --missing")
     key_range = None
     if args.start or args.end:
         if not (args.start and args.end):
             raise_usage("pass both --from and --to")
-        if args.partition:
-            raise_usage("pass --from/--to or --partition, not both")
         key_range = PartitionKeyRange(args.start, args.end)
-    elif not args.partition:
-        raise_usage("say which partitions: --from KEY --to KEY, or --partition KEY")
+        what = f"{args.start} .. {args.end}"
+    elif args.partition:
+        what = ", ".join(args.partition)
+    elif args.missing:
+        what = "every missing partition"
+    else:
+        raise_usage(
+            "say which partitions: --from KEY --to KEY, --partition KEY, --missing, "
+            "or --resume STATE_FILE"
+        )
     plan = plan_backfill(
         defs.asset_graph,
         selection,
         partition_key_range=key_range,
         partition_keys=args.partition or None,
+        missing_in=instance if args.missing else None,
+        dynamic_partitions_store=instance,
     )
-    state = BackfillState(plan, backfill_id=f"backfill-{int(time.time())}")
+    backfill_id = f"backfill-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    return BackfillState(plan, backfill_id=backfill_id), what
+
+
+def _resumed(args: argparse.Namespace, defs: Definitions) -> tuple[BackfillState, Path, str]:
+    """A saved backfill, with its canceled, failed and skipped runs requested again."""
+    if args.start or args.end or args.partition or args.missing or args.select or args.job:
+        raise_usage("--resume continues a saved backfill: it takes no selection or partitions")
+    path = Path(args.resume)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise BackfillStateError(f"cannot read the backfill state {path}: {exc.strerror}") from exc
+    state = BackfillState.from_json(text)
+    known = set(defs.asset_graph.nodes)
+    unknown = sorted(
+        {k.to_user_string() for run in state.runs for k in run.asset_keys if k not in known}
+    )
+    if unknown:
+        raise BackfillStateError(
+            f"the saved backfill names assets this code location does not have: {unknown}"
+        )
+    if any(p.status is BackfillStatus.IN_PROGRESS for p in state.progress):
+        raise BackfillStateError(
+            f"{state.backfill_id} has runs in progress: is another `assay backfill` running it?"
+        )
+    again = len(state.resume()) + len(state.retry_failed())
+    if not again and state.is_finished:
+        raise BackfillStateError(
+            f"{state.backfill_id} has nothing left to run: every run succeeded"
+        )
+    return state, Path(args.state_file or path), f"resuming {state.backfill_id}"
+
+
+def _default_state_path(args: argparse.Namespace, state: BackfillState) -> Path:
+    instance_path = Path(args.instance) if args.instance else default_instance_path()
+    return instance_path.parent / "backfills" / f"{state.backfill_id}.json"
+
+
+def _execute(
+    args: argparse.Namespace,
+    defs: Definitions,
+    instance: LocalInstance,
+    state: BackfillState,
+    state_path: Path,
+    what: str,
+) -> int:
     resources = dict(defs.resources)
     if "io_manager" not in resources or args.storage:
         resources["io_manager"] = FilesystemIOManager(base_dir=args.storage or default_storage())
     executor = resolve_executor(args.executor, args.max_concurrent)
     out, err = stdout(), stderr()
+    plan = state.plan
+    to_run = sum(p.status is BackfillStatus.REQUESTED for p in state.progress)
     out.print(
-        f"backfill: {len(plan.runs)} runs, {plan.num_partitions} asset partitions "
-        f"({args.start or ', '.join(args.partition)}{' .. ' + args.end if args.end else ''})"
+        f"backfill {state.backfill_id}: {_plural(len(plan.runs), 'run')}, "
+        f"{_plural(plan.num_partitions, 'asset partition')} ({escape(what)})"
+        + (f"; {to_run} to run" if to_run != len(plan.runs) else "")
     )
     progress = Progress(
         TextColumn("[bold]backfill"),
@@ -94,17 +205,18 @@ def run(args: argparse.Namespace) -> int:
         console=out,
         transient=True,
     )
-    task = progress.add_task("runs", total=len(plan.runs))
+    task = progress.add_task("runs", total=len(plan.runs), completed=_done(state))
+    state_path.parent.mkdir(parents=True, exist_ok=True)
 
     def finished(index: int, result: ExecutionResult | None) -> None:
+        state_path.write_text(state.to_json())
+        progress.update(task, completed=_done(state))
         run_ = state.runs[index]
-        status = state.status(index)
-        if status is BackfillStatus.SUCCEEDED:
+        if state.status(index) is BackfillStatus.SUCCEEDED:
             progress.console.print(f"  [green]✓[/] {escape(run_.describe())}")
         else:
             reason = state.progress[index].reason or ""
             progress.console.print(f"  [red]✗ {escape(run_.describe())}[/]: {escape(reason)}")
-        progress.update(task, completed=_done(state))
 
     interrupted = False
     with progress:
@@ -114,36 +226,53 @@ def run(args: argparse.Namespace) -> int:
                 graph=defs.asset_graph,
                 resources=resources,
                 executor=executor,
-                tags={"assay/backfill": state.backfill_id},
+                dynamic_partitions_store=instance,
+                instance=instance,
                 on_run_finished=finished,
             )
         except KeyboardInterrupt:
             interrupted = True
+    state_path.write_text(state.to_json())
     _print_summary(out, state)
-    if args.state_file:
-        Path(args.state_file).write_text(state.to_json())
     counts = state.counts()
+    resume = f"assay backfill {_location(args)} --resume {state_path}"
     if interrupted:
         err.print(
-            f"[bold yellow]interrupted[/]: {counts['succeeded']} runs succeeded, "
+            f"[bold yellow]interrupted[/]: {_plural(counts['succeeded'], 'run')} succeeded, "
             f"{counts['failed']} failed, {counts['canceled']} canceled (not run)"
         )
+        err.print(f"continue with: {escape(resume)}")
         return INTERRUPTED
     if state.has_failures:
         err.print(
-            f"[bold red]backfill failed[/]: {counts['failed']} runs failed, "
+            f"[bold red]backfill failed[/]: {_plural(counts['failed'], 'run')} failed, "
             f"{counts['skipped']} skipped because of them, {counts['succeeded']} succeeded"
         )
+        err.print(f"retry what failed with: {escape(resume)}")
         return FAILED
-    out.print(f"[bold green]backfill succeeded[/]: {counts['succeeded']} runs")
+    out.print(f"[bold green]backfill succeeded[/]: {_plural(counts['succeeded'], 'run')}")
+    out.print(f"state: {escape(str(state_path))}")
     return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _location(args: argparse.Namespace) -> str:
+    where = f"-m {args.module}" if args.module else f"-f {args.file}"
+    if args.attribute:
+        where += f" -a {args.attribute}"
+    if args.instance:
+        where += f" --instance {args.instance}"
+    return where
 
 
 def _done(state: BackfillState) -> int:
     return sum(p.status is not BackfillStatus.REQUESTED for p in state.progress)
 
 
-def _print_summary(out, state: BackfillState) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(out: Console, state: BackfillState) -> None:
     """One row per asset: partitions succeeded / failed / skipped / canceled."""
     per_asset: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for key, _partition, status in state.partition_statuses():

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from assay import (
+    AssetCheckResult,
     AssetIn,
     AssetKey,
     BackfillPolicy,
@@ -12,13 +13,16 @@ from assay import (
     BackfillStatus,
     DailyPartitionsDefinition,
     Definitions,
+    DynamicPartitionsDefinition,
     InMemoryIOManager,
     InProcessExecutor,
+    LocalInstance,
     MonthlyPartitionsDefinition,
     PartitionKeyRange,
     StaticPartitionsDefinition,
     TimeWindowPartitionMapping,
     asset,
+    asset_check,
     plan_backfill,
 )
 from assay.backfill import BackfillPlanError, BackfillStateError, execute_backfill
@@ -321,3 +325,96 @@ def test_a_monthly_root_in_a_daily_backfill_runs_the_months_the_range_touches():
         "budget [2024-01-01]",
         "budget [2024-02-01]",
     ]
+
+
+def test_a_failed_asset_is_reported_failed_even_when_its_blocking_check_is_skipped():
+    flaky.broken = True
+
+    @asset_check(asset=raw, blocking=True)
+    def not_empty(raw):
+        return AssetCheckResult(passed=bool(raw))
+
+    defs = Definitions(assets=[raw], asset_checks=[not_empty])
+    plan = plan_backfill(
+        defs.asset_graph, partition_keys=[BAD_DAY], current_time=NOW, max_concurrent_runs=1
+    )
+    state = _run(defs, BackfillState(plan))
+    assert state.status_of(AssetKey("raw"), BAD_DAY) is BackfillStatus.FAILED
+    assert state.partition_counts()["failed"] == 1 and state.partition_counts()["skipped"] == 0
+
+
+def test_backfill_runs_are_recorded_in_the_instance_and_an_interrupt_ends_its_run():
+    instance = LocalInstance.ephemeral()
+
+    @asset(partitions_def=daily)
+    def stops_on_the_third(context):
+        if context.partition_key == "2024-01-03":
+            raise KeyboardInterrupt
+        return 1
+
+    defs = Definitions(assets=[stops_on_the_third])
+    plan = plan_backfill(
+        defs.asset_graph,
+        partition_key_range=PartitionKeyRange("2024-01-01", "2024-01-05"),
+        current_time=NOW,
+    )
+    state = BackfillState(plan)
+    with pytest.raises(KeyboardInterrupt):
+        execute_backfill(
+            state,
+            graph=defs.asset_graph,
+            resources={"io_manager": InMemoryIOManager()},
+            current_time=NOW,
+            instance=instance,
+        )
+    key = AssetKey("stops_on_the_third")
+    assert list(instance.materialized_subset(key, daily)) == ["2024-01-01", "2024-01-02"]
+    assert not instance.in_progress_subset(key, daily)  # the interrupted run ended
+    assert instance.run_status(state.progress[2].run_id) == "failed"
+    assert [p.status.value for p in state.progress] == [
+        "succeeded",
+        "succeeded",
+        "canceled",
+        "canceled",
+        "canceled",
+    ]
+
+
+def test_a_partition_request_over_unpartitioned_assets_only_is_rejected():
+    @asset
+    def lookup():
+        return 1
+
+    with pytest.raises(BackfillPlanError, match="none of the selected assets is partitioned"):
+        _plan(lookup)
+
+
+def test_dynamic_partitions_plan_without_a_store_gives_each_key_a_run():
+    customers = DynamicPartitionsDefinition(name="customers")
+
+    @asset(partitions_def=customers, backfill_policy=BackfillPolicy.single_run())
+    def export(context):
+        return 1
+
+    defs = Definitions(assets=[export])
+    plan = plan_backfill(defs.asset_graph, partition_keys=["globex", "acme"])
+    assert [r.describe() for r in plan.runs] == ["export [acme]", "export [globex]"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "a backfill state is JSON"),
+        ('{"version": 7, "runs": []}', "version 7 is not supported"),
+        ('{"version": 1, "runs": [{"asset_keys": ["raw"]}]}', "not a valid backfill state"),
+        (
+            '{"version": 1, "backfill_id": "b", "max_concurrent_runs": 1, "runs": ['
+            '{"asset_keys": ["raw"], "partition_keys": [], "depends_on": [3], '
+            '"status": "requested"}]}',
+            "waits for a run that does not come before it",
+        ),
+    ],
+)
+def test_a_saved_state_that_is_not_valid_is_rejected_with_a_clear_error(text, message):
+    with pytest.raises(BackfillStateError, match=message):
+        BackfillState.from_json(text)

@@ -2,12 +2,16 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+from assay import AssetKey, DailyPartitionsDefinition, LocalInstance
+
 REPO = Path(__file__).resolve().parents[2]
+DAILY = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-02-01")
 
 PROJECT = """
 import os
@@ -57,7 +61,7 @@ def assay(tmp_path, *args, env=None):
 def test_backfill_runs_every_partition_and_prints_a_summary(tmp_path):
     proc = assay(tmp_path, "--from", "2024-01-01", "--to", "2024-01-31", "--select", "raw, cleaned")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "backfill: 31 runs, 62 asset partitions" in proc.stdout
+    assert re.search(r"backfill backfill-[\w-]+: 31 runs, 62 asset partitions", proc.stdout)
     assert "backfill succeeded: 31 runs" in proc.stdout
     assert "│ raw" in proc.stdout and "31 │" in proc.stdout
     assert len(list((tmp_path / "storage" / "cleaned").iterdir())) == 31
@@ -76,7 +80,7 @@ def test_a_failed_partition_fails_the_backfill_but_not_the_other_days(tmp_path):
         env={"FAIL_DAY": "2024-01-15"},
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "backfill failed: 1 runs failed, 1 skipped because of them, 30 succeeded" in proc.stderr
+    assert "backfill failed: 1 run failed, 1 skipped because of them, 30 succeeded" in proc.stderr
     assert "ValueError: corrupt file for 2024-01-15" in proc.stdout
     assert "skipped: summary: upstream run raw, cleaned [2024-01-15] failed" in proc.stdout
     state = json.loads(state_file.read_text())
@@ -110,3 +114,96 @@ def test_backfill_usage_errors_exit_2(tmp_path):
     assert missing_to.returncode == 2 and "pass both --from and --to" in missing_to.stderr
     unknown = assay(tmp_path, "--from", "2024-01-01", "--to", "2024-02-30")
     assert unknown.returncode == 2 and "2024-02-30" in unknown.stderr
+
+
+def test_resume_after_ctrl_c_runs_only_what_was_canceled(tmp_path):
+    state_file = tmp_path / "state.json"
+    args = ["--from", "2024-01-01", "--to", "2024-01-06", "--select", "raw"]
+    first = assay(
+        tmp_path, *args, "--state-file", str(state_file), env={"INTERRUPT_DAY": "2024-01-04"}
+    )
+    assert first.returncode == 130
+    assert f"--resume {state_file}" in first.stderr
+    resumed = assay(tmp_path, "--resume", str(state_file))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming backfill-" in resumed.stdout and "3 to run" in resumed.stdout
+    assert "raw [2024-01-01]" not in resumed.stdout  # already succeeded: not run again
+    statuses = [run["status"] for run in json.loads(state_file.read_text())["runs"]]
+    assert statuses == ["succeeded"] * 6
+
+
+def test_resume_retries_only_the_failed_partition_and_what_it_skipped(tmp_path):
+    state_file = tmp_path / "state.json"
+    args = ["--from", "2024-01-01", "--to", "2024-01-31", "--state-file", str(state_file)]
+    assert assay(tmp_path, *args, env={"FAIL_DAY": "2024-01-03"}).returncode == 1
+    retried = assay(tmp_path, "--resume", str(state_file))
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    ran = [line.strip() for line in retried.stdout.splitlines() if line.strip().startswith("✓")]
+    assert ran == ["✓ raw, cleaned [2024-01-03]", "✓ summary"]
+    assert "2 to run" in retried.stdout
+    again = assay(tmp_path, "--resume", str(state_file))
+    assert again.returncode == 2 and "nothing left to run" in again.stderr
+
+
+def test_runs_are_recorded_in_the_instance_so_missing_backfills_only_the_gaps(tmp_path):
+    first = assay(
+        tmp_path, "--partition", "2024-01-02", "--partition", "2024-01-05", "--select", "raw"
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    with LocalInstance(tmp_path / "instance.db") as instance:
+        done = instance.materialized_subset(AssetKey("raw"), DAILY)
+        assert list(done) == ["2024-01-02", "2024-01-05"]
+    gaps = assay(tmp_path, "--missing", "--select", "raw")
+    assert gaps.returncode == 0, gaps.stdout + gaps.stderr
+    assert "29 runs, 29 asset partitions (every missing partition)" in gaps.stdout
+    assert "raw [2024-01-02]" not in gaps.stdout
+    nothing = assay(tmp_path, "--missing", "--select", "raw")
+    assert nothing.returncode == 0 and "nothing to backfill" in nothing.stdout
+
+
+def test_a_partition_range_over_unpartitioned_assets_only_is_a_usage_error(tmp_path):
+    proc = assay(tmp_path, "--select", "summary", "--from", "2024-01-01", "--to", "2024-01-02")
+    assert proc.returncode == 2
+    assert "none of the selected assets is partitioned" in proc.stderr
+
+
+def test_an_unreadable_state_file_is_a_clear_error_and_runs_nothing(tmp_path):
+    broken = tmp_path / "state.json"
+    broken.write_text('{"version": 1, "runs": [{"asset_keys": ["raw"]}]}')
+    proc = assay(tmp_path, "--resume", str(broken))
+    assert proc.returncode == 2 and "not a valid backfill state" in proc.stderr
+    assert not (tmp_path / "storage").exists()
+    missing = assay(tmp_path, "--resume", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "cannot read the backfill state" in missing.stderr
+
+
+DYNAMIC_PROJECT = """
+from assay import Definitions, DynamicPartitionsDefinition, asset
+
+customers = DynamicPartitionsDefinition(name="customers")
+
+
+@asset(partitions_def=customers)
+def export(context):
+    return context.partition_key
+
+
+defs = Definitions(assets=[export])
+"""
+
+
+def test_dynamic_partition_keys_come_from_the_instance(tmp_path):
+    project = tmp_path / "dynamic.py"
+    project.write_text(DYNAMIC_PROJECT)
+    with LocalInstance(tmp_path / "instance.db") as instance:
+        instance.add_dynamic_partitions("customers", ["acme", "globex"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay", "backfill", "-f", str(project), "--missing"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "ASSAY_HOME": str(tmp_path)},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "✓ export [acme]" in proc.stdout and "✓ export [globex]" in proc.stdout
