@@ -131,9 +131,13 @@ def execute_run(
             current_time=current_time,
             dynamic_partitions_store=dynamic_partitions_store,
         )
-    if isinstance(executor, MultiprocessExecutor):
-        executor.validate(plan, resources)
     run_id = run_id or uuid.uuid4().hex
+    tags = dict(tags or {})
+    payload = (
+        executor.prepare(plan, resources, run_id=run_id, tags=tags)
+        if isinstance(executor, MultiprocessExecutor)
+        else b""
+    )
     events: list[Event] = []
     append = events.append
     store = getattr(instance, "store_event", None)
@@ -148,7 +152,6 @@ def execute_run(
             if on_event is not None:
                 on_event(event)
 
-    tags = dict(tags or {})
     emit(
         Event(
             EventType.RUN_STARTED,
@@ -183,16 +186,16 @@ def execute_run(
     else:
         rt = StepRuntime(run_id, graph, resources, emit, capture_outputs=False, tags=tags)
         try:
-            state = executor.execute(plan, rt, resources)
+            state = executor.execute(plan, rt, payload)
         except WorkerInitError as exc:
             failure = str(exc)
     if failure is None and state is not None:
         failed = state.failed_steps
+        blocked = list(state.blocked_keys.values())
         if failed:
-            failure = f"{len(failed)} step(s) failed: {', '.join(failed)}"
-        elif state.blocked_keys:
-            blocked = ", ".join(state.blocked_keys.values())
-            failure = f"blocking check(s) failed: {blocked}"
+            failure = _listed("step", failed, "failed")
+        elif blocked:
+            failure = _listed("blocking check", blocked, "failed")
     if failure is None:
         emit(Event(EventType.RUN_SUCCEEDED, run_id, payload={"steps": len(plan.steps)}))
     else:
@@ -208,3 +211,10 @@ def execute_run(
     if raise_on_error and failure is not None:
         raise AssayError(f"run {run_id} failed: {failure}")
     return result
+
+
+def _listed(noun: str, names: list[str], verb: str) -> str:
+    """`step 'a' failed` / `2 steps failed: 'a', 'b'`."""
+    if len(names) == 1:
+        return f"{noun} '{names[0]}' {verb}"
+    return f"{len(names)} {noun}s {verb}: {', '.join(repr(n) for n in names)}"

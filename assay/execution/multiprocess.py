@@ -57,21 +57,50 @@ class MultiprocessExecutor:
                         "persistent IO manager), or the in-process executor"
                     )
 
-    def execute(
-        self, plan: ExecutionPlan, rt: StepRuntime, resources: Mapping[str, Any]
-    ) -> RunState:
+    def prepare(
+        self,
+        plan: ExecutionPlan,
+        resources: Mapping[str, Any],
+        *,
+        run_id: str,
+        tags: Mapping[str, str],
+    ) -> bytes:
+        """Validate and serialise the run for the workers, before the run is reported started.
+
+        So a run that cannot cross processes fails with a clear error and leaves no
+        half-recorded run behind.
+        """
         self.validate(plan, resources)
+        needed = {k: resources[k] for k in plan.resource_keys}  # workers open only these
         try:
-            payload = pickle.dumps((plan, dict(resources), rt.run_id, dict(rt.tags)))
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            raise ExecutionConfigError(
-                f"cannot send the definitions to worker processes: {exc}"
-            ) from exc
+            return pickle.dumps((plan, needed, run_id, dict(tags)))
+        except _PICKLE_ERRORS as exc:
+            raise ExecutionConfigError(_unpicklable(plan, resources, exc)) from exc
+
+    def execute(self, plan: ExecutionPlan, rt: StepRuntime, payload: bytes) -> RunState:
+        """Run the plan; `payload` comes from `prepare` for the same plan and run."""
         pool = _Pool(self, payload, rt)
         try:
             return pool.run(plan)
         finally:
             pool.shutdown()
+
+
+_PICKLE_ERRORS = (pickle.PicklingError, TypeError, AttributeError)
+
+
+def _unpicklable(plan: ExecutionPlan, resources: Mapping[str, Any], exc: Exception) -> str:
+    """Say which resource (or definition) cannot be sent to a worker process."""
+    for key in sorted(plan.resource_keys):
+        try:
+            pickle.dumps(resources[key])
+        except _PICKLE_ERRORS as inner:
+            return (
+                f"resource '{key}' cannot be sent to worker processes ({inner}); configure "
+                "it with plain values and open connections in setup_for_execution, or use "
+                "the in-process executor"
+            )
+    return f"cannot send the definitions to worker processes: {exc}"
 
 
 class _Worker:

@@ -126,10 +126,10 @@ def build_plan(
         resource_keys |= step.resource_keys
     missing = sorted(resource_keys - set(resources))
     if missing:
-        needers = [s.key for s in ordered if s.resource_keys & set(missing)]
+        needed_by = {key: [s.key for s in ordered if key in s.resource_keys][:3] for key in missing}
+        listed = "; ".join(f"'{k}' (needed by {', '.join(v)})" for k, v in needed_by.items())
         raise ResourceError(
-            f"resource(s) {', '.join(repr(m) for m in missing)} required by "
-            f"{', '.join(repr(n) for n in needers[:5])} are not provided; "
+            f"resource{'s' if len(missing) > 1 else ''} not provided: {listed}; "
             f"provided: {', '.join(sorted(resources)) or 'none'}"
         )
     return ExecutionPlan(graph, ordered, by_key, frozenset(resource_keys))

@@ -8,6 +8,7 @@ from typing import Any
 
 from assay.definitions.asset_key import AssetKey, CoercibleToAssetKey
 from assay.definitions.io_managers import InputContext
+from assay.definitions.resources import ConfigurableResource
 from assay.errors import AssayError
 from assay.execution.events import Event, EventType
 from assay.graph import AssetGraph
@@ -139,6 +140,8 @@ def io_loader(
         assets_def = graph.nodes[key].assets_def
         io_key = assets_def.io_manager_key if assets_def else "io_manager"
         io_manager = resources[io_key]
+        if isinstance(io_manager, ConfigurableResource):
+            io_manager = io_manager.with_resolved_env()  # e.g. base_dir=EnvVar(...)
         if len(partitions) == 1:
             return io_manager.load_input(InputContext(key, run_id, "result", partitions[0]))
         return {

@@ -76,7 +76,8 @@ def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
             outcome = _run_observation(step, rt)
         else:
             outcome = _run_asset(step, rt)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
+        # sys.exit() in user code ends its step, not the run (nor the worker process).
         emit(failure_event(run_id, step, exc))
         return StepOutcome(FAILURE)
     emit(

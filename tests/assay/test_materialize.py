@@ -96,6 +96,27 @@ def test_user_exception_fails_the_step_with_traceback_and_skips_downstream():
     assert result.events[-1].type is EventType.RUN_FAILED
 
 
+def test_sys_exit_in_an_asset_fails_its_step_instead_of_ending_the_run():
+    import sys
+
+    @asset
+    def quits():
+        sys.exit("config file missing")
+
+    @asset
+    def after_quits(quits):
+        return quits
+
+    result = materialize([quits, after_quits, numbers])
+    (failure,) = result.get_step_failure_events()
+    assert failure.message == "step 'quits' failed: SystemExit: config file missing"
+    assert 'sys.exit("config file missing")' in failure.payload["error"]["stack"]
+    assert result.skipped_steps == ["after_quits"]
+    assert result.output_for_node("numbers") == [1, 2, 3]
+    assert result.events[-1].type is EventType.RUN_FAILED
+    assert result.failure_message == "step 'quits' failed"
+
+
 def test_independent_branches_still_run_when_one_fails():
     @asset
     def bad():
@@ -319,13 +340,23 @@ def test_missing_env_var_fails_the_run_with_a_clear_message(monkeypatch):
     assert "Warehouse.dsn: environment variable WH_DSN is not set" in result.failure_message
 
 
-def test_missing_resource_is_rejected_before_anything_runs():
+def test_missing_resources_are_rejected_before_anything_runs_naming_who_needs_them():
     @asset
     def a(warehouse: Warehouse):
         return 1
 
-    with pytest.raises(ResourceError, match="'warehouse'"):
-        materialize([a])
+    @asset(required_resource_keys={"slack"})
+    def b(a):
+        return 1
+
+    seen = []
+    with pytest.raises(ResourceError) as info:
+        materialize([a, b], on_event=seen.append)
+    assert str(info.value) == (
+        "resources not provided: 'slack' (needed by b); 'warehouse' (needed by a); "
+        "provided: io_manager"
+    )
+    assert seen == []
 
 
 def test_resource_named_parameter_without_annotation_is_injected():

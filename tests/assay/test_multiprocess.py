@@ -10,7 +10,7 @@ from assay.errors import ExecutionConfigError
 from assay.loading import load_definitions
 
 PROJECT = """
-import os, signal, time
+import os, signal, sys, time
 from assay import Definitions, asset, asset_check, AssetCheckResult, AssetExecutionContext
 
 @asset
@@ -46,6 +46,26 @@ def after_crash(crashes_hard):
     return "never"
 
 @asset
+def report(left, right):
+    return {"pid": os.getpid(), "total": left["sum"] + right["max"]}
+
+@asset
+def negative(source):
+    return -1
+
+@asset_check(asset=negative, blocking=True)
+def must_be_positive(negative):
+    return AssetCheckResult(passed=negative > 0, metadata={"value": negative})
+
+@asset
+def uses_negative(negative):
+    return negative
+
+@asset
+def exits(source):
+    sys.exit("no config for exits")
+
+@asset
 def raises(context: AssetExecutionContext):
     context.log.warning("about to fail")
     raise KeyError("missing column 'amount'")
@@ -70,8 +90,11 @@ def meet_b():
     return os.getpid()
 
 defs = Definitions(
-    assets=[source, left, right, joined, crashes_hard, killed, after_crash, raises, meet_a, meet_b],
-    asset_checks=[joined_positive],
+    assets=[
+        source, left, right, joined, crashes_hard, killed, after_crash, report, negative,
+        uses_negative, exits, raises, meet_a, meet_b,
+    ],
+    asset_checks=[joined_positive, must_be_positive],
 )
 """
 
@@ -113,6 +136,50 @@ def test_a_step_that_kills_its_worker_fails_and_the_rest_proceed(defs):
     assert result.skipped_steps == ["after_crash"]
     assert {str(k) for k in result.materialized_keys} == {"source", "left", "right"}
     assert result.events[-1].type is EventType.RUN_FAILED
+
+
+def test_one_worker_process_is_reused_for_every_step(defs):
+    result = materialize(defs, selection="+joined", executor=MultiprocessExecutor(1))
+    assert result.success, result.failure_message
+    pids = {result.output_for_node(n)["pid"] for n in ("source", "left", "right")}
+    assert len(pids) == 1 and os.getpid() not in pids
+
+
+def test_a_replacement_worker_runs_the_steps_after_a_worker_dies(defs):
+    result = materialize(
+        defs,
+        selection="source, left, right, crashes_hard, report",
+        executor=MultiprocessExecutor(max_concurrent=1),
+    )
+    assert [e.step_key for e in result.get_step_failure_events()] == ["crashes_hard"]
+    first_worker = result.output_for_node("left")["pid"]
+    assert result.output_for_node("right")["pid"] == first_worker
+    report = result.output_for_node("report")
+    assert report["total"] == 9
+    assert report["pid"] != first_worker  # the dead worker was replaced, and the run went on
+    assert not result.success
+
+
+def test_sys_exit_in_a_step_fails_only_that_step_and_keeps_the_worker(defs):
+    result = materialize(defs, selection="source, exits, left", executor=MultiprocessExecutor(1))
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "exits"
+    assert failure.message == "step 'exits' failed: SystemExit: no config for exits"
+    assert 'sys.exit("no config for exits")' in failure.payload["error"]["stack"]
+    assert result.output_for_node("left")["pid"] == result.output_for_node("source")["pid"]
+
+
+def test_failed_blocking_check_in_a_worker_skips_downstream_with_the_reason(defs):
+    result = materialize(
+        defs, selection="+negative+", executor=MultiprocessExecutor(max_concurrent=2)
+    )
+    assert not result.success
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert (evaluation.check_name, evaluation.passed) == ("must_be_positive", False)
+    (skip,) = result.get_step_skipped_events()
+    assert skip.step_key == "uses_negative"
+    assert skip.payload["reason"] == "blocking check 'negative:must_be_positive' failed"
+    assert result.failure_message == "blocking check 'negative:must_be_positive' failed"
 
 
 def test_user_exceptions_in_workers_keep_their_traceback_and_logs(defs):
@@ -169,3 +236,61 @@ def test_worker_that_cannot_open_resources_fails_the_run_with_the_reason(tmp_pat
     result = materialize(load_definitions(file=str(path)), executor=MultiprocessExecutor(1))
     assert not result.success
     assert "ASSAY_TEST_UNSET_DSN is not set" in result.failure_message
+
+
+def test_unpicklable_resource_is_rejected_before_the_run_starts_naming_it(tmp_path):
+    path = tmp_path / "with_client.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import threading
+            from assay import Definitions, asset
+
+            class Client:
+                def __init__(self):
+                    self.lock = threading.Lock()
+
+            @asset
+            def table(client):
+                return 1
+
+            defs = Definitions(assets=[table], resources={"client": Client()})
+            """
+        )
+    )
+    seen = []
+    with pytest.raises(ExecutionConfigError, match="resource 'client' cannot be sent to worker"):
+        materialize(
+            load_definitions(file=str(path)),
+            executor="multiprocess",
+            on_event=seen.append,
+        )
+    assert seen == []  # no run was reported started
+
+
+def test_values_load_from_a_filesystem_io_manager_configured_by_env_var(tmp_path, monkeypatch):
+    storage = tmp_path / "storage"
+    monkeypatch.setenv("ASSAY_TEST_STORAGE", str(storage))
+    path = tmp_path / "env_storage.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from assay import Definitions, EnvVar, FilesystemIOManager, asset
+
+            @asset
+            def rows():
+                return [1, 2, 3]
+
+            @asset
+            def row_count(rows):
+                return len(rows)
+
+            storage = FilesystemIOManager(base_dir=EnvVar("ASSAY_TEST_STORAGE"))
+            defs = Definitions(assets=[rows, row_count], resources={"io_manager": storage})
+            """
+        )
+    )
+    result = materialize(load_definitions(file=str(path)), executor=MultiprocessExecutor(1))
+    assert result.success, result.failure_message
+    assert (storage / "rows").is_file()
+    assert result.output_for_node("row_count") == 3
