@@ -130,6 +130,12 @@ class AssetGraph:
         close = difflib.get_close_matches(key.to_user_string(), names, n=3, cutoff=0.6)
         return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
+    def _suggest_or_external(self, key: AssetKey) -> str:
+        """A likely typo's correction, else how to declare data Assay does not produce."""
+        return self._suggest(key) or (
+            f"; if Assay does not produce it, declare it with AssetSpec('{key.to_user_string()}')"
+        )
+
     def _resolve_inputs(
         self, owner: str, ins: Mapping, consumer_key: AssetKey | None, def_name: str
     ) -> dict[str, AssetKey]:
@@ -163,9 +169,12 @@ class AssetGraph:
             elif param in self._resource_keys:
                 extra_resources.append(param)
             else:
+                hint = self._suggest(direct) or (
+                    f"; declare data Assay does not produce with AssetSpec('{param}'), or "
+                    f"provide a resource named '{param}'"
+                )
                 raise DefinitionError(
-                    f"'{owner}': parameter '{param}' names no asset and no resource"
-                    f"{self._suggest(direct)}; declare external data with AssetSpec('{param}')"
+                    f"'{owner}': parameter '{param}' names no asset and no resource{hint}"
                 )
         if extra_resources:
             self.extra_resource_params[def_name] = tuple(extra_resources)
@@ -191,8 +200,7 @@ class AssetGraph:
                 if parent_node is None:
                     raise DefinitionError(
                         f"asset '{node.key}' depends on '{parent}', which is not defined"
-                        f"{self._suggest(parent)}; declare external data with "
-                        f"AssetSpec('{parent}')"
+                        f"{self._suggest_or_external(parent)}"
                     )
                 if parent == node.key:
                     raise CycleError(f"asset '{node.key}' depends on itself")

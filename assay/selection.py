@@ -5,7 +5,7 @@ sales/*             glob over keys
 +key / key+         with all upstream / all downstream assets
 2+key / key+1       the same, limited to that many hops
 group:g tag:k=v owner:o kind:k
-a, b                union;   ``a b`` or ``a and b``: intersection
+a, b / a or b       union;   ``a b`` or ``a and b``: intersection (binds tighter)
 *                   everything
 """
 
@@ -32,32 +32,65 @@ def select_keys(graph: AssetGraph, selection: Selection, *, where: str = "") -> 
     if selection is None:
         return {k for k, n in graph.nodes.items() if n.is_executable}
     if isinstance(selection, str):
-        clauses = [c for c in selection.split(",")]
+        text = selection
     else:
-        clauses = []
+        parts = []
         for item in selection:
             if isinstance(item, AssetKey):
-                clauses.append(item.to_user_string())
+                parts.append(item.to_user_string())
             else:
                 key = getattr(item, "keys", None)  # an AssetsDefinition
                 if key is not None:
-                    clauses.extend(k.to_user_string() for k in key)
+                    parts.extend(k.to_user_string() for k in key)
                 else:
-                    clauses.append(str(item))
+                    parts.append(str(item))
+        text = ", ".join(parts)
     suffix = f" (in {where})" if where else ""
-    result: set[AssetKey] = set()
-    if not any(c.strip() for c in clauses):
+    clauses = _clauses(text)
+    if not any(clauses):
         raise InvalidSelection(f"empty selection{suffix}")
-    for clause in clauses:
-        terms = [t for t in clause.split() if t.lower() != "and"]
+    result: set[AssetKey] = set()
+    for terms in clauses:
         if not terms:
-            raise InvalidSelection(f"empty term in selection {selection!r}{suffix}")
+            raise InvalidSelection(f"empty term in selection {text!r}{suffix}")
         matched: set[AssetKey] | None = None
-        for term in terms:
+        for i, term in enumerate(terms):
+            if _DANGLING_DEPTH.match(term):
+                raise InvalidSelection(_dangling_depth(term, terms, i, suffix))
             keys = _select_term(graph, term, suffix)
             matched = keys if matched is None else matched & keys
-        result |= matched or set()
+        if not matched:
+            listed = " and ".join(f"'{t}'" for t in terms)
+            raise InvalidSelection(f"no asset matches {listed} at once{suffix}")
+        result |= matched
     return result
+
+
+def _clauses(text: str) -> list[list[str]]:
+    """Split on `,` / `or` into clauses of intersected terms (`and` or spaces between them)."""
+    clauses: list[list[str]] = [[]]
+    for token in text.replace(",", " , ").split():
+        lowered = token.lower()
+        if lowered in {",", "or"}:
+            clauses.append([])
+        elif lowered != "and":
+            clauses[-1].append(token)
+    return clauses
+
+
+# A depth with no asset attached, as in "+1 key": the hops belong next to the key.
+_DANGLING_DEPTH = re.compile(r"^\d*\+\d*$")
+
+
+def _dangling_depth(term: str, terms: list[str], index: int, suffix: str) -> str:
+    hops = "".join(ch for ch in term if ch.isdigit()) or "1"
+    neighbours = terms[index + 1 : index + 2] or terms[index - 1 : index] or ["key"]
+    key = neighbours[0]
+    levels = f"{hops} level" + ("" if hops == "1" else "s")
+    return (
+        f"'{term}' has no asset: write the hops next to the key, as in '{hops}+{key}' "
+        f"({key} and {levels} upstream) or '{key}+{hops}' (downstream){suffix}"
+    )
 
 
 def _select_term(graph: AssetGraph, term: str, suffix: str) -> set[AssetKey]:

@@ -10,6 +10,7 @@ from assay import (
     AssetSpec,
     DefinitionError,
     Definitions,
+    FilesystemIOManager,
     Output,
     asset,
     asset_check,
@@ -118,6 +119,31 @@ def test_cycles_are_rejected_naming_the_assets_in_the_cycle():
         or "b -> c -> a -> b" in message
         or "c -> a -> b -> c" in message
     )
+
+
+def test_an_asset_that_depends_on_itself_is_rejected_by_name():
+    @asset(deps=["loop"])
+    def loop():
+        return 1
+
+    with pytest.raises(CycleError, match="asset 'loop' depends on itself"):
+        Definitions(assets=[loop])
+
+
+def test_io_manager_key_stores_and_loads_through_that_io_manager(tmp_path):
+    @asset(io_manager_key="warehouse_io")
+    def big_table():
+        return [1, 2, 3]
+
+    @asset
+    def table_size(big_table):
+        return len(big_table)
+
+    warehouse_io = FilesystemIOManager(base_dir=str(tmp_path))
+    result = materialize([big_table, table_size], resources={"warehouse_io": warehouse_io})
+    assert result.output_for_node("table_size") == 3
+    assert (tmp_path / "big_table").is_file()  # stored by warehouse_io ...
+    assert not (tmp_path / "table_size").exists()  # ... while table_size used the default
 
 
 def test_unknown_dependency_names_close_matches():

@@ -67,6 +67,33 @@ def test_comma_is_union_and_space_or_and_is_intersection(graph):
     assert names(select_keys(graph, "+forecast and kind:python")) == ["revenue"]
 
 
+def test_or_is_a_union_like_a_comma_and_binds_looser_than_and(graph):
+    assert names(select_keys(graph, "forecast or sales/orders")) == ["forecast", "sales/orders"]
+    assert names(select_keys(graph, "group:sales and kind:sql or forecast")) == [
+        "forecast",
+        "sales/orders",
+    ]
+
+
+def test_an_intersection_that_selects_nothing_is_an_error(graph):
+    with pytest.raises(InvalidSelection, match="no asset matches 'group:finance' and 'kind:sql'"):
+        select_keys(graph, "group:finance kind:sql")
+
+
+def test_a_depth_written_apart_from_its_key_explains_the_syntax(graph):
+    with pytest.raises(InvalidSelection) as info:
+        select_keys(graph, "+1 forecast")
+    assert str(info.value) == (
+        "'+1' has no asset: write the hops next to the key, as in '1+forecast' "
+        "(forecast and 1 level upstream) or 'forecast+1' (downstream)"
+    )
+
+
+def test_unknown_key_behind_a_lineage_operator_lists_close_matches(graph):
+    with pytest.raises(InvalidSelection, match=r"no asset 'forcast'.*did you mean 'forecast'"):
+        select_keys(graph, "2+forcast")
+
+
 def test_star_selects_everything_and_none_selects_executable_assets(graph):
     assert len(select_keys(graph, "*")) == 4
     assert select_keys(graph, None) == set(graph.nodes)
