@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from assay.definitions.definitions import Definitions
+from assay.definitions.io_managers import FilesystemIOManager
 from assay.errors import AssayError
 from assay.loading import load_definitions
 
@@ -27,6 +30,27 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_from_args(args: argparse.Namespace) -> Definitions:
     return load_definitions(module=args.module, file=args.file, attribute=args.attribute)
+
+
+def default_storage() -> str:
+    home = os.environ.get("ASSAY_HOME")
+    return str(Path(home, "storage")) if home else str(Path(".assay", "storage"))
+
+
+def resources_for_run(defs: Definitions, storage: str | None = None) -> dict[str, Any]:
+    """The code location's resources plus the CLI's default filesystem IO manager.
+
+    `storage` (from --storage) replaces the location's own `io_manager`.
+    """
+    resources = dict(defs.resources)
+    if "io_manager" not in resources or storage:
+        resources["io_manager"] = FilesystemIOManager(base_dir=storage or default_storage())
+    return resources
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 step`, `3 steps`."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def stdout() -> Console:

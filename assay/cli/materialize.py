@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
-
-from rich.markup import escape
 
 from assay.cli._common import (
     add_location_arguments,
     handle_user_errors,
     load_from_args,
-    stderr,
-    stdout,
+    resources_for_run,
 )
-from assay.definitions.io_managers import FilesystemIOManager
-from assay.execution.events import Event, EventType
+from assay.cli._common import default_storage as default_storage  # used by backfill, agent
+from assay.cli.progress import ProgressPrinter
+from assay.execution.events import Event
 from assay.execution.materialize import execute_run, resolve_executor
 
 FAILED_RUN = 1
@@ -53,11 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle_user_errors(run))
 
 
-def default_storage() -> str:
-    home = os.environ.get("ASSAY_HOME")
-    return str(Path(home, "storage")) if home else str(Path(".assay", "storage"))
-
-
 def run(args: argparse.Namespace) -> int:
     defs = load_from_args(args)
     selection = args.select
@@ -65,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if selection:
             raise_usage("pass --select or --job, not both")
         selection = defs.get_job(args.job).selection
-    resources = dict(defs.resources)
-    if "io_manager" not in resources or args.storage:
-        resources["io_manager"] = FilesystemIOManager(base_dir=args.storage or default_storage())
+    resources = resources_for_run(defs, args.storage)
     tags = dict(_parse_tag(t) for t in args.tag)
     executor = resolve_executor(args.executor, args.max_concurrent)
     graph = defs.asset_graph
@@ -115,102 +104,3 @@ def _parse_tag(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise_usage(f"--tag must look like key=value, got {text!r}")
     return key, value
-
-
-class ProgressPrinter:
-    """Prints one line per finished step and keeps a live progress line on a terminal."""
-
-    def __init__(self, *, quiet: bool) -> None:
-        self.out = stdout()
-        self.err = stderr()
-        self.quiet = quiet
-        self.total = 0
-        self.done = 0
-        self.counts = {"succeeded": 0, "failed": 0, "skipped": 0, "materialized": 0}
-        self.check_failures: list[str] = []
-        self._status = None
-        self._check_steps: set[str] = set()
-
-    def __call__(self, event: Event) -> None:
-        t = event.type
-        if t is EventType.RUN_STARTED:
-            self.total = int(event.payload.get("steps", 0))
-            if not self.quiet:
-                partition = event.payload.get("partition_key")
-                suffix = f" for partition {escape(partition)}" if partition else ""
-                self.out.print(f"run [bold]{event.run_id[:8]}[/]: {self.total} steps{suffix}")
-            if self.out.is_terminal and self.total:
-                self._status = self.out.status(self._progress_text())
-                self._status.start()
-        elif t is EventType.STEP_SUCCEEDED:
-            self.counts["succeeded"] += 1
-            self._advance()
-            if not self.quiet and event.step_key not in self._check_steps:
-                duration = event.payload.get("duration_s", 0.0)
-                self.out.print(
-                    f"  [green]✓[/] {escape(event.step_key or '')} [dim]{duration:.3f}s[/]"
-                )
-        elif t is EventType.STEP_FAILED:
-            self.counts["failed"] += 1
-            self._advance()
-            self.err.print(f"  [red]✗ {escape(event.message)}[/]")
-            stack = event.payload.get("error", {}).get("stack")
-            if stack:
-                self.err.print(escape(_indent(stack.rstrip())), style="dim")
-        elif t is EventType.STEP_SKIPPED:
-            self.counts["skipped"] += 1
-            self._advance()
-            if not self.quiet:
-                self.out.print(f"  [yellow]-[/] {escape(event.message)}")
-        elif t is EventType.ASSET_MATERIALIZATION:
-            self.counts["materialized"] += 1
-        elif t is EventType.ASSET_OBSERVATION and not self.quiet:
-            version = event.payload.get("data_version")
-            suffix = f" (data version {escape(str(version))})" if version else ""
-            self.out.print(f"  [cyan]◎[/] observed {escape(str(event.asset_key))}{suffix}")
-        elif t is EventType.ASSET_CHECK_EVALUATION:
-            p = event.payload
-            name = f"{event.asset_key}:{p['check_name']}"
-            self._check_steps.add(name)
-            if not p["passed"]:
-                self.check_failures.append(name)
-                colour = "red" if p["severity"] == "ERROR" else "yellow"
-                blocking = " (blocking)" if p["blocking"] else ""
-                self.err.print(
-                    f"  [{colour}]check {escape(name)} failed[/] [{p['severity']}{blocking}] "
-                    f"{escape(str(p['metadata'] or ''))}"
-                )
-            elif not self.quiet:
-                self.out.print(f"  [green]✓[/] check {escape(name)} passed")
-        elif t is EventType.LOG and not self.quiet:
-            self.out.print(f"    [dim]{event.payload.get('level', '')} {escape(event.message)}[/]")
-
-    def _progress_text(self) -> str:
-        return f"{self.done}/{self.total} steps done"
-
-    def _advance(self) -> None:
-        self.done += 1
-        if self._status is not None:
-            self._status.update(self._progress_text())
-
-    def stop(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-        self._check_steps: set[str] = set()
-
-    def summary(self, success: bool, failure: str | None, run_id: str) -> None:
-        c = self.counts
-        line = f"{c['materialized']} materialized, {c['failed']} failed, {c['skipped']} skipped" + (
-            f", {len(self.check_failures)} checks failed" if self.check_failures else ""
-        )
-        if success:
-            self.out.print(f"[bold green]run {run_id[:8]} succeeded[/]: {line}")
-        else:
-            self.err.print(
-                f"[bold red]run {run_id[:8]} failed[/]: {escape(failure or '')} ({line})"
-            )
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())

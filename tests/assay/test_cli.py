@@ -172,8 +172,60 @@ def test_check_reports_a_valid_code_location():
             "several Definitions objects (one, two)",
         ),
         ("import not_a_real_module_xyz\n", "No module named 'not_a_real_module_xyz'"),
+        (
+            """
+            from assay import Definitions, asset
+
+            @asset
+            def user_events():
+                return 1
+
+            @asset
+            def daily_metrics(user_event):
+                return 1
+
+            defs = Definitions(assets=[user_events, daily_metrics])
+            """,
+            "'daily_metrics': parameter 'user_event' names no asset and no resource; "
+            "did you mean 'user_events'?",
+        ),
+        (
+            """
+            from assay import Definitions, asset
+
+            @asset(deps=["user_evnts"])
+            def daily_metrics():
+                return 1
+
+            defs = Definitions(assets=[daily_metrics])
+            """,
+            "asset 'daily_metrics' depends on 'user_evnts', which is not defined",
+        ),
+        (
+            """
+            from assay import ConfigurableResource, Definitions, asset
+
+            class Warehouse(ConfigurableResource):
+                dsn: str
+
+            @asset
+            def table(warehouse: Warehouse):
+                return 1
+
+            defs = Definitions(assets=[table])
+            """,
+            "resource not provided: 'warehouse' (needed by table); provided: io_manager",
+        ),
     ],
-    ids=["cycle", "no-definitions", "several-definitions", "import-error"],
+    ids=[
+        "cycle",
+        "no-definitions",
+        "several-definitions",
+        "import-error",
+        "misspelt-parameter",
+        "misspelt-deps",
+        "missing-resource",
+    ],
 )
 def test_check_explains_broken_code_locations(tmp_path, source, message):
     proc = assay("check", "-f", write(tmp_path, source))
@@ -233,3 +285,96 @@ def test_json_output_streams_every_event_as_a_line(tmp_path):
     assert events[-1].type is EventType.RUN_SUCCEEDED
     materialized = [str(e.asset_key) for e in events if e.type is EventType.ASSET_MATERIALIZATION]
     assert materialized == ["user_events", "daily_metrics", "churn_model"]
+
+
+SLOW_PROJECT = """
+import time
+from assay import Definitions, asset
+
+@asset
+def first():
+    time.sleep(0.4)
+    return 1
+
+@asset
+def second(first):
+    time.sleep(0.4)
+    return 2
+
+defs = Definitions(assets=[first, second])
+"""
+
+
+def test_each_finished_step_line_shows_progress_through_the_run(tmp_path):
+    proc = assay("materialize", "-m", EXAMPLE, "--storage", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("run ") and lines[0].endswith(": 4 steps")
+    assert "    INFO user_events: fetched 176 events" in lines
+    assert "  [1/4] ✓ user_events" in proc.stdout
+    assert "  [2/4] ✓ daily_metrics" in proc.stdout
+    assert "  [3/4] ✓ check daily_metrics:no_negative_conversions passed" in lines
+    assert "  [4/4] ✓ churn_model" in proc.stdout
+
+
+def test_a_terminal_gets_a_live_progress_line_naming_the_running_step(tmp_path):
+    import pty
+
+    path = write(tmp_path, SLOW_PROJECT)
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "materialize", "-f", path, "--storage", str(tmp_path)],
+        cwd=REPO,
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120"},
+    )
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closes when the command exits
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(primary)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    text = output.decode()
+    assert "0/2 steps done · running first" in text
+    assert "1/2 steps done · running second" in text
+    assert "2 materialized, 0 failed, 0 skipped" in text
+
+
+def test_a_worker_killed_mid_step_fails_that_step_and_the_command_exits_1(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import os, signal
+        from assay import Definitions, asset
+
+        @asset
+        def oom_victim():
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        @asset
+        def downstream(oom_victim):
+            return 1
+
+        @asset
+        def healthy():
+            return 1
+
+        defs = Definitions(assets=[oom_victim, downstream, healthy])
+        """,
+    )
+    proc = assay(
+        "materialize", "-f", path, "--executor", "multiprocess", "--max-concurrent", "1",
+        "--storage", str(tmp_path / "s"),
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "✗ step 'oom_victim' failed: its worker process died (killed by SIGKILL)" in proc.stderr
+    assert "- skipped 'downstream': upstream step 'oom_victim' failed" in proc.stdout
+    assert "✓ healthy" in proc.stdout
+    assert "1 materialized, 1 failed, 1 skipped" in proc.stderr
