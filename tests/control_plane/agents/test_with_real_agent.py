@@ -1,24 +1,29 @@
 """End to end with the real ``assay-agent`` (a subprocess) against the real servicer, the
 dequeuer and PostgreSQL: register, launch through the REST API, materialize, and keep the
-data itself on the agent's side."""
+data itself on the agent's side (checked in every table and in every message the agent
+sent, captured on the wire by a server interceptor)."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from concurrent import futures
 from pathlib import Path
 
+import grpc
 import pytest
 from django.db import connection
 
+from assay.api.v1 import agent_pb2 as pb
+from control_plane.agents.servicer import add_to_server
 from control_plane.core.context import tenant_context
 from control_plane.runs.models import TERMINAL_STATUSES, Run, RunStatus
 from control_plane.runs.queue import dequeue_runs
 from control_plane.tenancy import queries
-from tests.control_plane.agents.fake_agent import start_server
 from tests.control_plane.factories import agent_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,6 +53,54 @@ defs = Definitions(assets=[orders, order_count], asset_checks=[has_orders])
 '''
 
 
+class WireRecorder(grpc.ServerInterceptor):
+    """Keeps the serialized bytes of every request message, exactly as they arrived.
+
+    It wraps the method's request deserializer, so what it records is what crossed the
+    network (after gRPC's own decompression), not a re-encoding of the parsed message.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        deserialize = handler.request_deserializer
+
+        def recording(raw: bytes):
+            with self._lock:
+                self.messages.append(bytes(raw))
+            return deserialize(raw)
+
+        return handler._replace(request_deserializer=recording)
+
+
+def start_recorded_server() -> tuple[grpc.Server, str, WireRecorder]:
+    recorder = WireRecorder()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=[recorder])
+    add_to_server(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"127.0.0.1:{port}", recorder
+
+
+def encodings_of(text: str) -> list[bytes]:
+    """Byte patterns ``text`` would leave in a message: UTF-8/16/32 (either byte order),
+    hex, and base64 at each of the three alignments (the part not touched by neighbours)."""
+    raw = text.encode()
+    patterns = [raw, raw.hex().encode(), raw.hex().upper().encode()]
+    patterns += [text.encode(codec) for codec in ("utf-16-le", "utf-16-be", "utf-32-le")]
+    patterns.append(text.encode("utf-32-be"))
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw)
+        patterns.append(encoded[4:-4])
+        patterns.append(base64.urlsafe_b64encode(b"\0" * shift + raw)[4:-4])
+    return patterns
+
+
 @pytest.fixture
 def running_agent(acme, tmp_path):
     if not AGENT.exists():
@@ -55,7 +108,7 @@ def running_agent(acme, tmp_path):
     with tenant_context(acme.ctx()):
         prod = queries.get_deployment(name="prod")
     token = agent_token(acme.ctx(), deployments=[prod])
-    server, address = start_server()
+    server, address, recorder = start_recorded_server()
     stop = threading.Event()
 
     def dequeuer() -> None:
@@ -84,7 +137,7 @@ def running_agent(acme, tmp_path):
         stderr=subprocess.STDOUT,
     )
     try:
-        yield tmp_path
+        yield tmp_path, recorder
     finally:
         agent.terminate()
         try:
@@ -121,9 +174,10 @@ def every_text_in_the_database() -> str:
 def test_a_run_queued_through_the_api_is_executed_by_the_agent_and_data_stays_there(
     acme, running_agent
 ):
+    workdir, recorder = running_agent
     client = acme.client()
     assets_url = "/api/v1/orgs/acme/deployments/prod/assets/"
-    log = running_agent / "agent.log"
+    log = workdir / "agent.log"
     wait_for(lambda: client.get(assets_url).json()["results"], "the location's snapshot", log=log)
     response = client.post(
         "/api/v1/orgs/acme/deployments/prod/runs/", {"location": "shop"}, format="json"
@@ -145,3 +199,22 @@ def test_a_run_queued_through_the_api_is_executed_by_the_agent_and_data_stays_th
     types = [e["event_type"] for e in events["results"]]
     assert types.count("asset_materialization") == 2 and "asset_check_evaluation" in types
     assert SENTINEL not in every_text_in_the_database()
+
+    # The value was really produced, and kept on the agent's side by its IO manager ...
+    stored = [p for p in (workdir / ".assay" / "storage").rglob("*") if p.is_file()]
+    assert any(SENTINEL.encode() in p.read_bytes() for p in stored)
+    # ... and the agent said everything it had to say: this run's events crossed the wire.
+    sent = [pb.AgentMessage.FromString(raw) for raw in recorder.messages]
+    on_the_wire = {
+        e.id for m in sent if m.WhichOneof("message") == "event_batch" for e in m.event_batch.events
+    } | {m.run_status_change.id for m in sent if m.WhichOneof("message") == "run_status_change"}
+    assert {e["event_id"] for e in events["results"]} <= on_the_wire
+    assert any(m.WhichOneof("message") == "location_snapshot" for m in sent)
+    # Not one message the agent sent holds the value, in any encoding.
+    leaks = [
+        (n, pattern)
+        for n, raw in enumerate(recorder.messages)
+        for pattern in encodings_of(SENTINEL)
+        if pattern in raw
+    ]
+    assert not leaks, f"messages that carry the sentinel: {leaks}"
