@@ -20,6 +20,7 @@ from assay.definitions.sensors import (
     SensorEvaluationError,
     SensorResult,
     SkipReason,
+    check_run_request_partitions,
 )
 from assay.definitions.targets import Target, coerce_target
 from assay.errors import DefinitionError
@@ -64,6 +65,18 @@ class ScheduleDefinition:
             raise DefinitionError(f"{where}: {exc}") from exc
         self.name = name
         self.target = coerce_target(target, job, where=where)
+        chosen = self.target
+        if (
+            isinstance(chosen, AssetJob)
+            and chosen.partitions_def is not None
+            and execution_fn is None
+            and partitions_def is None
+        ):
+            raise DefinitionError(
+                f"{where} targets partitioned job '{chosen.name}' but says no partition: "
+                "use build_schedule_from_partitioned_job(job), or a @schedule function that "
+                "returns RunRequest(partition_key=...)"
+            )
         self.execution_timezone = execution_timezone
         self.execution_fn = execution_fn
         self.tags = dict(tags or {})
@@ -185,6 +198,7 @@ def evaluate_schedule(
                 f"schedule '{schedule.name}' produced {type(item).__name__}; return or yield "
                 "RunRequest or SkipReason"
             )
+    check_run_request_partitions(requests, schedule.target, where=f"schedule '{schedule.name}'")
     if not requests:
         return SensorResult(skip_reason=skip or "the schedule function requested no runs")
     return SensorResult(run_requests=tuple(requests))

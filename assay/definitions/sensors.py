@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from assay.definitions.jobs import AssetJob
 from assay.definitions.targets import Target, coerce_target
 from assay.errors import AssayError, DefinitionError
+from assay.partitions import DynamicPartitionsDefinition, PartitionsError
 
 
 class SensorEvaluationError(AssayError):
@@ -212,6 +213,29 @@ def sensor(
     return decorate
 
 
+def check_run_request_partitions(
+    requests: Iterable[RunRequest], target: str | AssetJob, *, where: str
+) -> None:
+    """Refuse requests that cannot launch: a partitioned job's run needs a partition key
+    of the job's partitions (dynamic keys are not checked: the tick may be adding them)."""
+    if not isinstance(target, AssetJob) or target.partitions_def is None:
+        return
+    pdef = target.partitions_def
+    for request in requests:
+        key = request.partition_key
+        if key is None:
+            raise SensorEvaluationError(
+                f"{where} requested a run of partitioned job '{target.name}' without a "
+                "partition_key: return RunRequest(partition_key=...)"
+            )
+        if isinstance(pdef, DynamicPartitionsDefinition):
+            continue
+        try:
+            pdef.subset_with_partition_keys([key])
+        except PartitionsError as exc:
+            raise SensorEvaluationError(f"{where} requested a run for {exc}") from exc
+
+
 def dedupe_run_requests(
     requests: Iterable[RunRequest], seen_run_keys: Iterable[str]
 ) -> tuple[list[RunRequest], list[str]]:
@@ -309,6 +333,7 @@ def evaluate_sensor(
                 f"sensor '{sensor.name}' produced {type(item).__name__}; yield or return "
                 "RunRequest, SkipReason, SensorResult or AddDynamicPartitionsRequest"
             )
+    check_run_request_partitions(requests, sensor.target, where=f"sensor '{sensor.name}'")
     fresh, duplicates = dedupe_run_requests(requests, seen_run_keys)
     if not fresh and skip is None:
         skip = (

@@ -141,3 +141,44 @@ def test_snapshot_describes_schedules_and_sensors_for_a_daemon():
         "minimum_interval_seconds": 60,
         "selection": "raw_signups, daily_signups",
     }
+
+
+def test_a_plain_schedule_on_a_partitioned_job_is_refused_because_it_names_no_partition():
+    with pytest.raises(DefinitionError, match="targets partitioned job 'sales_job'"):
+        ScheduleDefinition(cron_schedule="0 6 * * *", job=sales_job)
+
+
+def test_a_schedule_that_requests_no_or_an_unknown_partition_of_its_job_fails_the_tick():
+    @schedule("0 9 * * *", job=sales_job)
+    def forgets_the_partition(context):
+        return RunRequest()
+
+    @schedule("0 9 * * *", job=sales_job)
+    def misspells_the_partition(context):
+        return RunRequest(partition_key="2024-13-01")
+
+    tick = datetime(2024, 1, 5, 9, tzinfo=UTC)
+    with pytest.raises(
+        SensorEvaluationError, match=r"'forgets_the_partition'.*without a partition"
+    ):
+        evaluate_schedule(forgets_the_partition, scheduled_execution_time=tick)
+    with pytest.raises(SensorEvaluationError, match="unknown partition key '2024-13-01'"):
+        evaluate_schedule(misspells_the_partition, scheduled_execution_time=tick)
+
+
+def test_partitioned_job_schedule_in_new_york_runs_each_day_across_both_dst_changes():
+    new_york = DailyPartitionsDefinition(start_date="2024-01-01", timezone="America/New_York")
+    job = define_asset_job("ny_job", "sales", partitions_def=new_york)
+    nightly = build_schedule_from_partitioned_job(job)
+    for after, expected in [
+        (datetime(2024, 3, 9, 12, tzinfo=UTC), ["2024-03-09", "2024-03-10", "2024-03-11"]),
+        (datetime(2024, 11, 2, 12, tzinfo=UTC), ["2024-11-02", "2024-11-03", "2024-11-04"]),
+    ]:
+        ran = []
+        tick = after
+        for _ in expected:
+            tick = nightly.next_tick(tick)
+            assert (tick.hour, tick.minute) == (0, 0)  # local midnight, whatever the offset
+            (request,) = evaluate_schedule(nightly, scheduled_execution_time=tick).run_requests
+            ran.append(request.partition_key)
+        assert ran == expected

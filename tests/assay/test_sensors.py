@@ -184,3 +184,18 @@ def test_one_asset_a_spec_or_a_key_alone_is_a_target():
     assert by_asset.target == "orders"
     assert by_spec.target == "vendor_feed"
     assert by_key.target == "shop/orders"
+
+
+def test_a_sensor_that_requests_an_unknown_partition_of_its_job_fails_the_tick():
+    from assay import DailyPartitionsDefinition, define_asset_job
+
+    daily = DailyPartitionsDefinition(start_date="2024-01-01")
+    job = define_asset_job("daily_job", "customer_report", partitions_def=daily)
+
+    @sensor(job=job)
+    def late_file(context):
+        yield RunRequest(run_key="a", partition_key="2024-01-02")
+        yield RunRequest(run_key="b", partition_key="yesterday")
+
+    with pytest.raises(SensorEvaluationError, match=r"sensor 'late_file'.*'yesterday'"):
+        evaluate_sensor(late_file, evaluation_time=NOW)
