@@ -11,6 +11,8 @@ from assay import (
     asset,
     freshness_report,
 )
+from assay.automation import InMemoryStatusView
+from assay.partitions import MultiPartitionsDefinition, StaticPartitionsDefinition
 
 NOW = datetime(2024, 1, 10, 12, tzinfo=UTC)
 
@@ -76,3 +78,74 @@ def test_partitioned_asset_is_judged_by_its_latest_partition_from_a_status_view(
     assert sales.partition == "2024-01-09"
     assert sales.status is FreshnessStatus.FRESH
     assert report[AssetKey("prices")].status is FreshnessStatus.UNKNOWN
+
+
+def _status(*materializations):
+    """A real status view holding (asset, partitions_def, partition, when) facts."""
+    status = InMemoryStatusView()
+    for name, pdef, partition, when in materializations:
+        subset = pdef.subset_with_partition_keys([partition])
+        status.record_materialization(AssetKey(name), subset, timestamp=when.timestamp())
+    return status
+
+
+def test_a_missing_latest_partition_makes_the_asset_stale_by_how_long_it_is_overdue():
+    daily = daily_sales.partitions_def
+    status = _status(("daily_sales", daily, "2024-01-08", datetime(2024, 1, 9, 1, tzinfo=UTC)))
+    # 2024-01-09 ended at midnight; with 18 hours of lag it is due by 18:00.
+    early = {x.asset_key: x for x in freshness_report(defs, status, now=NOW)}
+    line = early[AssetKey("daily_sales")]
+    assert (line.partition, line.status) == ("2024-01-09", FreshnessStatus.FRESH)
+    assert line.last_materialization_time is None
+    assert line.stale_at == datetime(2024, 1, 10, 18, tzinfo=UTC)
+    late = datetime(2024, 1, 10, 20, tzinfo=UTC)
+    line = {x.asset_key: x for x in freshness_report(defs, status, now=late)}[
+        AssetKey("daily_sales")
+    ]
+    assert (line.status, line.overdue_minutes) == (FreshnessStatus.STALE, 120)
+
+
+def test_a_date_by_region_asset_is_judged_by_the_stalest_region_of_the_latest_day():
+    daily = DailyPartitionsDefinition("2024-01-01")
+    by_region = MultiPartitionsDefinition(
+        {"date": daily, "region": StaticPartitionsDefinition(["eu", "us"])}
+    )
+
+    @asset(partitions_def=by_region, freshness_policy=FreshnessPolicy(maximum_lag_minutes=60))
+    def sales_by_region():
+        return 1
+
+    regional = Definitions(assets=[sales_by_region])
+    status = _status(
+        ("sales_by_region", by_region, "2024-01-09|eu", datetime(2024, 1, 10, 0, 30, tzinfo=UTC))
+    )
+    (line,) = freshness_report(regional, status, now=datetime(2024, 1, 10, 3, tzinfo=UTC))
+    assert (line.partition, line.status, line.overdue_minutes) == (
+        "2024-01-09|us",
+        FreshnessStatus.STALE,
+        120,
+    )
+
+
+def test_a_static_partitioned_asset_is_fresh_only_when_every_partition_is():
+    regions = StaticPartitionsDefinition(["eu", "us"])
+
+    @asset(partitions_def=regions, freshness_policy=FreshnessPolicy(maximum_lag_minutes=60))
+    def rates():
+        return 1
+
+    regional = Definitions(assets=[rates])
+    status = _status(
+        ("rates", regions, "eu", datetime(2024, 1, 10, 11, 30, tzinfo=UTC)),
+        ("rates", regions, "us", datetime(2024, 1, 10, 9, tzinfo=UTC)),
+    )
+    (line,) = freshness_report(regional, status, now=NOW)
+    assert (line.partition, line.status, line.overdue_minutes) == ("us", FreshnessStatus.STALE, 120)
+    status.record_materialization(
+        AssetKey("rates"),
+        regions.subset_with_partition_keys(["us"]),
+        timestamp=datetime(2024, 1, 10, 11, 45, tzinfo=UTC).timestamp(),
+    )
+    (line,) = freshness_report(regional, status, now=NOW)
+    assert (line.partition, line.status) == ("eu", FreshnessStatus.FRESH)  # goes stale first
+    assert line.stale_at == datetime(2024, 1, 10, 12, 30, tzinfo=UTC)
