@@ -62,3 +62,18 @@ def test_automation_docs_command_runs(command, status, pipeline_dir):
         timeout=60,
     )
     assert proc.returncode == status, proc.stdout + proc.stderr
+
+
+COMPOSITION = re.compile(r"### `(\w+)\(.*?`\n.*?```\n(.*?)```", re.DOTALL)
+
+
+def test_each_built_in_is_documented_as_the_composition_it_is():
+    from assay.automation import AutomationCondition as AC
+
+    documented = {name: " ".join(text.split()) for name, text in COMPOSITION.findall(PAGE)}
+    actual = {
+        "eager": AC.eager().describe(),
+        "on_cron": AC.on_cron("0 6 * * *").describe().replace("'0 6 * * *'", "cron"),
+        "on_missing": AC.on_missing().describe(),
+    }
+    assert documented == actual
