@@ -31,6 +31,7 @@ from assay.partitions import (
     DynamicPartitionsDefinition,
     DynamicPartitionsStore,
     IdentityPartitionMapping,
+    MultiPartitionsDefinition,
     PartitionKeyRange,
     PartitionsDefinition,
     PartitionsSubset,
@@ -227,25 +228,9 @@ def _target(
     if pdef in requested:
         return requested[pdef]
     try:
-        keys: list[str] = []
-        for one in partition_keys or ():
-            keys += requested_keys(
-                pdef,
-                partition_key=one,
-                partition_key_range=None,
-                current_time=current_time,
-                store=store,
-                asset=asset,
-            )
-        if partition_keys is None:
-            keys = requested_keys(
-                pdef,
-                partition_key=None,
-                partition_key_range=partition_key_range,
-                current_time=current_time,
-                store=store,
-                asset=asset,
-            )
+        keys = _read_request(
+            pdef, partition_keys, partition_key_range, current_time, store, asset=asset
+        )
         requested[pdef] = pdef.subset_with_partition_keys(keys)
         return requested[pdef]
     except PartitionSelectionError:
@@ -260,11 +245,76 @@ def _target(
                 parent_unit.target, pdef, current_time=current_time, dynamic_partitions_store=store
             )
             derived = mapped if derived is None else derived | mapped
+        if derived is None and isinstance(pdef, MultiPartitionsDefinition):
+            derived = _days_of_every_region(
+                pdef, partition_keys, partition_key_range, window, current_time, store, asset
+            )
         if derived is None:
             derived = overlapping_subset(pdef, window, current_time)
         if derived is None:
             raise
         return derived
+
+
+def _read_request(
+    pdef: PartitionsDefinition,
+    partition_keys: Sequence[str] | None,
+    partition_key_range: PartitionKeyRange | None,
+    current_time: datetime | None,
+    store: DynamicPartitionsStore | None,
+    *,
+    asset: AssetKey,
+) -> list[str]:
+    """The requested keys (a list, else the range) read in `pdef`; raises when they are
+    not keys of it."""
+    if partition_keys is None:
+        return requested_keys(
+            pdef,
+            partition_key=None,
+            partition_key_range=partition_key_range,
+            current_time=current_time,
+            store=store,
+            asset=asset,
+        )
+    keys: list[str] = []
+    for one in partition_keys:
+        keys += requested_keys(
+            pdef,
+            partition_key=one,
+            partition_key_range=None,
+            current_time=current_time,
+            store=store,
+            asset=asset,
+        )
+    return keys
+
+
+def _days_of_every_region(
+    pdef: MultiPartitionsDefinition,
+    partition_keys: Sequence[str] | None,
+    partition_key_range: PartitionKeyRange | None,
+    window: TimeWindow | None,
+    current_time: datetime | None,
+    store: DynamicPartitionsStore | None,
+    asset: AssetKey,
+) -> PartitionsSubset | None:
+    """A date range over a date x region asset: those days (read in its time dimension,
+    or overlapping the request's window) for every key of the other dimension."""
+    dimension = pdef.time_window_dimension
+    if dimension is None:
+        return None
+    time_def = dimension.partitions_def
+    try:
+        keys = _read_request(
+            time_def, partition_keys, partition_key_range, current_time, store, asset=asset
+        )
+        days: PartitionsSubset | None = time_def.subset_with_partition_keys(keys)
+    except PartitionSelectionError:
+        days = overlapping_subset(time_def, window, current_time)
+    if not days:
+        return None
+    others = pdef.primary_dimension.partitions_def.subset_with_all_partitions(current_time, store)
+    return pdef.subset_from_product(others, days)
 
 
 def _missing(

@@ -18,6 +18,7 @@ from assay import (
     InProcessExecutor,
     LocalInstance,
     MonthlyPartitionsDefinition,
+    MultiPartitionsDefinition,
     PartitionKeyRange,
     StaticPartitionsDefinition,
     TimeWindowPartitionMapping,
@@ -418,3 +419,34 @@ def test_dynamic_partitions_plan_without_a_store_gives_each_key_a_run():
 def test_a_saved_state_that_is_not_valid_is_rejected_with_a_clear_error(text, message):
     with pytest.raises(BackfillStateError, match=message):
         BackfillState.from_json(text)
+
+
+def test_a_date_range_backfills_every_region_of_a_date_by_region_asset():
+    by_region = MultiPartitionsDefinition(
+        {"date": daily, "region": StaticPartitionsDefinition(["eu", "us"])}
+    )
+
+    @asset(partitions_def=by_region)
+    def regional_sales(context):
+        return context.partition_key
+
+    @asset(partitions_def=daily)
+    def global_sales(regional_sales):  # every region of its day
+        return sorted(regional_sales)
+
+    defs, plan = _plan(
+        regional_sales,
+        global_sales,
+        partition_key_range=PartitionKeyRange("2024-01-01", "2024-01-02"),
+    )
+    assert [r.describe() for r in plan.runs] == [
+        "regional_sales [2024-01-01|eu]",
+        "regional_sales [2024-01-01|us]",
+        "regional_sales [2024-01-02|eu]",
+        "regional_sales [2024-01-02|us]",
+        "global_sales [2024-01-01]",
+        "global_sales [2024-01-02]",
+    ]
+    assert plan.runs[4].depends_on == (0, 1)
+    state = _run(defs, BackfillState(plan))
+    assert state.counts()["succeeded"] == 6
