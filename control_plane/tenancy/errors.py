@@ -19,6 +19,10 @@ class DuplicateName(Conflict):
     pass
 
 
+class AlreadyInTeam(Conflict):
+    """The member is already in the team."""
+
+
 class ProtectedObject(Conflict):
     """The object cannot be changed this way (e.g. deleting the prod deployment)."""
 

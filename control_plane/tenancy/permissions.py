@@ -82,15 +82,28 @@ def prefetch(principal: Principal, objects: list[ScopeObject]) -> None:
         _checker(principal).prefetch_perms(objects)
 
 
+def within_token(principal: Principal, queryset):
+    """Restrict deployments or code locations to the principal's token deployment, if any.
+
+    A token narrowed to one deployment must not even list the others' names.
+    """
+    token = principal.token
+    if token is None or token.deployment_id is None:
+        return queryset
+    field = "pk" if queryset.model is Deployment else "deployment_id"
+    return queryset.filter(**{field: token.deployment_id})
+
+
 def visible(principal: Principal, queryset, action: Action = Action.VIEW):
     """Filter ``queryset`` (deployments or code locations) to objects granted directly."""
     if principal.is_system:
         return queryset
     if principal.kind != "user" or principal.user is None:
         return queryset.none()
-    return get_objects_for_user(
+    granted = get_objects_for_user(
         principal.user, action.value, klass=queryset, accept_global_perms=False
     )
+    return within_token(principal, granted)
 
 
 def effective_role(principal: Principal, obj: ScopeObject) -> Role | None:

@@ -15,7 +15,7 @@ from control_plane.tenancy.models import (
     RoleGrant,
     Team,
 )
-from control_plane.tenancy.permissions import is_allowed, visible
+from control_plane.tenancy.permissions import is_allowed, visible, within_token
 from control_plane.tenancy.roles import Action
 
 
@@ -65,7 +65,7 @@ def get_deployment(*, name: str) -> Deployment:
 def deployments_visible_to(principal: Principal, organization: Organization) -> QuerySet:
     queryset = Deployment.objects.select_related("organization").order_by("id")
     if is_allowed(principal, Action.VIEW, organization):
-        return queryset
+        return within_token(principal, queryset)
     return visible(principal, queryset)
 
 

@@ -17,10 +17,12 @@ from control_plane.audit.services import record
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.tenancy import tokens
 from control_plane.tenancy.errors import (
+    AlreadyInTeam,
     DuplicateName,
     InvalidGrant,
     InvalidToken,
     NotAllowed,
+    ObjectNotFound,
     ProtectedObject,
 )
 from control_plane.tenancy.models import (
@@ -42,6 +44,15 @@ from control_plane.tenancy.permissions import (
     revoke_role_from_guardian,
 )
 from control_plane.tenancy.roles import GRANTABLE_SCOPES, Action, Role
+from control_plane.tenancy.validation import (
+    EMAIL,
+    ORGANIZATION_NAME_MAX,
+    ORGANIZATION_SLUG_MAX,
+    SLUG_RULE,
+    TOKEN_NAME_MAX,
+    check,
+    required_text,
+)
 
 
 def _snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -82,6 +93,11 @@ def create_organization(
     *, actor: Principal, slug: str, name: str, admin_email: str, plan: str = "starter"
 ) -> Organization:
     """A new organization with its ``prod`` deployment and ``admin_email`` as Org Admin."""
+    check(
+        slug=(slug, required_text(ORGANIZATION_SLUG_MAX, SLUG_RULE)),
+        name=(name, required_text(ORGANIZATION_NAME_MAX)),
+        admin_email=(admin_email, EMAIL),
+    )
     with transaction.atomic():
         if Organization.objects.filter(slug=slug).exists():
             raise DuplicateName(f"an organization with slug {slug!r} already exists")
@@ -331,6 +347,8 @@ def delete_team(*, ctx: TenantContext, team: Team) -> None:
 def add_team_member(*, ctx: TenantContext, team: Team, membership: Membership) -> None:
     authorize(ctx.principal, Action.MANAGE_TEAMS, ctx.organization)
     with transaction.atomic():
+        if team.group.user_set.filter(pk=membership.user_id).exists():
+            raise AlreadyInTeam(f"{membership.user.email} is already in team {team.name!r}")
         team.group.user_set.add(membership.user)
         _audit(ctx, "team.member_add", team, after={"member": membership.user.email})
 
@@ -338,6 +356,8 @@ def add_team_member(*, ctx: TenantContext, team: Team, membership: Membership) -
 def remove_team_member(*, ctx: TenantContext, team: Team, membership: Membership) -> None:
     authorize(ctx.principal, Action.MANAGE_TEAMS, ctx.organization)
     with transaction.atomic():
+        if not team.group.user_set.filter(pk=membership.user_id).exists():
+            raise ObjectNotFound(f"{membership.user.email} is not in team {team.name!r}")
         team.group.user_set.remove(membership.user)
         _audit(ctx, "team.member_remove", team, before={"member": membership.user.email})
 
@@ -459,6 +479,30 @@ def _token_snapshot(token: ApiToken) -> dict[str, Any]:
     }
 
 
+def _ensure_no_wider_than_calling_token(
+    caller: ApiToken | None,
+    *,
+    deployment: Deployment | None,
+    max_role: Role | None,
+    expires_at: datetime | None,
+) -> None:
+    """A token may create tokens only within its own limits, so a leaked narrowed token
+    cannot mint a wider one (deployment, role cap and expiry all at most the caller's)."""
+    if caller is None:
+        return
+    if caller.deployment_id is not None and (
+        deployment is None or deployment.pk != caller.deployment_id
+    ):
+        raise NotAllowed("a token narrowed to a deployment can only create tokens narrowed to it")
+    if caller.max_role is not None and (max_role is None or max_role > caller.max_role):
+        raise NotAllowed(
+            f"a token capped at {Role(caller.max_role).label} can only create tokens capped "
+            "at that role or lower"
+        )
+    if caller.expires_at is not None and (expires_at is None or expires_at > caller.expires_at):
+        raise NotAllowed("a token with an expiry can only create tokens that expire no later")
+
+
 def create_user_token(
     *,
     ctx: TenantContext,
@@ -473,14 +517,19 @@ def create_user_token(
     owner = user or ctx.principal.user
     if owner is None:
         raise InvalidGrant(fields={"user": ["A user token needs an owner."]})
-    if ctx.principal.user != owner:
-        authorize(ctx.principal, Action.MANAGE_TOKENS, ctx.organization)
-    elif ctx.principal.token is not None and ctx.principal.token.max_role is not None:
-        raise NotAllowed("a narrowed token cannot create tokens")
+    if owner != ctx.principal.user and not ctx.principal.is_system:
+        # A token acts as its owner: minting one for someone else would be impersonation.
+        raise NotAllowed("only an operator can create a token for another user")
+    check(name=(name, required_text(TOKEN_NAME_MAX)))
     if not Membership.objects.filter(user=owner).exists():
         raise InvalidGrant(fields={"user": ["The owner is not a member of this organization."]})
+    if deployment is not None and deployment.organization_id != ctx.organization.pk:
+        raise InvalidGrant(fields={"deployment": ["Not a deployment of this organization."]})
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidGrant(fields={"expires_at": ["Must be in the future."]})
+    _ensure_no_wider_than_calling_token(
+        ctx.principal.token, deployment=deployment, max_role=max_role, expires_at=expires_at
+    )
     prefix_id, secret = tokens.generate(ApiToken.Kind.USER)
     token = ApiToken(
         organization=ctx.organization,
@@ -509,6 +558,9 @@ def create_agent_token(
 ) -> tuple[ApiToken, str]:
     """A token for an agent serving ``deployments`` of this organization."""
     authorize(ctx.principal, Action.MANAGE_TOKENS, ctx.organization)
+    check(name=(name, required_text(TOKEN_NAME_MAX)))
+    if any(d.organization_id != ctx.organization.pk for d in deployments):
+        raise InvalidGrant(fields={"deployments": ["Not a deployment of this organization."]})
     if not deployments:
         raise InvalidGrant(
             fields={"deployments": ["An agent token needs at least one deployment."]}

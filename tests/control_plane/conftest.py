@@ -47,7 +47,8 @@ class OrgWorld:
                 elif scope is not None and scope._meta.model_name == "codelocation":
                     kwargs["code_location"] = scope
                 services.create_grant(ctx=self.ctx(), role=role, membership=membership, **kwargs)
-            _, token = services.create_user_token(ctx=self.ctx(), name="test", user=membership.user)
+            operator = self.ctx(Principal.system("test"))  # a token for someone else
+            _, token = services.create_user_token(ctx=operator, name="test", user=membership.user)
         return User.objects.get(pk=membership.user_id), token
 
 

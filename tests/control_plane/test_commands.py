@@ -55,11 +55,32 @@ def test_bootstrap_refuses_an_existing_org_for_someone_else():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("org", "email"), [("Not A Slug", "a@b.test"), ("ok", "nope")])
-def test_bootstrap_rejects_bad_input_and_writes_nothing(org, email):
-    with pytest.raises(CommandError, match="invalid input"):
-        _run("bootstrap", org=org, email=email)
+@pytest.mark.parametrize(
+    ("org", "email", "name", "field"),
+    [
+        ("Not A Slug", "a@b.test", None, "slug"),
+        ("Acme", "a@b.test", None, "slug"),  # "Acme" and "acme" would be two tenants
+        ("under_score", "a@b.test", None, "slug"),
+        ("a" * 41, "a@b.test", None, "slug"),
+        ("ok", "nope", None, "admin_email"),
+        ("ok", "a@b.test", "n" * 201, "name"),
+    ],
+)
+def test_bootstrap_rejects_bad_input_naming_the_field_and_writes_nothing(org, email, name, field):
+    with pytest.raises(CommandError, match=f"invalid input: .*{field}: "):
+        _run("bootstrap", org=org, email=email, name=name)
     assert not Organization.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["", "n" * 101])
+def test_create_token_rejects_a_bad_name_without_a_traceback(name):
+    _run("bootstrap", org="acme", email="ops@acme.test")
+    with pytest.raises(CommandError, match="invalid input: name: "):
+        _run("create_token", org="acme", name=name, agent=True)
+    with pytest.raises(CommandError, match="invalid input: name: "):
+        _run("create_token", org="acme", name=name, user="ops@acme.test")
+    assert ApiToken.objects.unscoped().count() == 1
 
 
 @pytest.mark.django_db

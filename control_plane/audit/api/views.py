@@ -8,10 +8,10 @@ import json
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework.pagination import CursorPagination
 
 from control_plane.audit import queries
 from control_plane.audit.api.serializers import AuditEventSerializer, AuditFilterSerializer
+from control_plane.core.api.pagination import CursorPagination
 from control_plane.core.api.views import OrganizationScopedView
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
@@ -20,10 +20,7 @@ EXPORT_FIELDS = list(AuditEventSerializer().fields)
 
 
 class AuditCursorPagination(CursorPagination):
-    ordering = "-seq"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 500
+    ordering = "-seq"  # newest first
 
 
 class _AuditBase(OrganizationScopedView):

@@ -1,10 +1,35 @@
-from rest_framework.pagination import CursorPagination
+"""Cursor pagination for every list: constant cost per page, stable under inserts."""
+
+from rest_framework import pagination, serializers
+from rest_framework.exceptions import NotFound
 
 
-class IdCursorPagination(CursorPagination):
-    """Cursor pagination by id: constant cost per page, stable under inserts."""
+class CursorPagination(pagination.CursorPagination):
+    """DRF's cursor pagination, but a bad ``cursor`` or ``limit`` is a 400 naming the
+    parameter (DRF answers 404 to a bad cursor and silently ignores a bad limit)."""
 
-    ordering = "id"
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        field = serializers.IntegerField(min_value=1, max_value=self.max_page_size)
+        try:
+            return field.run_validation(raw)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({self.page_size_query_param: error.detail}) from None
+
+
+class IdCursorPagination(CursorPagination):
+    """Oldest first, by id."""
+
+    ordering = "id"

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from control_plane.core.api.serializers import StrictSerializer
 from control_plane.tenancy.models import ApiToken, RoleGrant
 from control_plane.tenancy.roles import Role
+from control_plane.tenancy.validation import LOCATION_RULE, SLUG_RULE, TOKEN_NAME_MAX
 
-NAME_RULE = RegexValidator(
-    r"^[a-z0-9][a-z0-9-]*$",
-    "Use lower-case letters, digits and hyphens; start with a letter or digit.",
-)
-LOCATION_RULE = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-    "Use letters, digits, '_', '.' and '-'; start with a letter or digit.",
-)
 ROLE_CHOICES = [role.slug for role in Role]
 
 
@@ -40,7 +32,7 @@ class DeploymentSerializer(serializers.Serializer):
 
 
 class DeploymentCreateSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=63, validators=[NAME_RULE])
+    name = serializers.CharField(max_length=63, validators=[SLUG_RULE])
     max_concurrent_runs = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
 
 
@@ -192,7 +184,7 @@ class CreatedTokenSerializer(TokenSerializer):
 
 class TokenCreateSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=["user", "agent"], default="user")
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=TOKEN_NAME_MAX)
     expires_at = serializers.DateTimeField(required=False)
     deployment = serializers.CharField(max_length=63, required=False)
     max_role = serializers.ChoiceField(choices=ROLE_CHOICES, required=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.control_plane.api.test_tenant_isolation import database_fingerprint
+from tests.control_plane.api.database import database_fingerprint
 
 CASES = [
     ("post", "deployments/", {"name": "Bad Name!"}, "name"),
@@ -69,3 +69,49 @@ def test_user_emails_are_unique_regardless_of_case(acme):
     )
     response = client.post("/api/v1/orgs/acme/members/", {"email": "bo@x.TEST"}, format="json")
     assert response.status_code == 409
+
+
+def test_unknown_fields_are_reported_together_with_the_other_fields_errors(acme):
+    response = acme.client().post(
+        "/api/v1/orgs/acme/deployments/", {"name": "Bad Name", "colour": "red"}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"name", "colour"}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"cursor": "garbage"}, "cursor"), ({"limit": "many"}, "limit"), ({"limit": 0}, "limit")],
+)
+@pytest.mark.parametrize("path", ["members/", "audit/", "deployments/"])
+def test_bad_cursor_or_limit_answers_400_naming_the_parameter(acme, path, query, field):
+    response = acme.client().get(f"/api/v1/orgs/acme/{path}", query)
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+
+
+def test_limit_above_the_maximum_page_size_is_refused(acme):
+    response = acme.client().get("/api/v1/orgs/acme/members/", {"limit": 501})
+    assert response.status_code == 400
+    assert "limit" in response.json()["errors"]
+
+
+def test_adding_a_team_member_twice_answers_409_and_writes_nothing(acme):
+    client = acme.client()
+    member = client.post("/api/v1/orgs/acme/members/", {"email": "t@x.test"}, format="json")
+    team = client.post("/api/v1/orgs/acme/teams/", {"name": "data"}, format="json").json()
+    path = f"/api/v1/orgs/acme/teams/{team['id']}/members/"
+    assert client.post(path, {"member_id": member.json()["id"]}, format="json").status_code == 201
+    before = database_fingerprint()
+    assert client.post(path, {"member_id": member.json()["id"]}, format="json").status_code == 409
+    assert database_fingerprint() == before
+
+
+def test_removing_someone_who_is_not_in_the_team_answers_404_and_writes_nothing(acme):
+    client = acme.client()
+    member = client.post("/api/v1/orgs/acme/members/", {"email": "t@x.test"}, format="json")
+    team = client.post("/api/v1/orgs/acme/teams/", {"name": "data"}, format="json").json()
+    before = database_fingerprint()
+    response = client.delete(f"/api/v1/orgs/acme/teams/{team['id']}/members/{member.json()['id']}/")
+    assert response.status_code == 404
+    assert database_fingerprint() == before

@@ -7,20 +7,15 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from control_plane.audit.models import AuditEvent
 from control_plane.tenancy.models import ApiToken
+from tests.control_plane.api.database import all_rows
 
 
 def _all_rows_text() -> str:
-    chunks = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT coalesce(string_agg(t::text, '|'), '') FROM \"{table}\" t")
-            chunks.append(cursor.fetchone()[0])
-    return "\n".join(chunks)
+    return "\n".join("\n".join(rows) for _table, rows in all_rows())
 
 
 def _create(client, **body):
@@ -176,3 +171,82 @@ def test_narrowed_token_cannot_mint_a_wider_token(acme):
         "/api/v1/orgs/acme/tokens/", {"name": "wide"}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_token_narrowed_to_a_deployment_cannot_mint_a_wider_token(acme):
+    """The escape this closes: narrowed token -> unnarrowed token -> Org Admin powers."""
+    narrowed = _create(acme.client(), deployment="prod")["token"]
+    count = ApiToken.objects.unscoped().count()
+    for body in ({"name": "wide"}, {"name": "elsewhere", "deployment": "other"}):
+        response = acme.client(narrowed).post("/api/v1/orgs/acme/tokens/", body, format="json")
+        assert response.status_code in (403, 404), response.content
+    assert ApiToken.objects.unscoped().count() == count
+
+
+def test_token_capped_at_a_role_cannot_mint_a_token_with_a_higher_cap(acme):
+    capped = _create(acme.client(), max_role="launcher")["token"]
+    response = acme.client(capped).post(
+        "/api/v1/orgs/acme/tokens/", {"name": "higher", "max_role": "editor"}, format="json"
+    )
+    assert response.status_code == 403
+
+
+def test_narrowed_token_can_mint_a_token_within_its_own_limits(acme):
+    narrowed = _create(acme.client(), deployment="prod", max_role="launcher")["token"]
+    child = _create(acme.client(narrowed), deployment="prod", max_role="viewer")
+    assert (child["deployment"], child["max_role"]) == ("prod", "viewer")
+
+
+def test_expiring_token_cannot_mint_a_token_that_outlives_it(acme):
+    soon = timezone.now() + timedelta(hours=1)
+    short = _create(acme.client(), expires_at=soon.isoformat())["token"]
+    for expiry in (None, soon + timedelta(days=1)):
+        body = {"name": "longer"} | ({"expires_at": expiry.isoformat()} if expiry else {})
+        response = acme.client(short).post("/api/v1/orgs/acme/tokens/", body, format="json")
+        assert response.status_code == 403, response.content
+    within = _create(acme.client(short), expires_at=(soon - timedelta(minutes=5)).isoformat())
+    assert within["expires_at"] is not None
+
+
+def test_token_narrowed_to_a_deployment_lists_only_that_deployment_and_its_locations(acme):
+    from control_plane.core.context import tenant_context
+    from control_plane.tenancy import services
+    from control_plane.tenancy.models import Deployment, Membership
+    from control_plane.tenancy.roles import Role
+
+    ctx = acme.ctx()
+    with tenant_context(ctx):
+        prod = Deployment.objects.get(name="prod")
+        other = services.create_deployment(ctx=ctx, name="other")
+        hidden = services.create_code_location(ctx=ctx, deployment=other, name="hidden")
+    user, token = acme.member_with_role(Role.EDITOR, scope=prod)
+    with tenant_context(ctx):
+        membership = Membership.objects.get(user=user)
+        services.create_grant(
+            ctx=ctx, role=Role.VIEWER, membership=membership, code_location=hidden
+        )
+    unnarrowed = acme.client(token)
+    assert [d["name"] for d in unnarrowed.get("/api/v1/orgs/acme/deployments/").json()["results"]]
+    narrowed = acme.client(_create(unnarrowed, deployment="prod")["token"])
+    listed = narrowed.get("/api/v1/orgs/acme/deployments/").json()["results"]
+    assert [d["name"] for d in listed] == ["prod"]
+    assert narrowed.get("/api/v1/orgs/acme/deployments/other/").status_code == 403
+    locations = narrowed.get("/api/v1/orgs/acme/deployments/other/code-locations/").json()
+    assert locations["results"] == []
+    # Without the narrowing the same member does see the location granted to them.
+    seen = unnarrowed.get("/api/v1/orgs/acme/deployments/other/code-locations/").json()
+    assert [loc["name"] for loc in seen["results"]] == ["hidden"]
+
+
+def test_only_an_operator_can_create_a_token_acting_as_another_user(acme):
+    from control_plane.core.context import Principal, tenant_context
+    from control_plane.tenancy import services
+    from control_plane.tenancy.errors import NotAllowed
+
+    other = acme.member()
+    with tenant_context(acme.ctx()), pytest.raises(NotAllowed):
+        services.create_user_token(ctx=acme.ctx(), name="impersonate", user=other.user)
+    operator = acme.ctx(Principal.system("operator"))
+    with tenant_context(operator):
+        token, _ = services.create_user_token(ctx=operator, name="for-them", user=other.user)
+    assert token.user == other.user

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import validate_email, validate_slug
 from django.db import transaction
 
 from control_plane.core.context import Principal, TenantContext, tenant_context
+from control_plane.core.management.errors import command_errors
 from control_plane.tenancy import services
 from control_plane.tenancy.models import Membership, Organization, User
 from control_plane.tenancy.permissions import is_allowed
@@ -27,15 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--token-name", default="bootstrap", help="name of the printed token")
 
     def handle(self, *args, org, email, name, token_name, **options):
-        try:
-            validate_slug(org)
-            validate_email(email)
-        except Exception as exc:
-            raise CommandError(
-                f"invalid input: {' '.join(getattr(exc, 'messages', [str(exc)]))}"
-            ) from exc
         actor = Principal.system("bootstrap command")
-        with transaction.atomic():
+        with command_errors(), transaction.atomic():
             organization = Organization.objects.filter(slug=org).first()
             if organization is None:
                 organization = services.create_organization(
@@ -43,13 +36,12 @@ class Command(BaseCommand):
                 )
                 self.stderr.write(f"created organization {org!r} with {email} as Org Admin")
             user = User.objects.filter(email__iexact=email).first()
-            admin = user and Principal.for_user(user)
             is_admin = (
                 user is not None
                 and Membership.objects.unscoped()
                 .filter(organization=organization, user=user)
                 .exists()
-                and is_allowed(admin, Action.MANAGE_MEMBERS, organization)
+                and is_allowed(Principal.for_user(user), Action.MANAGE_MEMBERS, organization)
             )
             if not is_admin:
                 raise CommandError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from control_plane.core.context import Principal, TenantContext, tenant_context
-from control_plane.core.errors import AssayError
+from control_plane.core.management.errors import command_errors
 from control_plane.tenancy import queries, services
 from control_plane.tenancy.models import Organization, User
 from control_plane.tenancy.roles import Role
@@ -35,31 +35,21 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError(f"no organization {org!r}")
         ctx = TenantContext(organization=organization, principal=Principal.system("create_token"))
-        try:
-            with tenant_context(ctx):
-                if agent:
-                    deployments = [queries.get_deployment(name=d) for d in deployment or ["prod"]]
-                    _, secret = services.create_agent_token(
-                        ctx=ctx, name=name, deployments=deployments
-                    )
-                else:
-                    if len(deployment) > 1:
-                        raise CommandError("a user token can be narrowed to one deployment")
-                    owner = User.objects.filter(email__iexact=user).first()
-                    if owner is None:
-                        raise CommandError(f"no user {user!r}")
-                    _, secret = services.create_user_token(
-                        ctx=ctx,
-                        name=name,
-                        user=owner,
-                        deployment=queries.get_deployment(name=deployment[0])
-                        if deployment
-                        else None,
-                        max_role=Role.from_slug(max_role) if max_role else None,
-                    )
-        except AssayError as exc:
-            details = "; ".join(
-                f"{k}: {' '.join(v)}" for k, v in getattr(exc, "fields", {}).items()
-            )
-            raise CommandError(f"{exc.message} {details}".strip()) from exc
+        with command_errors(), tenant_context(ctx):
+            if agent:
+                deployments = [queries.get_deployment(name=d) for d in deployment or ["prod"]]
+                _, secret = services.create_agent_token(ctx=ctx, name=name, deployments=deployments)
+            else:
+                if len(deployment) > 1:
+                    raise CommandError("a user token can be narrowed to one deployment")
+                owner = User.objects.filter(email__iexact=user).first()
+                if owner is None:
+                    raise CommandError(f"no user {user!r}")
+                _, secret = services.create_user_token(
+                    ctx=ctx,
+                    name=name,
+                    user=owner,
+                    deployment=queries.get_deployment(name=deployment[0]) if deployment else None,
+                    max_role=Role.from_slug(max_role) if max_role else None,
+                )
         self.stdout.write(secret)
