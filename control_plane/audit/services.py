@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
@@ -18,9 +19,27 @@ from control_plane.tenancy.models import Organization
 GENESIS_HASH = "0" * 64
 
 
+def _as_stored_number(text: str) -> int | float:
+    """A JSON number as PostgreSQL's jsonb gives it back: fixed-point, never an exponent
+    (``1e+20`` returns as ``100000000000000000000``) and no negative zero."""
+    number = Decimal(text)
+    if number.is_zero():
+        number = abs(number)
+    return json.loads(format(number, "f"))
+
+
 def _json_safe(value: Any) -> Any:
-    """Round-trip through JSON so what is hashed is exactly what the database returns."""
-    return None if value is None else json.loads(json.dumps(value, default=str, sort_keys=True))
+    """Round-trip through JSON as the database will, so what is hashed now is exactly what
+    ``verify_chain`` reads back later (on PostgreSQL and SQLite alike)."""
+    if value is None:
+        return None
+    text = json.dumps(value, default=str, sort_keys=True, allow_nan=False)
+    return json.loads(text, parse_float=_as_stored_number)
+
+
+def _stored_ip(ip: str | None) -> str | None:
+    """The address as the database stores it (IPv6 compressed, lower-case)."""
+    return AuditEvent._meta.get_field("ip").to_python(ip) or None
 
 
 def compute_hash(event: AuditEvent) -> str:
@@ -102,7 +121,7 @@ def record(
             target_label=target_label[:254],
             before=_json_safe(before),
             after=_json_safe(after),
-            ip=ip,
+            ip=_stored_ip(ip),
             user_agent=(user_agent or "")[:512],
             prev_hash=last["hash"] if last else GENESIS_HASH,
         )

@@ -1,19 +1,21 @@
 """Every API endpoint answers 404 to another organization's principal and 401 without
-credentials, and changes nothing — so a future endpoint cannot forget tenant scoping."""
+credentials, and changes nothing — so a future endpoint cannot forget tenant scoping.
+
+Endpoints are enumerated from the URL configuration (``routes.py``) and the objects their
+URLs name are built by ``endpoints.py`` (which apps extend), so nobody has to list them.
+"""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
-from control_plane.alerts import services as alert_services
 from control_plane.core.context import tenant_context
-from control_plane.tenancy import queries, services
+from control_plane.tenancy import services
 from control_plane.tenancy.models import ApiToken, RoleGrant
-from control_plane.tenancy.roles import Role
+from tests.control_plane.api.database import database_fingerprint
+from tests.control_plane.api.endpoints import build_victim
 from tests.control_plane.api.routes import HTTP_METHODS, api_routes
-from tests.control_plane.factories import load_location, queue_run
 
 # Endpoints outside any organization, and why that is safe.
 NOT_TENANT_SCOPED = {
@@ -21,55 +23,14 @@ NOT_TENANT_SCOPED = {
     "docs": "the API docs page; no tenant data",
     "org-list": "lists only the caller's own organizations (tested below)",
 }
-
-
-def database_fingerprint() -> dict[str, str]:
-    """A digest of every row of every table."""
-    digests = {}
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(
-                "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
-                f' FROM "{table}" t'
-            )
-            digests[table] = cursor.fetchone()[0]
-    return digests
+# What an attacker sends to every endpoint: plausible fields naming powerful things.
+ATTACK_BODY = {"name": "evil", "role": "org_admin", "email": "evil@globex.test"}
 
 
 @pytest.fixture
 def victim(acme):
     """acme with one object of every kind, named so no other organization shares the names."""
-    ctx = acme.ctx()
-    with tenant_context(ctx):
-        deployment = services.create_deployment(ctx=ctx, name="acme-only")
-        services.create_code_location(ctx=ctx, deployment=deployment, name="acme-loc")
-        location = load_location(ctx, deployment=deployment, name="acme-loc")
-        run = queue_run(ctx, location=location, selection="raw_orders")
-        policy = alert_services.create_alert_policy(
-            ctx=ctx,
-            deployment=deployment,
-            name="acme-policy",
-            kinds=["freshness_violation"],
-            emails=["oncall@acme.test"],
-        )
-        membership = services.add_member(ctx=ctx, email="victim@acme.test")
-        team = services.create_team(ctx=ctx, name="acme-team")
-        services.add_team_member(ctx=ctx, team=team, membership=membership)
-        grant = services.create_grant(ctx=ctx, role=Role.EDITOR, membership=membership)
-        token, _ = services.create_user_token(ctx=ctx, name="victim", user=membership.user)
-        assert queries.get_deployment(name="acme-only")
-    return {
-        "org": "acme",
-        "deployment": "acme-only",
-        "location": "acme-loc",
-        "member_id": membership.pk,
-        "team_id": team.pk,
-        "grant_id": grant.pk,
-        "token_id": token.pk,
-        "run_id": run.pk,
-        "asset_key": "raw_orders",
-        "policy_id": policy.pk,
-    }
+    return build_victim(acme.ctx()).values
 
 
 def _attacker_clients(globex):
@@ -94,30 +55,30 @@ def test_other_organizations_principal_gets_404_and_changes_nothing_on_every_end
     for client in attackers.values():
         assert client.get("/api/v1/orgs/globex/").status_code == 200  # warm: last_used_at
     before = database_fingerprint()
+    failures, unbuilt = [], set()
     checked = 0
     for route in api_routes():
         if "org" not in route.kwargs:
             continue
         missing = set(route.kwargs) - set(victim)
-        assert not missing, f"add a victim object for {missing} ({route.template})"
-        urls = {
-            "victim org": route.url(victim),
+        unbuilt |= missing
+        urls = {"victim org": route.placeholder_url(victim)}
+        if not missing and route.kwargs != ["org"]:
             # Own organization in the URL, the victim's objects after it.
-            "own org": route.url({**victim, "org": "globex"}),
-        }
+            urls["own org"] = route.url({**victim, "org": "globex"})
         for label, client in attackers.items():
             for where, url in urls.items():
-                if where == "own org" and route.kwargs == ["org"]:
-                    continue  # that is simply the attacker's own collection
                 for method in HTTP_METHODS:  # even those the view lacks: no 405 leak
-                    response = getattr(client, method)(
-                        url, {"name": "evil", "role": "org_admin"}, format="json"
-                    )
-                    assert response.status_code == 404, (
-                        f"{label} {method.upper()} {url} ({where}) -> {response.status_code}"
-                    )
+                    response = getattr(client, method)(url, ATTACK_BODY, format="json")
+                    if response.status_code != 404:
+                        failures.append(f"{label} {method.upper()} {url} ({where}) -> {response}")
                     checked += 1
-    assert checked > 50
+    assert not failures, "\n".join(failures)
+    assert not unbuilt, (
+        f"no victim object for URL keywords {sorted(unbuilt)}: build one in "
+        "tests/control_plane/<app>/endpoints.py (see tests/control_plane/api/endpoints.py)"
+    )
+    assert checked > 100
     assert database_fingerprint() == before
 
 
@@ -125,12 +86,47 @@ def test_other_organizations_principal_gets_404_and_changes_nothing_on_every_end
 def test_requests_without_credentials_get_401_and_change_nothing_on_every_endpoint(victim):
     before = database_fingerprint()
     anonymous = APIClient()
+    failures = []
     for route in api_routes():
         if route.name in NOT_TENANT_SCOPED and route.name != "org-list":
             continue
         for method in HTTP_METHODS:
-            response = getattr(anonymous, method)(route.url(victim), {"name": "x"}, format="json")
-            assert response.status_code == 401, f"{method.upper()} {route.template}"
+            url = route.placeholder_url(victim)
+            response = getattr(anonymous, method)(url, ATTACK_BODY, format="json")
+            if response.status_code != 401:
+                failures.append(f"{method.upper()} {url} -> {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert database_fingerprint() == before
+
+
+@pytest.mark.django_db
+def test_ids_of_another_organization_in_a_request_body_are_not_found(victim, globex):
+    """The attacker's own URLs, the victim's objects named in the body."""
+    with tenant_context(globex.ctx()):
+        team = services.create_team(ctx=globex.ctx(), name="attackers")
+    client = globex.client()
+    client.get("/api/v1/orgs/globex/")  # settle last_used_at
+    before = database_fingerprint()
+    attempts = [
+        ("grants/", {"role": "viewer", "member_id": victim["member_id"]}),
+        ("grants/", {"role": "viewer", "team_id": victim["team_id"]}),
+        ("grants/", {"role": "viewer", "team_id": team.pk, "deployment": victim["deployment"]}),
+        (
+            "grants/",
+            {
+                "role": "viewer",
+                "team_id": team.pk,
+                "deployment": "prod",
+                "code_location": victim["location"],
+            },
+        ),
+        (f"teams/{team.pk}/members/", {"member_id": victim["member_id"]}),
+        ("tokens/", {"name": "t", "deployment": victim["deployment"]}),
+        ("tokens/", {"name": "t", "kind": "agent", "deployments": [victim["deployment"]]}),
+    ]
+    for path, body in attempts:
+        response = client.post(f"/api/v1/orgs/globex/{path}", body, format="json")
+        assert response.status_code == 404, (path, body, response.content)
     assert database_fingerprint() == before
 
 

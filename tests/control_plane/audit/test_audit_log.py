@@ -8,98 +8,40 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from control_plane.alerts import services as alert_services
 from control_plane.audit import registry
 from control_plane.audit.errors import AuditLogIsAppendOnly, UndeclaredAuditAction
 from control_plane.audit.models import AuditEvent
 from control_plane.audit.services import record, verify_chain
-from control_plane.core.context import Principal, tenant_context
-from control_plane.tenancy import services
-from control_plane.tenancy.roles import Role
+from control_plane.core.context import Principal
+from tests.control_plane.api.database import require_postgresql
+from tests.control_plane.api.endpoints import all_mutations, body_for, build_victim
 from tests.control_plane.api.routes import MUTATING, api_routes
-from tests.control_plane.factories import load_location, queue_run
 
 
 @pytest.fixture
 def objects(acme):
-    ctx = acme.ctx()
-    with tenant_context(ctx):
-        deployment = services.create_deployment(ctx=ctx, name="branch")
-        services.create_code_location(ctx=ctx, deployment=deployment, name="loc")
-        location = load_location(ctx, deployment=deployment, name="loc")
-        run = queue_run(ctx, location=location, selection="raw_orders")
-        policy = alert_services.create_alert_policy(
-            ctx=ctx,
-            deployment=deployment,
-            name="on-call",
-            kinds=["run_failure"],
-            emails=["oncall@acme.test"],
-        )
-        membership = services.add_member(ctx=ctx, email="m@acme.test")
-        loner = services.add_member(ctx=ctx, email="loner@acme.test")
-        team = services.create_team(ctx=ctx, name="team")
-        services.add_team_member(ctx=ctx, team=team, membership=membership)
-        grant = services.create_grant(ctx=ctx, role=Role.VIEWER, membership=membership)
-        token, _ = services.create_user_token(ctx=ctx, name="t")
-    return {
-        "org": "acme",
-        "deployment": "branch",
-        "location": "loc",
-        "member_id": membership.pk,
-        "loner_id": loner.pk,
-        "team_id": team.pk,
-        "grant_id": grant.pk,
-        "token_id": token.pk,
-        "run_id": run.pk,
-        "policy_id": policy.pk,
-    }
-
-
-# (route name, method) -> (request body, the one audit action it must record)
-MUTATIONS = {
-    ("org-detail", "patch"): ({"name": "Acme Inc"}, "organization.update"),
-    ("deployment-list", "post"): ({"name": "feature-1"}, "deployment.create"),
-    ("deployment-detail", "patch"): ({"max_concurrent_runs": 3}, "deployment.update"),
-    ("deployment-detail", "delete"): (None, "deployment.delete"),
-    ("code-location-list", "post"): ({"name": "new-loc"}, "code_location.create"),
-    ("code-location-detail", "patch"): ({"module": "pkg.defs"}, "code_location.update"),
-    ("code-location-detail", "delete"): (None, "code_location.delete"),
-    ("member-list", "post"): ({"email": "new@acme.test"}, "member.add"),
-    ("member-detail", "delete"): (None, "member.remove"),
-    ("team-list", "post"): ({"name": "analysts"}, "team.create"),
-    ("team-detail", "patch"): ({"name": "renamed"}, "team.update"),
-    ("team-detail", "delete"): (None, "team.delete"),
-    ("team-member-list", "post"): ({"member_id": "{loner_id}"}, "team.member_add"),
-    ("team-member-detail", "delete"): (None, "team.member_remove"),
-    ("grant-list", "post"): ({"role": "editor", "member_id": "{loner_id}"}, "grant.create"),
-    ("grant-detail", "patch"): ({"role": "launcher"}, "grant.update"),
-    ("grant-detail", "delete"): (None, "grant.delete"),
-    ("token-list", "post"): ({"name": "new"}, "token.create"),
-    ("token-detail", "delete"): (None, "token.revoke"),
-    ("run-list", "post"): ({"location": "loc", "selection": "clean_orders+"}, "run.launch"),
-    ("run-terminate", "post"): ({"reason": "no longer needed"}, "run.terminate"),
-    ("alert-policy-list", "post"): (
-        {"name": "new", "kinds": ["agent_offline"], "emails": ["a@acme.test"]},
-        "alert_policy.create",
-    ),
-    ("alert-policy-detail", "patch"): ({"enabled": False}, "alert_policy.update"),
-    ("alert-policy-detail", "delete"): (None, "alert_policy.delete"),
-}
+    """acme with one object of every kind (``tests/control_plane/api/endpoints.py``)."""
+    return build_victim(acme.ctx()).values
 
 
 def test_every_mutating_endpoint_is_in_the_audit_table():
     endpoints = {(r.name, m) for r in api_routes() for m in r.methods if m in MUTATING}
-    assert endpoints == set(MUTATIONS)
+    table = all_mutations()
+    assert endpoints - set(table) == set(), (
+        "mutating endpoints with no expected audit action: add them to MUTATIONS in "
+        "tests/control_plane/<app>/endpoints.py"
+    )
+    assert set(table) - endpoints == set(), "MUTATIONS lists endpoints that do not exist"
 
 
-@pytest.mark.parametrize(("name", "method"), sorted(MUTATIONS), ids=lambda v: str(v))
+@pytest.mark.parametrize(("name", "method"), sorted(all_mutations()), ids=lambda v: str(v))
 def test_mutating_endpoint_leaves_exactly_one_audit_row(acme, objects, name, method):
     route = next(r for r in api_routes() if r.name == name)
-    body, action = MUTATIONS[(name, method)]
-    if body:
-        body = {k: int(v.format(**objects)) if "{" in str(v) else v for k, v in body.items()}
+    body, action = all_mutations()[(name, method)]
     before = set(AuditEvent.objects.unscoped().values_list("pk", flat=True))
-    response = getattr(acme.client(), method)(route.url(objects), body, format="json")
+    response = getattr(acme.client(), method)(
+        route.url(objects), body_for(body, objects), format="json"
+    )
     assert response.status_code in (200, 201, 204), response.content
     new = AuditEvent.objects.unscoped().exclude(pk__in=before)
     assert [e.action for e in new] == [action]
@@ -109,12 +51,13 @@ def test_mutating_endpoint_leaves_exactly_one_audit_row(acme, objects, name, met
     assert event.ip == "127.0.0.1"
     if method == "patch":
         assert event.before is not None and event.after is not None and event.before != event.after
+    assert verify_chain(organization=acme.organization).ok
 
 
 def test_failed_request_writes_no_audit_row(acme, objects):
     count = AuditEvent.objects.unscoped().count()
     response = acme.client().post(
-        "/api/v1/orgs/acme/deployments/", {"name": "branch"}, format="json"
+        "/api/v1/orgs/acme/deployments/", {"name": objects["deployment"]}, format="json"
     )
     assert response.status_code == 409
     assert AuditEvent.objects.unscoped().count() == count
@@ -134,6 +77,7 @@ def test_audit_rows_refuse_update_and_delete_in_the_model(acme):
 
 
 def test_postgresql_refuses_raw_update_and_delete_of_audit_rows(acme):
+    require_postgresql()
     for sql in (
         "UPDATE audit_auditevent SET action = 'x.y'",
         "DELETE FROM audit_auditevent",
@@ -147,11 +91,15 @@ def test_postgresql_refuses_raw_update_and_delete_of_audit_rows(acme):
 
 
 def _tamper(sql: str, params: list) -> None:
-    """Bypass the trigger the way a superuser with raw access could."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
+    """Raw SQL past the model; on PostgreSQL also past the trigger, the way a superuser
+    with raw access could (SQLite has no trigger to bypass)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        postgresql = connection.vendor == "postgresql"
+        if postgresql:
+            cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(sql, params)
-        cursor.execute("SET LOCAL session_replication_role = origin")
+        if postgresql:
+            cursor.execute("SET LOCAL session_replication_role = origin")
 
 
 def test_verify_audit_reports_ok_for_an_untouched_chain(acme, objects, capsys):
@@ -163,7 +111,7 @@ def test_verify_audit_reports_ok_for_an_untouched_chain(acme, objects, capsys):
 def test_verify_audit_detects_a_row_changed_with_raw_sql(acme, objects, capsys):
     target = AuditEvent.objects.unscoped().get(organization=acme.organization, seq=3)
     _tamper(
-        "UPDATE audit_auditevent SET after = %s::jsonb WHERE id = %s",
+        "UPDATE audit_auditevent SET after = %s WHERE id = %s",
         ['{"name": "innocent"}', target.pk],
     )
     with pytest.raises(CommandError):
@@ -213,6 +161,7 @@ def test_recording_an_undeclared_action_fails(acme):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_chain_correctly():
+    require_postgresql()  # SQLite has one writer at a time by design
     from tests.control_plane.conftest import make_org
 
     world = make_org("busy")
@@ -280,3 +229,28 @@ def test_audit_export_as_csv_and_json_lines(acme, objects):
     csv_response = client.get("/api/v1/orgs/acme/audit/export/", {"format": "csv"})
     rows = list(csv.DictReader(io.StringIO(b"".join(csv_response.streaming_content).decode())))
     assert len(rows) == total and rows[-1]["action"] == "organization.create"
+
+
+@pytest.mark.parametrize(
+    ("ip", "after"),
+    [
+        ("2001:0DB8:0000::0001", None),
+        ("::ffff:0a00:0001", None),
+        ("10.0.0.1", {"big": 1e20, "huge": 1.5e300, "tiny": 1e-7, "one": 1.0, "zero": -0.0}),
+        ("10.0.0.1", {"int": 12345678901234567890, "nested": [{"x": 2.5}], "text": "é\u2028"}),
+    ],
+)
+def test_events_whose_values_the_database_normalises_still_verify(acme, ip, after):
+    """IPv6 spellings and floats come back from the database in canonical form; the chain
+    must not report tampering that never happened."""
+    event = record(
+        actor=Principal.system(),
+        action="organization.update",
+        target=acme.organization,
+        organization=acme.organization,
+        ip=ip,
+        after=after,
+    )
+    stored = AuditEvent.objects.unscoped().get(pk=event.pk)
+    assert stored.ip == event.ip and stored.after == event.after
+    assert verify_chain(organization=acme.organization).ok
