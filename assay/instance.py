@@ -95,14 +95,14 @@ class LocalInstance:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         target = default_instance_path() if path is None else path
         self.path = str(target)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise InstanceError(f"cannot open the instance at {self.path}: {exc}") from exc
         self._lock = threading.Lock()
 

@@ -10,6 +10,7 @@ import pytest
 from assay import AssetKey, Definitions, Event, EventType, LocalInstance, asset, materialize
 from assay.automation import AutomationCondition, StatusView, evaluate_automation_conditions
 from assay.automation.subsets import ALL_UNPARTITIONED, EMPTY_UNPARTITIONED
+from assay.instance import InstanceError
 from assay.partitions import (
     DailyPartitionsDefinition,
     DynamicPartitionsDefinition,
@@ -174,3 +175,14 @@ def test_dynamic_partitions_in_the_instance_are_materialized_and_automated():
         defs=defs, instance=instance, evaluation_time=datetime(2024, 1, 1, tzinfo=UTC)
     )
     assert list(result.requested[AssetKey("export")]) == ["globex"]
+
+
+def test_an_instance_that_cannot_be_opened_is_a_clear_error(tmp_path):
+    not_a_database = tmp_path / "instance.db"
+    not_a_database.write_text("these are notes, not a database")
+    with pytest.raises(InstanceError, match="cannot open the instance at"):
+        LocalInstance(not_a_database)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(InstanceError, match="cannot open the instance at"):
+        LocalInstance(blocked / "instance.db")
