@@ -44,7 +44,14 @@ def database_from_url(url: str | None, *, home: Path) -> dict:
             "OPTIONS": options,
         }
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path) or ":memory:"}
+        path = unquote(parts.path)
+        if parts.netloc or not path or path == "/":
+            # `sqlite://file.db` would silently be an in-memory database that vanishes.
+            raise ImproperlyConfigured(
+                f"DATABASE_URL {url!r}: write a SQLite file as sqlite:////absolute/path.db "
+                "or sqlite:///relative/path.db"
+            )
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path.removeprefix("/")}
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {parts.scheme!r} is not supported; use postgresql:// or sqlite://"
     )
