@@ -158,16 +158,23 @@ class _Pool:
                 if worker is None:
                     break
                 heapq.heappop(self._ready)
+                try:
+                    worker.conn.send(("run", step.key))
+                except OSError:
+                    # It died since we last looked; the step never started: run it elsewhere.
+                    self._handle_death(worker)
+                    heapq.heappush(self._ready, (self._index[step.key], step.key))
+                    continue
                 worker.state, worker.step = _BUSY, step
-                worker.conn.send(("run", step.key))
             if len(state.outcomes) == total:
                 break
             self._replace_dead_workers()
-            live = [w for w in self.workers if w.state in (_STARTING, _BUSY)]
-            if not live:
+            if not any(w.state in (_STARTING, _BUSY) for w in self.workers):
                 raise WorkerInitError("no worker process is available to run the remaining steps")
-            ready = wait([w.conn for w in live] + [w.process.sentinel for w in live])
-            for worker in live:
+            # Idle workers are watched too, so one that dies between steps is replaced.
+            watched = [w for w in self.workers if w.state != _DEAD]
+            ready = wait([w.conn for w in watched] + [w.process.sentinel for w in watched])
+            for worker in watched:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     self._drain(worker)
         return state
@@ -221,6 +228,17 @@ class _Pool:
             )
         step = worker.step
         if step is None:
+            self.rt.emit(
+                Event(
+                    EventType.LOG,
+                    self.rt.run_id,
+                    payload={
+                        "level": "WARNING",
+                        "message": f"a worker process died between steps ({_describe_exit(code)}); "
+                        "it was replaced",
+                    },
+                )
+            )
             return
         worker.step = None
         message = (
@@ -255,22 +273,36 @@ class _Pool:
                 with contextlib.suppress(OSError):
                     worker.conn.send(("stop",))
         for worker in self.workers:
-            if worker.state == _IDLE:
-                # Collect teardown errors so a failing teardown is reported, not swallowed.
-                try:
-                    while worker.conn.poll(10):
-                        message = worker.conn.recv()
-                        if message[0] == "event":
-                            self.rt.emit(Event.from_dict(message[1]))
-                        elif message[0] == "closed":
-                            break
-                except (EOFError, OSError):
-                    pass
+            if worker.state in (_IDLE, _STARTING):
+                # A worker still "starting" here may have started but had nothing left to
+                # do: it too opened resources, so collect its teardown errors as well.
+                self._collect_until_closed(worker)
             worker.process.join(timeout=5)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join(timeout=5)
             worker.conn.close()
+
+    def _collect_until_closed(self, worker: _Worker) -> None:
+        """Emit what a stopping worker reports (teardown errors), so none is swallowed."""
+        rt = self.rt
+        try:
+            while worker.conn.poll(10):
+                message = worker.conn.recv()
+                if message[0] == "event":
+                    rt.emit(Event.from_dict(message[1]))
+                elif message[0] == "init_failed":
+                    rt.emit(
+                        Event(
+                            EventType.LOG,
+                            rt.run_id,
+                            payload={"level": "ERROR", "message": message[1]},
+                        )
+                    )
+                elif message[0] == "closed":
+                    return
+        except (EOFError, OSError):
+            return
 
 
 def _describe_exit(code: int | None) -> str:

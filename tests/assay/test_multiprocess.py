@@ -10,7 +10,7 @@ from assay.errors import ExecutionConfigError
 from assay.loading import load_definitions
 
 PROJECT = """
-import os, signal, sys, time
+import os, signal, sys, threading, time
 from assay import Definitions, asset, asset_check, AssetCheckResult, AssetExecutionContext
 
 @asset
@@ -89,10 +89,27 @@ def meet_b():
     _meet("b", "a")
     return os.getpid()
 
+@asset
+def dies_when_idle():
+    _meet("idle_victim", "slow_sibling")
+    # Die 0.3 s after this step has finished, while the worker waits for work.
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGKILL)).start()
+    return os.getpid()
+
+@asset
+def slow_sibling():
+    _meet("slow_sibling", "idle_victim")
+    time.sleep(1.5)
+    return os.getpid()
+
+@asset
+def after_both(dies_when_idle, slow_sibling):
+    return os.getpid()
+
 defs = Definitions(
     assets=[
         source, left, right, joined, crashes_hard, killed, after_crash, report, negative,
-        uses_negative, exits, raises, meet_a, meet_b,
+        uses_negative, exits, raises, meet_a, meet_b, dies_when_idle, slow_sibling, after_both,
     ],
     asset_checks=[joined_positive, must_be_positive],
 )
@@ -158,6 +175,18 @@ def test_a_replacement_worker_runs_the_steps_after_a_worker_dies(defs):
     assert report["total"] == 9
     assert report["pid"] != first_worker  # the dead worker was replaced, and the run went on
     assert not result.success
+
+
+def test_a_worker_that_dies_between_steps_is_reported_and_replaced(defs, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEET_DIR", str(tmp_path))
+    result = materialize(
+        defs, selection="+after_both", executor=MultiprocessExecutor(max_concurrent=2)
+    )
+    assert result.success, result.failure_message
+    victim = result.output_for_node("dies_when_idle")
+    assert result.output_for_node("after_both") != victim
+    warnings = [e.message for e in result.events if e.type is EventType.LOG]
+    assert warnings == ["a worker process died between steps (killed by SIGKILL); it was replaced"]
 
 
 def test_sys_exit_in_a_step_fails_only_that_step_and_keeps_the_worker(defs):
@@ -294,3 +323,61 @@ def test_values_load_from_a_filesystem_io_manager_configured_by_env_var(tmp_path
     assert result.success, result.failure_message
     assert (storage / "rows").is_file()
     assert result.output_for_node("row_count") == 3
+
+
+def test_each_worker_sets_up_and_tears_down_its_resources_once(tmp_path, monkeypatch):
+    log_dir = tmp_path / "lifecycle"
+    log_dir.mkdir()
+    monkeypatch.setenv("ASSAY_TEST_LOG_DIR", str(log_dir))
+    path = tmp_path / "tracked.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import os
+            from assay import ConfigurableResource, Definitions, EnvVar, asset
+
+            class Tracked(ConfigurableResource):
+                log_dir: str
+
+                def _mark(self, what):
+                    open(os.path.join(self.log_dir, f"{what}-{os.getpid()}"), "w").close()
+
+                def setup_for_execution(self, context):
+                    self._mark("setup")
+
+                def teardown_after_execution(self, context):
+                    self._mark("teardown")
+                    raise RuntimeError("could not close the pool")
+
+            @asset
+            def a(tracked: Tracked):
+                return os.getpid()
+
+            @asset
+            def b(tracked: Tracked):
+                return os.getpid()
+
+            @asset
+            def c(tracked: Tracked, a, b):
+                return os.getpid()
+
+            defs = Definitions(
+                assets=[a, b, c],
+                resources={"tracked": Tracked(log_dir=EnvVar("ASSAY_TEST_LOG_DIR"))},
+            )
+            """
+        )
+    )
+    result = materialize(load_definitions(file=str(path)), executor=MultiprocessExecutor(2))
+    assert result.success, result.failure_message
+    # Every started worker (at most 2; one may have run all three steps) opened the
+    # resource once and closed it once, and each failed teardown was reported.
+    marks = sorted(p.name for p in log_dir.iterdir())
+    workers = {int(m.split("-")[1]) for m in marks}
+    assert 1 <= len(workers) <= 2
+    assert {result.output_for_node(n) for n in ("a", "b", "c")} <= workers
+    assert marks == sorted(f"{what}-{pid}" for pid in workers for what in ("setup", "teardown"))
+    errors = [e.message for e in result.events if e.type is EventType.LOG]
+    assert errors == [
+        "resource 'tracked' failed to tear down: RuntimeError: could not close the pool"
+    ] * len(workers)
