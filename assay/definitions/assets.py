@@ -367,11 +367,15 @@ def multi_asset(
     check_specs: Sequence[Any] | None = None,
     partitions_def: Any = None,
     backfill_policy: Any = None,
+    automation_condition: Any = None,
+    freshness_policy: Any = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare one function that produces several assets (e.g. one query, many tables).
 
     The function returns a tuple of values in `specs` order, or yields
     `Output(value, asset_key=...)` / `MaterializeResult(asset_key=...)` per asset.
+    `partitions_def`, `automation_condition` and `freshness_policy` apply to every
+    spec that does not set its own.
     """
     if not specs:
         raise DefinitionError("multi_asset needs at least one AssetSpec")
@@ -390,6 +394,10 @@ def multi_asset(
                 changes["group_name"] = group_name
             if partitions_def is not None and spec.partitions_def is None:
                 changes["partitions_def"] = partitions_def
+            if automation_condition is not None and spec.automation_condition is None:
+                changes["automation_condition"] = automation_condition
+            if freshness_policy is not None and spec.freshness_policy is None:
+                changes["freshness_policy"] = freshness_policy
             final_specs.append(spec.replace(**changes) if changes else spec)
         return AssetsDefinition(
             fn=f,

@@ -4,12 +4,14 @@ from datetime import UTC, datetime
 
 from assay import (
     AssetKey,
+    AssetSpec,
     DailyPartitionsDefinition,
     Definitions,
     FreshnessPolicy,
     FreshnessStatus,
     asset,
     freshness_report,
+    multi_asset,
 )
 from assay.automation import InMemoryStatusView
 from assay.partitions import MultiPartitionsDefinition, StaticPartitionsDefinition
@@ -149,3 +151,22 @@ def test_a_static_partitioned_asset_is_fresh_only_when_every_partition_is():
     (line,) = freshness_report(regional, status, now=NOW)
     assert (line.partition, line.status) == ("eu", FreshnessStatus.FRESH)  # goes stale first
     assert line.stale_at == datetime(2024, 1, 10, 12, 30, tzinfo=UTC)
+
+
+def test_a_multi_asset_freshness_policy_applies_to_each_asset_it_produces():
+    @multi_asset(
+        specs=[AssetSpec("orders"), AssetSpec("refunds", freshness_policy=None)],
+        freshness_policy=FreshnessPolicy(maximum_lag_minutes=60),
+    )
+    def shop_tables():
+        return 1, 2
+
+    report = freshness_report(
+        Definitions(assets=[shop_tables]),
+        {AssetKey("orders"): datetime(2024, 1, 10, 11, 30, tzinfo=UTC)},
+        now=NOW,
+    )
+    assert [(x.asset_key.to_user_string(), x.status) for x in report] == [
+        ("orders", FreshnessStatus.FRESH),
+        ("refunds", FreshnessStatus.UNKNOWN),
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assay import Definitions, asset
+from assay import AssetSpec, Definitions, asset, multi_asset
 from assay.automation import AutomationCondition as AC
 from assay.partitions import StaticPartitionsDefinition
 
@@ -57,3 +57,20 @@ def test_child_requested_because_its_parent_will_be_requested_shares_the_run():
     (run,) = result.run_requests
     assert [k.to_user_string() for k in run.asset_keys] == ["raw", "derived"]
     assert run.partition_key == "2024-01-09"
+
+
+def test_a_multi_asset_declares_one_condition_for_all_its_assets_and_they_run_together():
+    @multi_asset(
+        specs=[AssetSpec("orders"), AssetSpec("refunds")],
+        partitions_def=DAILY,
+        automation_condition=AC.eager(),
+    )
+    def shop_tables():
+        return 1, 2
+
+    world = World(Definitions(assets=[shop_tables]))
+    (run,) = world.tick().run_requests
+    assert (run.partition_key, [k.to_user_string() for k in run.asset_keys]) == (
+        "2024-01-09",
+        ["orders", "refunds"],
+    )
