@@ -109,7 +109,7 @@ class AssetGraph:
             if check.asset_key not in self.nodes:
                 raise DefinitionError(
                     f"check '{check.name}' targets asset '{check.asset_key}', which is not "
-                    f"defined{self._suggest(check.asset_key)}"
+                    f"defined{self.suggest(check.asset_key)}"
                 )
             self.checks[check.name] = check
             self.checks_by_asset.setdefault(check.asset_key, []).append(check)
@@ -125,14 +125,15 @@ class AssetGraph:
             self._by_name = by_name
         return self._by_name
 
-    def _suggest(self, key: AssetKey) -> str:
+    def suggest(self, key: AssetKey) -> str:
+        """`; did you mean 'x'?` for a key not in the graph (empty when nothing is close)."""
         names = [k.to_user_string() for k in self.nodes]
         close = difflib.get_close_matches(key.to_user_string(), names, n=3, cutoff=0.6)
         return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
     def _suggest_or_external(self, key: AssetKey) -> str:
         """A likely typo's correction, else how to declare data Assay does not produce."""
-        return self._suggest(key) or (
+        return self.suggest(key) or (
             f"; if Assay does not produce it, declare it with AssetSpec('{key.to_user_string()}')"
         )
 
@@ -146,7 +147,7 @@ class AssetGraph:
                 if asset_in.key not in self.nodes:
                     raise DefinitionError(
                         f"'{owner}' loads '{asset_in.key}' (parameter '{param}'), which is not "
-                        f"defined{self._suggest(asset_in.key)}"
+                        f"defined{self.suggest(asset_in.key)}"
                     )
                 resolved[param] = asset_in.key
                 continue
@@ -169,7 +170,7 @@ class AssetGraph:
             elif param in self._resource_keys:
                 extra_resources.append(param)
             else:
-                hint = self._suggest(direct) or (
+                hint = self.suggest(direct) or (
                     f"; declare data Assay does not produce with AssetSpec('{param}'), or "
                     f"provide a resource named '{param}'"
                 )

@@ -207,6 +207,7 @@ def execute_run(
         graph=graph,
         outputs=outputs,
         load_output=io_loader(graph, dict(resources), run_id),
+        outputs_captured=isinstance(executor, InProcessExecutor),
     )
     if raise_on_error and failure is not None:
         raise AssayError(f"run {run_id} failed: {failure}")

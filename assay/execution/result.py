@@ -38,6 +38,7 @@ class ExecutionResult:
         graph: AssetGraph,
         outputs: dict[AssetKey, Any],
         load_output: Callable[[AssetKey, list[str | None]], Any],
+        outputs_captured: bool = False,
     ) -> None:
         self.run_id = run_id
         self.success = success
@@ -45,19 +46,22 @@ class ExecutionResult:
         self._graph = graph
         self._outputs = outputs
         self._load_output = load_output
+        # In-process runs keep every stored value in `outputs`; others load from IO managers.
+        self._outputs_captured = outputs_captured
 
     def all_events(self) -> list[Event]:
         return list(self.events)
 
     def _key(self, node: CoercibleToAssetKey) -> AssetKey:
-        if isinstance(node, str) and "/" not in node:
-            key = AssetKey([node])
-            if key not in self._graph.nodes:
-                matches = [k for k in self._graph.nodes if k.name == node]
-                if len(matches) == 1:
-                    return matches[0]
+        """The key of an asset of this run's definitions, by key or (unique) name."""
+        key = AssetKey.from_coercible(node)
+        if key in self._graph.nodes:
             return key
-        return AssetKey.from_coercible(node)
+        if isinstance(node, str) and "/" not in node:
+            matches = [k for k in self._graph.nodes if k.name == node]
+            if len(matches) == 1:
+                return matches[0]
+        raise AssayError(f"no asset '{key}' in this run's definitions{self._graph.suggest(key)}")
 
     def output_for_node(self, node: CoercibleToAssetKey) -> Any:
         """The value an asset produced in this run (by key or asset name)."""
@@ -71,6 +75,12 @@ class ExecutionResult:
         ]
         if not partitions:
             raise AssayError(f"asset '{key}' was not materialized in run {self.run_id}")
+        if self._outputs_captured:
+            raise AssayError(
+                f"asset '{key}' stored no value in this run: it returned a MaterializeResult "
+                "(it writes its data itself); read its metadata with "
+                "asset_materializations_for_node()"
+            )
         return self._load_output(key, partitions)
 
     def asset_materializations_for_node(self, node: CoercibleToAssetKey) -> list[Event]:

@@ -398,3 +398,16 @@ def test_wrongly_typed_resource_config_fails_before_user_code_runs():
     result = materialize([a], resources={"warehouse": Warehouse(dsn="x", pool_size="big")})
     assert not result.success
     assert "Warehouse.pool_size must be int, got str 'big'" in result.failure_message
+
+
+def test_output_for_node_explains_typos_and_assets_that_stored_nothing():
+    @asset
+    def exported():
+        return MaterializeResult(metadata={"rows": 3})
+
+    result = materialize([numbers, exported])
+    with pytest.raises(AssayError, match="no asset 'number' in this run's definitions; did you"):
+        result.output_for_node("number")
+    with pytest.raises(AssayError, match="'exported' stored no value in this run: it returned a"):
+        result.output_for_node("exported")
+    assert result.asset_materializations_for_node("exported")[0].payload["metadata"] == {"rows": 3}
