@@ -20,6 +20,31 @@ def test_database_refuses_a_second_prod_deployment(acme):
         Deployment.objects.create(organization=acme.organization, name="prod2", kind="prod")
 
 
+def test_a_new_organization_has_exactly_one_deployment_prod_of_kind_prod(acme):
+    with tenant_context(acme.ctx()):
+        assert [(d.name, d.kind) for d in Deployment.objects.all()] == [("prod", "prod")]
+
+
+def test_code_location_names_are_unique_per_deployment_not_per_organization(acme):
+    from control_plane.tenancy import services
+    from control_plane.tenancy.errors import DuplicateName
+    from control_plane.tenancy.models import CodeLocation
+
+    ctx = acme.ctx()
+    with tenant_context(ctx):
+        prod = Deployment.objects.get(name="prod")
+        branch = services.create_deployment(ctx=ctx, name="branch")
+        services.create_code_location(ctx=ctx, deployment=prod, name="analytics")
+        services.create_code_location(ctx=ctx, deployment=branch, name="analytics")
+        with pytest.raises(DuplicateName):
+            services.create_code_location(ctx=ctx, deployment=prod, name="analytics")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            CodeLocation.objects.create(
+                organization=acme.organization, deployment=prod, name="analytics"
+            )
+        assert CodeLocation.objects.filter(name="analytics").count() == 2
+
+
 def test_deleting_a_deployment_leaves_no_guardian_permissions_behind(acme):
     from guardian.models import UserObjectPermission
 
