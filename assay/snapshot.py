@@ -189,6 +189,8 @@ def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
                 "selection": selection_of(s.target, defs.jobs),
                 "partitions": _describe(s.partitions_def),
                 "has_function": s.execution_fn is not None,
+                "tags": dict(s.tags),
+                "default_status": getattr(s, "default_status", "stopped"),
             }
             for s in defs.schedules
         ],
@@ -197,6 +199,7 @@ def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
                 "name": s.name,
                 "minimum_interval_seconds": s.minimum_interval_seconds,
                 "selection": selection_of(s.target, defs.jobs),
+                "default_status": getattr(s, "default_status", "stopped"),
             }
             for s in defs.sensors
         ],

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "control_plane.runs",
     "control_plane.agents",
     "control_plane.alerts",
+    "control_plane.automation",
     "control_plane.api",
 ]
 
@@ -203,7 +204,11 @@ SPECTACULAR_SETTINGS = {
         if _SIDECAR
         else {}
     ),
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "control_plane.tenancy.api.serializers.ROLE_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "control_plane.tenancy.api.serializers.ROLE_CHOICES",
+        "InstigatorStatusEnum": "control_plane.automation.models.InstigatorState.Status",
+        "TickStatusEnum": "control_plane.automation.models.DaemonTick.Status",
+    },
 }
 
 # Runs and agents: how often agents beat, and how long without a beat before an agent is
@@ -212,6 +217,12 @@ AGENT_HEARTBEAT_INTERVAL_SECONDS = int(os.environ.get("ASSAY_AGENT_HEARTBEAT_INT
 AGENT_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("ASSAY_AGENT_HEARTBEAT_TIMEOUT", "60"))
 # How often an agent stream and the run daemon look for work (seconds): launch latency.
 RUN_DISPATCH_POLL_SECONDS = float(os.environ.get("ASSAY_RUN_DISPATCH_POLL", "0.02"))
+
+# The daemon's loops (`run_daemon`): seconds between passes of each.
+DAEMON_MONITOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_MONITOR_INTERVAL", "5"))
+DAEMON_SCHEDULE_SECONDS = float(os.environ.get("ASSAY_DAEMON_SCHEDULE_INTERVAL", "1"))
+DAEMON_SENSOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_SENSOR_INTERVAL", "1"))
+DAEMON_ALERT_SECONDS = float(os.environ.get("ASSAY_DAEMON_ALERT_INTERVAL", "2"))
 
 # Alerts: email through SMTP (Django's email backend), webhooks over HTTP(S).
 EMAIL_HOST = os.environ.get("ASSAY_SMTP_HOST", "localhost")

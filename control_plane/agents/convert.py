@@ -7,12 +7,17 @@ before any service runs (nothing is written).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from assay.api.v1 import agent_pb2 as pb
 from control_plane.agents.errors import InvalidAgentMessage, UnsupportedProtocol
 from control_plane.runs.ingest import IncomingEvent, IncomingStatusChange
 from control_plane.runs.models import Run, RunStatus
+
+if TYPE_CHECKING:
+    from control_plane.agents.models import TickRequest
 
 PROTOCOL_VERSION = 1
 MAX_ID = 64
@@ -188,3 +193,109 @@ def launch_run(run: Run, *, deployment_name: str, location_name: str) -> pb.Cont
 
 def terminate_run(run: Run) -> pb.ControlMessage:
     return pb.ControlMessage(terminate_run=pb.TerminateRun(run_id=str(run.id), reason=run.reason))
+
+
+MAX_TICK_RUN_REQUESTS = 1000
+MAX_TICK_TEXT = 64 * 1024
+_TICK_KINDS = {"sensor": pb.TICK_KIND_SENSOR, "schedule": pb.TICK_KIND_SCHEDULE}
+
+
+@dataclass(frozen=True)
+class TickRunRequest:
+    run_key: str
+    asset_selection: str
+    partition_key: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DynamicPartitionsChange:
+    partitions_def_name: str
+    add_keys: list[str]
+    delete_keys: list[str]
+
+
+@dataclass(frozen=True)
+class TickAnswer:
+    """A ``TickResult``, validated."""
+
+    request_id: str
+    error: str
+    run_requests: list[TickRunRequest]
+    skip_reason: str
+    cursor: str | None
+    dynamic_partitions: list[DynamicPartitionsChange]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TickAnswer:
+        return cls(
+            request_id=data["request_id"],
+            error=data["error"],
+            run_requests=[TickRunRequest(**r) for r in data["run_requests"]],
+            skip_reason=data["skip_reason"],
+            cursor=data["cursor"],
+            dynamic_partitions=[DynamicPartitionsChange(**d) for d in data["dynamic_partitions"]],
+        )
+
+
+def evaluate_tick(tick: TickRequest, *, deployment_name: str) -> pb.ControlMessage:
+    return pb.ControlMessage(
+        evaluate_tick=pb.EvaluateTick(
+            request_id=str(tick.id),
+            deployment=deployment_name,
+            location_name=tick.location_name,
+            kind=_TICK_KINDS[tick.kind],
+            name=tick.name,
+            evaluation_time=tick.evaluation_time.timestamp(),
+            last_evaluation_time=(
+                tick.last_evaluation_time.timestamp() if tick.last_evaluation_time else 0.0
+            ),
+            has_cursor=tick.cursor is not None,
+            cursor=tick.cursor or "",
+            timeout_seconds=tick.timeout_seconds,
+        )
+    )
+
+
+def _text(value: str, field: str, limit: int = MAX_TICK_TEXT) -> str:
+    if len(value.encode()) > limit:
+        raise InvalidAgentMessage(f"tick_result.{field} is over {limit} bytes")
+    return value
+
+
+def tick_answer_from_proto(message: pb.TickResult) -> TickAnswer:
+    try:
+        request_id = str(uuid.UUID(message.request_id))
+    except ValueError:
+        raise InvalidAgentMessage("tick_result.request_id is not a request id") from None
+    if len(message.run_requests) > MAX_TICK_RUN_REQUESTS:
+        raise InvalidAgentMessage(
+            f"tick_result has {len(message.run_requests)} run requests; at most "
+            f"{MAX_TICK_RUN_REQUESTS}"
+        )
+    return TickAnswer(
+        request_id=request_id,
+        error=_text(message.error, "error"),
+        run_requests=[
+            TickRunRequest(
+                run_key=_text(r.run_key, "run_key", 1000),
+                asset_selection=_text(r.asset_selection, "asset_selection", 2000),
+                partition_key=_text(r.partition_key, "partition_key", 255),
+                tags=dict(r.tags),
+            )
+            for r in message.run_requests
+        ],
+        skip_reason=_text(message.skip_reason, "skip_reason", 4000),
+        cursor=_text(message.cursor, "cursor") if message.has_cursor else None,
+        dynamic_partitions=[
+            DynamicPartitionsChange(
+                partitions_def_name=_text(d.partitions_def_name, "partitions_def_name", 200),
+                add_keys=[_text(k, "add_keys", 255) for k in d.add_keys],
+                delete_keys=[_text(k, "delete_keys", 255) for k in d.delete_keys],
+            )
+            for d in message.dynamic_partitions
+        ],
+    )

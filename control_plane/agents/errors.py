@@ -17,3 +17,7 @@ class InvalidAgentMessage(AssayError):
 
 class UnsupportedProtocol(AssayError):
     """Hello.protocol_version is not one this control plane speaks."""
+
+
+class NoAgentAvailable(AssayError):
+    """No connected agent serves the code location a tick must be evaluated in."""

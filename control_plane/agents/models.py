@@ -42,3 +42,49 @@ class AgentSession(models.Model):
 
     def serves(self, *, deployment_id: int, location_name: str) -> bool:
         return deployment_id in self.deployment_ids and location_name in self.code_locations
+
+
+class TickRequest(models.Model):
+    """A sensor or schedule function the control plane asked an agent to evaluate
+    (``EvaluateTick``) and, once the agent answers, its answer (``TickResult``).
+
+    Not durable on the agent's side: a request whose answer never comes is timed out by
+    the daemon, which fails that tick and asks again on the next one.
+    """
+
+    class Kind(models.TextChoices):
+        SENSOR = "sensor", "Sensor"
+        SCHEDULE = "schedule", "Schedule"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey("tenancy.Deployment", on_delete=models.CASCADE, related_name="+")
+    location_name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    evaluation_time = models.DateTimeField()
+    last_evaluation_time = models.DateTimeField(null=True, blank=True)
+    # None: the sensor has no cursor yet; "" is a cursor the sensor set.
+    cursor = models.TextField(null=True, blank=True)  # noqa: DJ001
+    timeout_seconds = models.PositiveIntegerField(default=60)
+    agent_session = models.ForeignKey(
+        AgentSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)  # the TickResult, as a dict
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["agent_session"],
+                condition=models.Q(sent_at__isnull=True),
+                name="tick_request_unsent_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} tick {self.id}"

@@ -132,6 +132,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     @staticmethod
     def _command_message(command: services.Command) -> pb.ControlMessage:
+        if command.kind == "evaluate_tick":
+            assert command.tick is not None
+            return convert.evaluate_tick(command.tick, deployment_name=command.deployment_name)
+        assert command.run is not None
         if command.kind == "launch":
             return convert.launch_run(
                 command.run,
@@ -206,6 +210,15 @@ class _MessageHandler:
             )
         elif case == "location_snapshot":
             self._snapshot(convert.snapshot_from_proto(message.location_snapshot))
+        elif case == "tick_result":
+            answer = convert.tick_answer_from_proto(message.tick_result)
+            if not services.record_tick_answer(session=self.session, answer=answer):
+                self.outgoing.put(
+                    convert.notice(
+                        code="unknown_tick",
+                        message=f"no open tick request {answer.request_id} on this stream",
+                    )
+                )
         elif case == "hello":
             raise InvalidAgentMessage("hello may be sent only once per stream")
         else:

@@ -9,9 +9,13 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from control_plane.agents.convert import Hello
-from control_plane.agents.errors import AgentPermissionDenied, AgentUnauthenticated
-from control_plane.agents.models import AgentSession
+from control_plane.agents.convert import Hello, TickAnswer
+from control_plane.agents.errors import (
+    AgentPermissionDenied,
+    AgentUnauthenticated,
+    NoAgentAvailable,
+)
+from control_plane.agents.models import AgentSession, TickRequest
 from control_plane.core.context import Principal, TenantContext
 from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, Run, RunStatus
 from control_plane.tenancy import tokens
@@ -117,12 +121,13 @@ def close_session(*, session: AgentSession) -> None:
 
 @dataclass(frozen=True)
 class Command:
-    """Something to send down the stream: launch or terminate ``run``."""
+    """Something to send down the stream: launch or terminate ``run``, or evaluate ``tick``."""
 
-    kind: str  # "launch" | "terminate"
-    run: Run
+    kind: str  # "launch" | "terminate" | "evaluate_tick"
+    run: Run | None
     deployment_name: str
     location_name: str
+    tick: TickRequest | None = None
 
 
 def take_commands(*, session: AgentSession, now: datetime | None = None) -> list[Command]:
@@ -150,4 +155,65 @@ def take_commands(*, session: AgentSession, now: datetime | None = None) -> list
         )
         if taken:
             commands.append(Command("terminate", run, run.deployment.name, run.code_location.name))
+    ticks = TickRequest.objects.filter(agent_session=session, sent_at__isnull=True).select_related(
+        "deployment"
+    )
+    for tick in ticks:
+        if TickRequest.objects.filter(pk=tick.pk, sent_at__isnull=True).update(sent_at=now):
+            commands.append(
+                Command("evaluate_tick", None, tick.deployment.name, tick.location_name, tick)
+            )
     return commands
+
+
+def request_tick(
+    *,
+    deployment: Deployment,
+    location_name: str,
+    kind: str,
+    name: str,
+    evaluation_time: datetime,
+    last_evaluation_time: datetime | None = None,
+    cursor: str | None = None,
+    timeout_seconds: int = 60,
+    now: datetime | None = None,
+) -> TickRequest:
+    """Ask a live agent serving the location to evaluate a sensor or schedule function.
+
+    The stream serving that agent sends it; the answer lands on the returned row.
+    """
+    from control_plane.runs.queue import live_sessions
+
+    serving = [
+        s
+        for s in live_sessions(now=now or timezone.now())
+        if s.serves(deployment_id=deployment.pk, location_name=location_name)
+    ]
+    if not serving:
+        raise NoAgentAvailable(
+            f"no connected agent serves code location {location_name!r} in deployment "
+            f"{deployment.name!r}"
+        )
+    session = min(serving, key=lambda s: str(s.pk))
+    return TickRequest.objects.create(
+        organization_id=deployment.organization_id,
+        deployment=deployment,
+        location_name=location_name,
+        kind=kind,
+        name=name,
+        evaluation_time=evaluation_time,
+        last_evaluation_time=last_evaluation_time,
+        cursor=cursor,
+        timeout_seconds=timeout_seconds,
+        agent_session=session,
+    )
+
+
+def record_tick_answer(*, session: AgentSession, answer: TickAnswer) -> bool:
+    """Store the agent's answer to a request sent on this session; False when unknown
+    (another session's, already answered, or never asked)."""
+    return bool(
+        TickRequest.objects.filter(
+            pk=answer.request_id, agent_session=session, answered_at__isnull=True
+        ).update(result=answer.to_dict(), answered_at=timezone.now())
+    )

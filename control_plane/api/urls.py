@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("control_plane.catalog.api.urls")),
     path("", include("control_plane.runs.api.urls")),
     path("", include("control_plane.alerts.api.urls")),
+    path("", include("control_plane.automation.api.urls")),
 ]

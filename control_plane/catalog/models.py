@@ -201,3 +201,27 @@ class AssetCheckStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.pk}"
+
+
+class DynamicPartition(models.Model):
+    """A key of a ``DynamicPartitionsDefinition`` in one deployment (added by sensors)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    partitions_def_name = models.CharField(max_length=200)
+    key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "partitions_def_name", "key"],
+                name="dynamic_partition_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["deployment", "partitions_def_name", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.partitions_def_name}:{self.key}"

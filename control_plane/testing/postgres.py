@@ -54,6 +54,7 @@ class TemporaryPostgres:
             "PASSWORD": "",
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            "OPTIONS": {},  # never inherit the embedded SQLite default's options
         }
 
     def _run(self, *args: str) -> None:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from assay import AssetCheckResult, DailyPartitionsDefinition, Definitions, asset, asset_check
+from assay import (
+    AssetCheckResult,
+    DailyPartitionsDefinition,
+    Definitions,
+    ScheduleDefinition,
+    SkipReason,
+    asset,
+    asset_check,
+    sensor,
+)
 from assay.snapshot import build_snapshot
 from control_plane.catalog.services import record_location_snapshot
 from control_plane.core.context import Principal, TenantContext, tenant_context
@@ -40,9 +49,21 @@ def orders_not_empty(clean_orders: list) -> AssetCheckResult:
     return AssetCheckResult(passed=True)
 
 
+nightly_orders = ScheduleDefinition(
+    name="nightly_orders", cron_schedule="0 2 * * *", target="raw_orders+"
+)
+
+
+@sensor(target=raw_orders, minimum_interval_seconds=60)
+def new_order_files():
+    return SkipReason("no new files")
+
+
 DEFINITIONS = Definitions(
     assets=[raw_orders, clean_orders, revenue_report, daily_orders],
     asset_checks=[orders_not_empty],
+    schedules=[nightly_orders],
+    sensors=[new_order_files],
 )
 
 

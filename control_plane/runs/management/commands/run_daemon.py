@@ -1,56 +1,55 @@
-"""``python -m control_plane run_daemon``: the dequeuer and run monitoring, in a loop.
+"""``python -m control_plane run_daemon``: every background loop of the control plane.
 
-Stateless over the database, so several replicas may run (see ``runs.queue``).
+The run queue, run monitoring, schedules, sensors, declarative automation, backfills,
+freshness and alert delivery (see ``control_plane.daemon``). Stateless over the
+database, so several replicas may run.
 """
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
-import time
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.core.management.base import BaseCommand, CommandError
 
-from control_plane.runs.monitoring import monitor_runs
-from control_plane.runs.queue import dequeue_runs
-
-log = logging.getLogger(__name__)
+from control_plane.daemon import all_loops, run_loops, run_pass
 
 
 class Command(BaseCommand):
-    help = "Run the run queue's dequeuer and run monitoring until stopped."
+    help = (
+        "Run the control plane's background loops (queue, schedules, sensors, ...) until stopped."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--monitor-every", type=float, default=5.0, help="seconds between monitoring passes"
+            "--monitor-every", type=float, default=None, help="seconds between monitoring passes"
+        )
+        parser.add_argument(
+            "--loops",
+            default="",
+            help="comma-separated loops to run (default: all); e.g. queue,monitor",
         )
         parser.add_argument("--once", action="store_true", help="one pass of each, then exit")
 
-    def handle(self, *args, monitor_every, once, **options):
-        stopped = threading.Event()
-        if not once:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stopped.set())
-            self.stdout.write("run daemon started")
-            self.stdout.flush()
-        next_monitor = 0.0
-        while not stopped.is_set():
-            close_old_connections()
-            try:
-                assigned = dequeue_runs()
-                if time.monotonic() >= next_monitor:
-                    report = monitor_runs()
-                    next_monitor = time.monotonic() + monitor_every
-                    if report.sessions_lost or report.runs_failed or report.runs_requeued:
-                        log.info("monitoring: %s", report)
-            except Exception:
-                log.exception("run daemon pass failed; retrying")
-                assigned = []
-                stopped.wait(1.0)
-            if once:
-                break
-            if not assigned:
-                stopped.wait(settings.RUN_DISPATCH_POLL_SECONDS)
+    def handle(self, *args, monitor_every, loops, once, **options):
+        available = all_loops(monitor_every=monitor_every)
+        chosen = available
+        if loops.strip():
+            names = [n.strip() for n in loops.split(",") if n.strip()]
+            known = {loop.name for loop in available}
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise CommandError(
+                    f"unknown loop(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}"
+                )
+            chosen = [loop for loop in available if loop.name in names]
+        if once:
+            for loop in chosen:
+                run_pass(loop)
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        self.stdout.write(f"run daemon started: {', '.join(loop.name for loop in chosen)}")
+        self.stdout.flush()
+        run_loops(chosen, stop=stop)

@@ -1,0 +1,1 @@
+"""The daemon's decisions: schedules, sensors, declarative automation, their ticks."""

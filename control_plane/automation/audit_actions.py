@@ -1,0 +1,6 @@
+"""Audit actions of the automation app, declared once (see ``control_plane.audit.registry``)."""
+
+from control_plane.audit.registry import declare
+
+SCHEDULE_UPDATE = declare("schedule.update", "a schedule was started, stopped or changed")
+SENSOR_UPDATE = declare("sensor.update", "a sensor was started, stopped or its cursor reset")

@@ -1,0 +1,165 @@
+"""Schedules and sensors as the deployment's current snapshots define them, with their state.
+
+The snapshot says what exists (cron, target, interval, default status); ``InstigatorState``
+says what the control plane added (on/off, cursor, the last tick handled). A state row is
+created the first time the daemon or the API sees an instigator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from control_plane.automation.models import InstigatorKind, InstigatorState
+from control_plane.catalog.models import LocationSnapshot
+from control_plane.tenancy.models import Deployment
+
+Key = tuple[str, str, str]  # (kind, location name, name)
+
+
+@dataclass(frozen=True)
+class InstigatorSpec:
+    """One schedule or sensor of one code location, from its snapshot."""
+
+    kind: str
+    name: str
+    location_name: str
+    selection: str
+    default_status: str = InstigatorState.Status.STOPPED
+    cron_schedule: str = ""
+    execution_timezone: str = "UTC"
+    partitions: dict[str, Any] | None = None
+    has_function: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    minimum_interval_seconds: int = 30
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.location_name, self.name)
+
+
+# (snapshot id, location) -> its specs: parsed once per snapshot, as the daemon reads them
+# every second. Snapshot ids are content hashes, so an entry is never stale.
+_PARSED: dict[tuple[str, str], tuple[InstigatorSpec, ...]] = {}
+_MAX_PARSED = 1024
+
+
+def _parse(snapshot_json: str, location_name: str) -> tuple[InstigatorSpec, ...]:
+    data = json.loads(snapshot_json)
+    specs: list[InstigatorSpec] = []
+    for item in data.get("schedule_specs") or ():
+        specs.append(
+            InstigatorSpec(
+                kind=InstigatorKind.SCHEDULE,
+                name=item["name"],
+                location_name=location_name,
+                selection=item.get("selection") or "",
+                default_status=_status(item.get("default_status")),
+                cron_schedule=item["cron_schedule"],
+                execution_timezone=item.get("execution_timezone") or "UTC",
+                partitions=item.get("partitions"),
+                has_function=bool(item.get("has_function")),
+                tags=dict(item.get("tags") or {}),
+            )
+        )
+    for item in data.get("sensor_specs") or ():
+        specs.append(
+            InstigatorSpec(
+                kind=InstigatorKind.SENSOR,
+                name=item["name"],
+                location_name=location_name,
+                selection=item.get("selection") or "",
+                default_status=_status(item.get("default_status")),
+                has_function=True,
+                minimum_interval_seconds=int(item.get("minimum_interval_seconds") or 30),
+            )
+        )
+    return tuple(specs)
+
+
+def _status(value: Any) -> str:
+    return (
+        InstigatorState.Status.RUNNING
+        if value == InstigatorState.Status.RUNNING
+        else InstigatorState.Status.STOPPED
+    )
+
+
+def instigator_specs(*, deployment: Deployment, kind: str | None = None) -> list[InstigatorSpec]:
+    """Every schedule/sensor of the deployment's loaded locations, by location then name."""
+    current = LocationSnapshot.objects.filter(
+        deployment=deployment, is_current=True, status=LocationSnapshot.Status.OK
+    ).values_list("pk", "snapshot_id", "code_location__name")
+    specs: list[InstigatorSpec] = []
+    for pk, snapshot_id, location_name in current:
+        key = (snapshot_id, location_name)
+        if key not in _PARSED:
+            if len(_PARSED) >= _MAX_PARSED:
+                _PARSED.clear()
+            text = LocationSnapshot.objects.values_list("snapshot_json", flat=True).get(pk=pk)
+            _PARSED[key] = _parse(text, location_name)
+        specs.extend(s for s in _PARSED[key] if kind is None or s.kind == kind)
+    return sorted(specs, key=lambda s: (s.location_name, s.kind, s.name))
+
+
+def ensure_states(
+    *, deployment: Deployment, specs: Iterable[InstigatorSpec], now: datetime | None = None
+) -> dict[Key, InstigatorState]:
+    """The state of each spec, created where missing. A new schedule starts counting ticks
+    from now: it never catches up on ticks from before it existed."""
+    specs = list(specs)
+    if not specs:
+        return {}
+    now = now or timezone.now()
+    kinds = {s.kind for s in specs}
+    existing = {
+        (s.kind, s.location_name, s.name): s
+        for s in InstigatorState.objects.filter(deployment=deployment, kind__in=kinds)
+    }
+    missing = [s for s in specs if s.key not in existing]
+    if missing:
+        InstigatorState.objects.bulk_create(
+            [
+                InstigatorState(
+                    organization_id=deployment.organization_id,
+                    deployment=deployment,
+                    kind=s.kind,
+                    name=s.name,
+                    location_name=s.location_name,
+                    last_tick_time=now if s.kind == InstigatorKind.SCHEDULE else None,
+                )
+                for s in missing
+            ],
+            ignore_conflicts=True,  # a replica may create the same rows at the same time
+        )
+        existing = {
+            (s.kind, s.location_name, s.name): s
+            for s in InstigatorState.objects.filter(deployment=deployment, kind__in=kinds)
+        }
+    return {s.key: existing[s.key] for s in specs}
+
+
+def effective_status(state: InstigatorState, spec: InstigatorSpec) -> str:
+    """What a person set, else what the code says."""
+    return state.status or spec.default_status
+
+
+def deployments_with_snapshots() -> list[Deployment]:
+    """Deployments (of every organization) that have at least one loaded location."""
+    ids = (
+        LocationSnapshot.objects.unscoped()  # the daemon serves every organization
+        .filter(is_current=True, status=LocationSnapshot.Status.OK)
+        .values_list("deployment_id", flat=True)
+        .distinct()
+    )
+    return list(
+        Deployment.objects.unscoped()  # each is then handled in its own organization's context
+        .select_related("organization")
+        .filter(pk__in=list(ids))
+        .order_by("pk")
+    )

@@ -1,0 +1,140 @@
+"""The schedule loop: which ticks are due, claim each once, and launch what it asks for.
+
+Ticks come from the snapshot's cron and zone (croniter via ``assay.schedules``, correct
+across DST). After downtime a schedule has several due ticks; by default only the most
+recent runs (``catchup="latest"``), once, and the tick records how many were missed.
+A schedule with a function is evaluated by an agent, in the code location; one without
+is evaluated here with the SDK's own ``evaluate_schedule``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.utils import timezone
+
+from assay.definitions.schedules import ScheduleDefinition, evaluate_schedule
+from assay.errors import AssayError as SdkError
+from assay.partitions.snapshot import partitions_def_from_snapshot
+from assay.schedules import ticks_between
+from control_plane.agents import services as agents
+from control_plane.agents.errors import NoAgentAvailable
+from control_plane.automation import ticks
+from control_plane.automation.instigators import (
+    InstigatorSpec,
+    deployments_with_snapshots,
+    effective_status,
+    ensure_states,
+    instigator_specs,
+)
+from control_plane.automation.launching import RequestedRun
+from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
+from control_plane.automation.outcomes import TickOutcome, collect_answers, complete_tick
+from control_plane.tenancy.models import Deployment
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TICK_TIMEOUT_SECONDS = 60
+
+
+def tick_schedules(*, now: datetime | None = None) -> int:
+    """One pass over every deployment; returns the number of ticks handled."""
+    now = now or timezone.now()
+    handled = collect_answers(loop=DaemonTick.Loop.SCHEDULE, now=now)
+    for deployment in deployments_with_snapshots():
+        with ticks.daemon_context(deployment, "schedules"):
+            handled += _tick_deployment(deployment, now)
+    return handled
+
+
+def _tick_deployment(deployment: Deployment, now: datetime) -> int:
+    specs = instigator_specs(deployment=deployment, kind=InstigatorKind.SCHEDULE)
+    states = ensure_states(deployment=deployment, specs=specs, now=now)
+    handled = 0
+    for spec in specs:
+        state = states[spec.key]
+        if effective_status(state, spec) != InstigatorState.Status.RUNNING:
+            continue
+        since = state.last_tick_time or now
+        try:
+            due = ticks_between(spec.cron_schedule, since, now, timezone=spec.execution_timezone)
+        except SdkError as exc:
+            log.error("schedule %s: %s", spec.name, exc)
+            continue
+        if not due:
+            continue
+        missed = 0
+        if state.catchup == InstigatorState.Catchup.LATEST:
+            missed, due = len(due) - 1, due[-1:]
+        for scheduled in due:
+            handled += _run_tick(deployment, spec, scheduled, missed=missed)
+        # Only ever forward, so replicas that computed the same ticks agree.
+        InstigatorState.objects.filter(pk=state.pk, last_tick_time__lt=due[-1]).update(
+            last_tick_time=due[-1], updated_at=now
+        )
+    return handled
+
+
+def _run_tick(
+    deployment: Deployment, spec: InstigatorSpec, scheduled: datetime, *, missed: int
+) -> int:
+    tick = ticks.claim_tick(
+        deployment=deployment,
+        loop=DaemonTick.Loop.SCHEDULE,
+        name=spec.name,
+        location_name=spec.location_name,
+        tick_key=scheduled.isoformat(),
+        scheduled_time=scheduled,
+    )
+    if tick is None:
+        return 0  # another daemon replica has this tick
+    if missed:
+        tick.details = {"missed_ticks": missed}
+        tick.save(update_fields=["details"])
+    if spec.has_function:
+        try:
+            request = agents.request_tick(
+                deployment=deployment,
+                location_name=spec.location_name,
+                kind="schedule",
+                name=spec.name,
+                evaluation_time=scheduled,
+                timeout_seconds=DEFAULT_TICK_TIMEOUT_SECONDS,
+            )
+        except NoAgentAvailable as exc:
+            ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=exc.message)
+        else:
+            ticks.attach_request(tick, request)  # completed by collect_answers
+        return 1
+    complete_tick(tick, spec=spec, outcome=evaluate_here(spec, scheduled))
+    return 1
+
+
+def evaluate_here(spec: InstigatorSpec, scheduled: datetime) -> TickOutcome:
+    """A schedule without a function: what the SDK's ``evaluate_schedule`` launches."""
+    try:
+        definition = ScheduleDefinition(
+            cron_schedule=spec.cron_schedule,
+            target=spec.selection,
+            name=spec.name,
+            execution_timezone=spec.execution_timezone,
+            tags=spec.tags,
+            partitions_def=partitions_def_from_snapshot(spec.partitions)
+            if spec.partitions
+            else None,
+        )
+        result = evaluate_schedule(definition, scheduled_execution_time=scheduled)
+    except SdkError as exc:
+        return TickOutcome(error=str(exc))
+    return TickOutcome(
+        run_requests=tuple(
+            RequestedRun(
+                run_key=r.run_key or "",
+                partition_key=r.partition_key or "",
+                tags={k: str(v) for k, v in dict(r.tags).items()},
+            )
+            for r in result.run_requests
+        ),
+        skip_reason=result.skip_reason or "",
+    )

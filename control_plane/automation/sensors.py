@@ -1,0 +1,105 @@
+"""The sensor loop: ask an agent to evaluate each running sensor that is due, and apply
+its answers.
+
+A sensor is claimed by moving its ``next_evaluation_at`` forward (compare-and-set), so
+replicas never evaluate one sensor twice for one interval; and a sensor with an
+evaluation still outstanding is not asked again, so its cursor never forks. Evaluation
+is asynchronous: a sensor that is slow or raises costs only its own tick, never the
+others' (answers are collected on every pass).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from control_plane.agents import services as agents
+from control_plane.agents.errors import NoAgentAvailable
+from control_plane.automation import ticks
+from control_plane.automation.instigators import (
+    InstigatorSpec,
+    deployments_with_snapshots,
+    effective_status,
+    ensure_states,
+    instigator_specs,
+)
+from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
+from control_plane.automation.outcomes import collect_answers
+from control_plane.tenancy.models import Deployment
+
+DEFAULT_TICK_TIMEOUT_SECONDS = 60
+
+
+def tick_sensors(*, now: datetime | None = None) -> int:
+    """One pass: collect answers, then request evaluations of due sensors."""
+    now = now or timezone.now()
+    handled = collect_answers(loop=DaemonTick.Loop.SENSOR, now=now)
+    for deployment in deployments_with_snapshots():
+        with ticks.daemon_context(deployment, "sensors"):
+            handled += _tick_deployment(deployment, now)
+    return handled
+
+
+def _tick_deployment(deployment: Deployment, now: datetime) -> int:
+    specs = instigator_specs(deployment=deployment, kind=InstigatorKind.SENSOR)
+    states = ensure_states(deployment=deployment, specs=specs, now=now)
+    busy = set(
+        DaemonTick.objects.filter(
+            deployment=deployment, loop=DaemonTick.Loop.SENSOR, status=DaemonTick.Status.STARTED
+        ).values_list("location_name", "name")
+    )
+    requested = 0
+    for spec in specs:
+        state = states[spec.key]
+        if effective_status(state, spec) != InstigatorState.Status.RUNNING:
+            continue
+        if (spec.location_name, spec.name) in busy:
+            continue  # the previous evaluation has not come back yet
+        if state.next_evaluation_at is not None and state.next_evaluation_at > now:
+            continue
+        if not _claim(state, spec, now):
+            continue  # another replica took this interval
+        requested += _request(deployment, spec, state, now)
+    return requested
+
+
+def _claim(state: InstigatorState, spec: InstigatorSpec, now: datetime) -> bool:
+    due = Q(next_evaluation_at__isnull=True) | Q(next_evaluation_at__lte=now)
+    return bool(
+        InstigatorState.objects.filter(due, pk=state.pk).update(
+            next_evaluation_at=now + timedelta(seconds=spec.minimum_interval_seconds),
+            updated_at=now,
+        )
+    )
+
+
+def _request(deployment: Deployment, spec: InstigatorSpec, state: InstigatorState, now) -> int:
+    tick = ticks.claim_tick(
+        deployment=deployment,
+        loop=DaemonTick.Loop.SENSOR,
+        name=spec.name,
+        location_name=spec.location_name,
+        tick_key=now.isoformat(),
+        now=now,
+    )
+    if tick is None:
+        return 0
+    try:
+        request = agents.request_tick(
+            deployment=deployment,
+            location_name=spec.location_name,
+            kind="sensor",
+            name=spec.name,
+            evaluation_time=now,
+            last_evaluation_time=state.last_tick_time,
+            cursor=state.cursor,
+            timeout_seconds=DEFAULT_TICK_TIMEOUT_SECONDS,
+            now=now,
+        )
+    except NoAgentAvailable as exc:
+        ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=exc.message)
+    else:
+        ticks.attach_request(tick, request)
+    return 1

@@ -1,0 +1,89 @@
+"""The daemon: every background loop of the control plane, each in its own thread.
+
+One thread per loop, so a slow pass of one (sensors waiting on agents, a large
+automation tick) never delays another (the run queue dispatches within milliseconds).
+Every loop is stateless over the database and safe with several replicas: what must
+happen once is claimed there (row locks with SKIP LOCKED, unique tick rows, leases).
+A pass that raises is logged with its traceback and retried on the next interval; it
+never stops the daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One background job: ``run()`` does one pass every ``interval`` seconds."""
+
+    name: str
+    interval: float
+    run: Callable[[], object]
+    # A pass that found work runs again at once (the run queue drains without waiting).
+    drain: bool = False
+
+
+def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
+    """Every loop, in a stable order (``run_daemon --loops`` picks among these names)."""
+    from control_plane.alerts.delivery import deliver_due
+    from control_plane.automation.schedules import tick_schedules
+    from control_plane.automation.sensors import tick_sensors
+    from control_plane.runs.monitoring import monitor_runs
+    from control_plane.runs.queue import dequeue_runs
+
+    def deliver() -> object:
+        return deliver_due().attempted
+
+    return [
+        Loop("queue", settings.RUN_DISPATCH_POLL_SECONDS, dequeue_runs, drain=True),
+        Loop("monitor", monitor_every or settings.DAEMON_MONITOR_SECONDS, monitor_runs),
+        Loop("schedules", settings.DAEMON_SCHEDULE_SECONDS, tick_schedules),
+        Loop("sensors", settings.DAEMON_SENSOR_SECONDS, tick_sensors),
+        Loop("alerts", settings.DAEMON_ALERT_SECONDS, deliver, drain=True),
+    ]
+
+
+def run_pass(loop: Loop) -> object:
+    """One pass with fresh database connections; errors are logged, not raised."""
+    close_old_connections()
+    try:
+        return loop.run()
+    except Exception:
+        log.exception(
+            "daemon loop %r: the pass failed; retrying in %.1f s", loop.name, loop.interval
+        )
+        return None
+
+
+def _serve(loop: Loop, stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            found = run_pass(loop)
+            if loop.drain and found:
+                continue
+            stop.wait(max(0.0, loop.interval - (time.monotonic() - started)))
+    finally:
+        connection.close()
+
+
+def run_loops(loops: Iterable[Loop], *, stop: threading.Event) -> None:
+    """Run each loop in its own thread until ``stop`` is set, then wait for them."""
+    threads = [
+        threading.Thread(target=_serve, args=(loop, stop), name=f"daemon-{loop.name}", daemon=True)
+        for loop in loops
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
