@@ -207,6 +207,7 @@ def _execute(
     )
     task = progress.add_task("runs", total=len(plan.runs), completed=_done(state))
     state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(state.to_json())  # resumable even if the first run never ends
 
     def finished(index: int, result: ExecutionResult | None) -> None:
         state_path.write_text(state.to_json())
