@@ -206,8 +206,13 @@ def _execute(
         transient=True,
     )
     task = progress.add_task("runs", total=len(plan.runs), completed=_done(state))
-    state_path.parent.mkdir(parents=True, exist_ok=True)
-    state_path.write_text(state.to_json())  # resumable even if the first run never ends
+    try:  # resumable even if the first run never ends; checked before anything runs
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        state_path.write_text(state.to_json())
+    except OSError as exc:
+        raise BackfillStateError(
+            f"cannot write the backfill state to {state_path}: {exc.strerror}"
+        ) from exc
 
     def finished(index: int, result: ExecutionResult | None) -> None:
         state_path.write_text(state.to_json())

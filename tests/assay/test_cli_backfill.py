@@ -207,3 +207,11 @@ def test_dynamic_partition_keys_come_from_the_instance(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "✓ export [acme]" in proc.stdout and "✓ export [globex]" in proc.stdout
+
+
+def test_a_state_file_that_cannot_be_written_is_refused_before_anything_runs(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    proc = assay(tmp_path, "--partition", "2024-01-02", "--state-file", str(blocked / "state.json"))
+    assert proc.returncode == 2 and "cannot write the backfill state" in proc.stderr
+    assert not (tmp_path / "storage").exists()
