@@ -83,13 +83,13 @@ _DANGLING_DEPTH = re.compile(r"^\d*\+\d*$")
 
 
 def _dangling_depth(term: str, terms: list[str], index: int, suffix: str) -> str:
-    hops = "".join(ch for ch in term if ch.isdigit()) or "1"
+    hops = "".join(ch for ch in term if ch.isdigit())
     neighbours = terms[index + 1 : index + 2] or terms[index - 1 : index] or ["key"]
     key = neighbours[0]
-    levels = f"{hops} level" + ("" if hops == "1" else "s")
+    upstream = f"{hops} level{'' if hops == '1' else 's'}" if hops else "everything"
     return (
-        f"'{term}' has no asset: write the hops next to the key, as in '{hops}+{key}' "
-        f"({key} and {levels} upstream) or '{key}+{hops}' (downstream){suffix}"
+        f"'{term}' has no asset: write it next to the key, as in '{hops}+{key}' "
+        f"({key} and {upstream} upstream) or '{key}+{hops}' (downstream){suffix}"
     )
 
 

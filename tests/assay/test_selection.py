@@ -84,9 +84,11 @@ def test_a_depth_written_apart_from_its_key_explains_the_syntax(graph):
     with pytest.raises(InvalidSelection) as info:
         select_keys(graph, "+1 forecast")
     assert str(info.value) == (
-        "'+1' has no asset: write the hops next to the key, as in '1+forecast' "
+        "'+1' has no asset: write it next to the key, as in '1+forecast' "
         "(forecast and 1 level upstream) or 'forecast+1' (downstream)"
     )
+    with pytest.raises(InvalidSelection, match=r"as in '\+revenue' \(revenue and everything"):
+        select_keys(graph, "revenue +")
 
 
 def test_unknown_key_behind_a_lineage_operator_lists_close_matches(graph):
