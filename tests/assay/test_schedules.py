@@ -140,6 +140,7 @@ def test_snapshot_describes_schedules_and_sensors_for_a_daemon():
         "name": "late_files",
         "minimum_interval_seconds": 60,
         "selection": "raw_signups, daily_signups",
+        "default_status": "stopped",
     }
 
 
