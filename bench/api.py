@@ -1,13 +1,17 @@
 """REST API list latency with 10,000 code locations and 10,000 members over 100 organizations.
 
-Starts its own throwaway PostgreSQL, seeds it, then calls every list endpoint through the
-in-process test client as each organization's admin. Prints one JSON line:
-``list_median_ms`` (median over all list requests) and ``queries_per_request`` (the
-largest number of SQL queries any list request made; it must not grow with the data).
+Starts its own throwaway PostgreSQL, seeds it (each organization also gets teams with
+members, role grants at every scope, user and agent tokens and a chained audit log), then
+calls every list endpoint through the in-process test client as each organization's
+admin. Prints one JSON line: ``list_median_ms`` (median over all list requests) and
+``queries_per_request`` (the largest number of SQL queries any list request made). It
+fails if an endpoint's query count differs between organizations or between a page of
+one row and a page of 100 rows: a query per row (N+1) would show there.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import statistics
@@ -21,6 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 ORGANIZATIONS = 100
 LOCATIONS_PER_ORG = 100
 MEMBERS_PER_ORG = 100
+TEAMS_PER_ORG = 10
+TOKENS_PER_ORG = 20
+AUDIT_EVENTS_PER_ORG = 200
 ROUNDS = 3
 ENDPOINTS = [
     "deployments/",
@@ -33,12 +40,50 @@ ENDPOINTS = [
 ]
 
 
-def _seed() -> dict[str, str]:
-    from control_plane.core.context import Principal, TenantContext, tenant_context
-    from control_plane.tenancy import services
-    from control_plane.tenancy.models import CodeLocation, Deployment, Membership, User
+def _seed_audit(organization, actor_label: str) -> None:
+    """A valid hash chain of ``AUDIT_EVENTS_PER_ORG`` more events, written in bulk."""
+    from control_plane.audit.models import AuditEvent
+    from control_plane.audit.services import compute_hash
 
-    tokens = {}
+    last = AuditEvent.objects.order_by("-seq").first()
+    events = []
+    for seq in range(last.seq + 1, last.seq + 1 + AUDIT_EVENTS_PER_ORG):
+        event = AuditEvent(
+            organization=organization,
+            seq=seq,
+            actor_type="user",
+            actor_label=actor_label,
+            action="deployment.update",
+            target_type="deployment",
+            target_id="1",
+            target_label="prod",
+            before={"max_concurrent_runs": 10},
+            after={"max_concurrent_runs": 11},
+            ip="10.0.0.1",
+            prev_hash=events[-1].hash if events else last.hash,
+        )
+        event.hash = compute_hash(event)
+        events.append(event)
+    AuditEvent.objects.bulk_create(events)
+
+
+def _seed() -> dict[str, str]:
+    from django.contrib.auth.models import Group
+
+    from control_plane.core.context import Principal, TenantContext, tenant_context
+    from control_plane.tenancy import services, tokens
+    from control_plane.tenancy.models import (
+        ApiToken,
+        CodeLocation,
+        Deployment,
+        Membership,
+        RoleGrant,
+        Team,
+        User,
+    )
+    from control_plane.tenancy.roles import Role
+
+    secrets = {}
     for n in range(ORGANIZATIONS):
         slug = f"org{n:03d}"
         organization = services.create_organization(
@@ -48,8 +93,9 @@ def _seed() -> dict[str, str]:
         ctx = TenantContext(organization=organization, principal=Principal.for_user(admin))
         with tenant_context(ctx):
             prod = Deployment.objects.get(name="prod")
+            branch = Deployment.objects.create(organization=organization, name="branch")
             # Bulk rows for volume; the service path is exercised by the tests.
-            CodeLocation.objects.bulk_create(
+            locations = CodeLocation.objects.bulk_create(
                 CodeLocation(organization=organization, deployment=prod, name=f"loc-{i:03d}")
                 for i in range(LOCATIONS_PER_ORG)
             )
@@ -59,8 +105,62 @@ def _seed() -> dict[str, str]:
             Membership.objects.bulk_create(
                 Membership(organization=organization, user=user) for user in users
             )
-            _, tokens[slug] = services.create_user_token(ctx=ctx, name="bench")
-    return tokens
+            teams = []
+            for t in range(TEAMS_PER_ORG):
+                group = Group.objects.create(name=f"org{organization.pk}:team-{t}")
+                teams.append(
+                    Team.objects.create(organization=organization, name=f"team-{t}", group=group)
+                )
+                group.user_set.add(*users[t::TEAMS_PER_ORG])
+            grants = []
+            for i, user in enumerate(users):  # one grant each, at every scope in turn
+                scope = i % 3
+                location = locations[i % len(locations)]
+                grants.append(
+                    RoleGrant(
+                        organization=organization,
+                        role=list(Role)[i % 4],
+                        user=user,
+                        deployment=prod if scope == 1 else None,
+                        code_location=location if scope == 2 else None,
+                        grantee_key=f"user:{user.pk}",
+                        scope_key=[
+                            "organization",
+                            f"deployment:{prod.pk}",
+                            f"code_location:{location.pk}",
+                        ][scope],
+                    )
+                )
+            grants += [
+                RoleGrant(
+                    organization=organization,
+                    role=Role.VIEWER,
+                    team=team,
+                    deployment=branch,
+                    grantee_key=f"team:{team.pk}",
+                    scope_key=f"deployment:{branch.pk}",
+                )
+                for team in teams
+            ]
+            RoleGrant.objects.bulk_create(grants)
+            for t in range(TOKENS_PER_ORG):
+                kind = ApiToken.Kind.AGENT if t % 4 == 0 else ApiToken.Kind.USER
+                prefix_id, secret = tokens.generate(kind)
+                token = ApiToken.objects.create(
+                    organization=organization,
+                    kind=kind,
+                    name=f"token-{t}",
+                    prefix_id=prefix_id,
+                    secret_hash=tokens.hash_token(secret),
+                    user=None if kind == ApiToken.Kind.AGENT else admin,
+                    deployment=prod if t % 4 == 1 else None,
+                    max_role=Role.VIEWER if t % 4 == 2 else None,
+                )
+                if kind == ApiToken.Kind.AGENT:
+                    token.deployments.set([prod, branch])
+            _, secrets[slug] = services.create_user_token(ctx=ctx, name="bench")
+            _seed_audit(organization, admin.email)
+    return secrets
 
 
 def main() -> None:
@@ -102,32 +202,39 @@ def main() -> None:
             for endpoint in ENDPOINTS:
                 get(slug, endpoint)
 
-        timings = []
+        timings: dict[str, list[float]] = {endpoint: [] for endpoint in ENDPOINTS}
         for _ in range(ROUNDS):
             for slug in tokens:
                 for endpoint in ENDPOINTS:
                     start = time.perf_counter()
                     get(slug, endpoint)
-                    timings.append((time.perf_counter() - start) * 1000)
+                    timings[endpoint].append((time.perf_counter() - start) * 1000)
 
         queries = {}
         slugs = sorted(tokens)
         for slug in (slugs[0], slugs[-1]):
             for endpoint in ENDPOINTS:
-                with CaptureQueriesContext(connection) as captured:
-                    get(slug, endpoint)
-                queries.setdefault(endpoint, set()).add(len(captured))
+                for limit in (1, 100):
+                    with CaptureQueriesContext(connection) as captured:
+                        response = get(slug, f"{endpoint}?limit={limit}")
+                    rows = len(response.json()["results"])
+                    if limit == 100 and rows < 2:
+                        raise SystemExit(f"{endpoint} lists {rows} rows: seed more to measure")
+                    queries.setdefault(endpoint, set()).add(len(captured))
         if any(len(counts) != 1 for counts in queries.values()):
-            raise SystemExit(f"query count varies between organizations: {queries}")
+            raise SystemExit(
+                f"query count varies between organizations or page sizes (N+1?): {queries}"
+            )
         result = {
-            "list_median_ms": round(statistics.median(timings), 2),
+            "list_median_ms": round(statistics.median(list(itertools.chain(*timings.values()))), 2),
             "queries_per_request": max(max(c) for c in queries.values()),
         }
         print(json.dumps(result))
-        print(
-            json.dumps({e: sorted(c) for e, c in queries.items()}),
-            file=sys.stderr,
-        )
+        details = {
+            endpoint: {"median_ms": round(statistics.median(timings[endpoint]), 2), "queries": q}
+            for endpoint, (q,) in queries.items()
+        }
+        print(json.dumps(details), file=sys.stderr)
     finally:
         from django.db import connections
 
