@@ -1,11 +1,12 @@
 """Run launchers: how the agent executes a run it was told to launch.
 
 `RunLauncher` is the interface (the `kubernetes` launcher comes later); `ProcessRunLauncher`
-is the default: one subprocess per run under the location's Python, working directory and
-env, running `agent/run_worker.py`. The worker streams structured events over a pipe (a
-dedicated fd, never stdout); user code's raw stdout/stderr go to files in
-`state_dir/runs/<run_id>/` and stay on this machine. Every event and status change is
-appended to the outbox (via `record`) before anything is sent.
+is the default: one process per run under the location's Python, working directory and env,
+forked by the location's warm process (`warm_process.py`, `run_worker.py serve`), which
+imported the SDK and the location once, so a run starts in milliseconds. The run process
+streams structured events over a pipe (a dedicated fd, never stdout); user code's raw
+stdout/stderr go to files in `state_dir/runs/<run_id>/` and stay on this machine. Every
+event and status change is appended to the outbox (via `record`) before anything is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -24,21 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from agent import run_worker
 from agent.config import CodeLocationConfig
-from agent.location_process import location_environment
 from agent.outbox import OutboxEntry
 from agent.run_records import RunStatus, event_entry, status_entry
+from agent.warm_process import RunProcess, StaleWarmProcess, WarmProcess, WarmProcessError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TERMINATE_GRACE_SECONDS = 10.0
 _READ_CHUNK = 256 * 1024
-# Runs the worker file as __main__ without putting agent/ on the child's sys.path (its
-# modules would shadow user modules named config, cli, ...); needs no agent install.
-_BOOTSTRAP = (
-    "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
-)
 
 Record = Callable[[Sequence[OutboxEntry]], None]
 
@@ -72,18 +66,22 @@ class RunLauncher(Protocol):
     def wait(self, timeout: float) -> bool:
         """Wait until no run is executing; False when some still are after `timeout`."""
 
+    def close(self) -> None:
+        """Release what the launcher keeps between runs (after `wait`, at shutdown)."""
+
 
 @dataclass
 class _ActiveRun:
     request: RunRequest
-    process: subprocess.Popen
+    location: CodeLocationConfig
     directory: Path
+    process: RunProcess | None = None  # None until forked
     cancel_reason: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
 
 class ProcessRunLauncher:
-    """The default launcher: one local subprocess per run."""
+    """The default launcher: one local process per run, forked from a warm location."""
 
     def __init__(
         self,
@@ -95,11 +93,15 @@ class ProcessRunLauncher:
     ) -> None:
         self.runs_dir = Path(state_dir) / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.locations_dir = Path(state_dir) / "locations"  # the warm processes' own output
+        self.locations_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._record = record
         self._hidden = tuple(hidden_env_vars)
         self._grace = terminate_grace_seconds
         self._lock = threading.Lock()
         self._active: dict[str, _ActiveRun] = {}
+        self._warm: dict[str, WarmProcess] = {}
+        self._warm_locks: dict[str, threading.Lock] = {}
 
     # -- the interface -------------------------------------------------------------------
 
@@ -111,59 +113,13 @@ class ProcessRunLauncher:
                 return
             directory.mkdir(mode=0o700)
             self._write_status(directory, RunStatus.STARTING)
-        self._record([status_entry(request.run_id, RunStatus.STARTING)])
-        request_file = directory / "request.json"
-        request_file.write_text(json.dumps(_worker_request(request, location)))
-        read_fd, write_fd = os.pipe()
-        try:
-            with (
-                open(directory / "stdout.log", "wb") as stdout,
-                open(directory / "stderr.log", "wb") as stderr,
-            ):
-                process = subprocess.Popen(
-                    [
-                        str(location.python),
-                        "-c",
-                        _BOOTSTRAP,
-                        run_worker.__file__,
-                        str(request_file),
-                        str(write_fd),
-                    ],
-                    cwd=location.working_directory,
-                    env=location_environment(location.env, hidden=self._hidden),
-                    stdin=subprocess.DEVNULL,
-                    stdout=stdout,
-                    stderr=stderr,
-                    pass_fds=(write_fd,),
-                    start_new_session=True,  # a Ctrl-C at the agent's terminal is the agent's
-                )
-        except OSError as exc:
-            os.close(read_fd)
-            self._finish(
-                request.run_id,
-                directory,
-                RunStatus.FAILED,
-                f"cannot start the run process with {location.python}: {exc}",
-            )
-            return
-        finally:
-            os.close(write_fd)
-        run = _ActiveRun(request=request, process=process, directory=directory)
-        with self._lock:
+            run = _ActiveRun(request=request, location=location, directory=directory)
             self._active[request.run_id] = run
-        reason = (
-            f"run process {process.pid} started; its raw output stays on the agent host "
-            f"in {directory}"
-        )
-        self._write_status(directory, RunStatus.STARTED, pid=process.pid)
-        self._record(
-            [
-                status_entry(request.run_id, RunStatus.STARTED, reason),
-                event_entry(_logs_event(request.run_id, directory)),
-            ]
-        )
+        self._record([status_entry(request.run_id, RunStatus.STARTING)])
+        (directory / "request.json").write_text(json.dumps(_worker_request(request, location)))
+        # Off the caller's thread: the first run of a location waits for its warm process.
         threading.Thread(
-            target=self._follow, args=(run, read_fd), name=f"run-{request.run_id[:8]}", daemon=True
+            target=self._execute, args=(run,), name=f"run-{request.run_id[:8]}", daemon=True
         ).start()
 
     def terminate(self, run_id: str, reason: str) -> bool:
@@ -172,14 +128,19 @@ class ProcessRunLauncher:
             if run is None or run.cancel_reason is not None:
                 return run is not None
             run.cancel_reason = reason or "terminated on request"
+            forked = run.process is not None  # else the run's thread stops it when forked
         self._record([status_entry(run_id, RunStatus.CANCELING, run.cancel_reason)])
-        self._signal(run, signal.SIGTERM)
-        threading.Thread(target=self._kill_after_grace, args=(run,), daemon=True).start()
+        if forked:
+            self._stop(run)
         return True
 
     def running_run_ids(self) -> list[str]:
         with self._lock:
-            return [run_id for run_id, run in self._active.items() if run.process.poll() is None]
+            return [
+                run_id
+                for run_id, run in self._active.items()
+                if run.process is None or run.process.poll() is None
+            ]
 
     def wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -192,6 +153,13 @@ class ProcessRunLauncher:
             if remaining <= 0:
                 return False
             pending[0].done.wait(remaining)
+
+    def close(self) -> None:
+        """Stop every warm process (runs still executing keep going to their end)."""
+        with self._lock:
+            warm, self._warm = list(self._warm.values()), {}
+        for process in warm:
+            process.close()
 
     # -- recovery ------------------------------------------------------------------------
 
@@ -217,8 +185,91 @@ class ProcessRunLauncher:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _execute(self, run: _ActiveRun) -> None:
+        """Fork the run's process, report it started, then follow it to its outcome."""
+        run_id, directory = run.request.run_id, run.directory
+        if run.cancel_reason is not None:  # terminated before it was forked
+            self._end(run, RunStatus.CANCELED, run.cancel_reason)
+            return
+        read_fd, write_fd = os.pipe()
+        try:
+            with (
+                open(directory / "stdout.log", "wb") as stdout,
+                open(directory / "stderr.log", "wb") as stderr,
+            ):
+                process = self._fork(run, write_fd, stdout.fileno(), stderr.fileno())
+        except WarmProcessError as exc:
+            os.close(read_fd)
+            self._end(run, RunStatus.FAILED, f"the run process could not be started: {exc}")
+            return
+        finally:
+            os.close(write_fd)  # the run's process holds the only write end now
+        with self._lock:
+            run.process = process
+            canceled = run.cancel_reason is not None
+        if canceled:
+            self._stop(run)
+        reason = (
+            f"run process {process.pid} started; its raw output stays on the agent host "
+            f"in {directory}"
+        )
+        self._write_status(directory, RunStatus.STARTED, pid=process.pid)
+        self._record(
+            [
+                status_entry(run_id, RunStatus.STARTED, reason),
+                event_entry(_logs_event(run_id, directory)),
+            ]
+        )
+        self._follow(run, read_fd)
+
+    def _fork(self, run: _ActiveRun, event_fd: int, stdout_fd: int, stderr_fd: int) -> RunProcess:
+        """Fork from the location's warm process; a stale or dead one is replaced once."""
+        request_file = run.directory / "request.json"
+        fds = {"event_fd": event_fd, "stdout_fd": stdout_fd, "stderr_fd": stderr_fd}
+        warm, reused = self._warm_process(run.location)
+        try:
+            return warm.spawn(request_file, **fds)
+        except WarmProcessError as exc:
+            self._discard(warm)
+            if not reused:
+                raise
+            level = logging.INFO if isinstance(exc, StaleWarmProcess) else logging.WARNING
+            log.log(level, "code location %s: new warm process: %s", run.location.name, exc)
+        warm, _ = self._warm_process(run.location)
+        try:
+            return warm.spawn(request_file, **fds)
+        except WarmProcessError:
+            self._discard(warm)
+            raise
+
+    def _warm_process(self, location: CodeLocationConfig) -> tuple[WarmProcess, bool]:
+        """The location's warm process (started now if needed) and whether it already ran."""
+        with self._lock:
+            lock = self._warm_locks.setdefault(location.name, threading.Lock())
+        with lock:  # one start per location, however many runs arrive at once
+            with self._lock:
+                warm = self._warm.get(location.name)
+            if warm is not None and warm.alive and warm.location == location:
+                return warm, True
+            if warm is not None:
+                self._discard(warm)
+            warm = WarmProcess(
+                location,
+                log_path=self.locations_dir / f"{location.name}.log",
+                hidden_env_vars=self._hidden,
+            )
+            with self._lock:
+                self._warm[location.name] = warm
+            return warm, False
+
+    def _discard(self, warm: WarmProcess) -> None:
+        with self._lock:
+            if self._warm.get(warm.location.name) is warm:
+                del self._warm[warm.location.name]
+        warm.close()
+
     def _follow(self, run: _ActiveRun, read_fd: int) -> None:
-        """Append the worker's events to the outbox as they come, then report the outcome."""
+        """Append the run's events to the outbox as they come, then report the outcome."""
         result: dict | None = None
         buffer = b""
         with os.fdopen(read_fd, "rb", buffering=0) as channel:
@@ -235,6 +286,7 @@ class ProcessRunLauncher:
                         result = message
                 if entries:
                     self._record(entries)
+        assert run.process is not None
         code = run.process.wait()
         if run.cancel_reason is not None:
             status, reason = RunStatus.CANCELED, run.cancel_reason
@@ -243,13 +295,26 @@ class ProcessRunLauncher:
         elif result is not None:
             status, reason = RunStatus.FAILED, str(result.get("message") or "the run failed")
         else:
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            if code is None:
+                how = "ended (exit status unknown: its location's warm process is gone)"
+            elif code < 0:
+                how = f"was killed by signal {-code}"
+            else:
+                how = f"exited with code {code}"
             status = RunStatus.FAILED
             reason = f"run process {how} before reporting a result (see {run.directory})"
+        self._end(run, status, reason)
+
+    def _end(self, run: _ActiveRun, status: RunStatus, reason: str) -> None:
         self._finish(run.request.run_id, run.directory, status, reason)
         with self._lock:
             self._active.pop(run.request.run_id, None)
         run.done.set()
+
+    def _stop(self, run: _ActiveRun) -> None:
+        """SIGTERM the run's process group now, SIGKILL after the grace period."""
+        self._signal(run, signal.SIGTERM)
+        threading.Thread(target=self._kill_after_grace, args=(run,), daemon=True).start()
 
     def _kill_after_grace(self, run: _ActiveRun) -> None:
         if not run.done.wait(self._grace):
@@ -262,8 +327,9 @@ class ProcessRunLauncher:
 
     @staticmethod
     def _signal(run: _ActiveRun, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.process.pid, signum)  # the worker and whatever user code started
+        assert run.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(run.process.pid, signum)  # the run and whatever user code started
 
     def _finish(self, run_id: str, directory: Path, status: RunStatus, reason: str) -> None:
         self._record([status_entry(run_id, status, reason)])

@@ -1,22 +1,46 @@
-"""The process that executes one run, under the code location's own Python.
+"""The processes that execute runs, under the code location's own Python.
 
-Started by `ProcessRunLauncher` as a script (it needs only the stdlib and the `assay` SDK,
-not the agent, in the location's environment). It reads the run request from a JSON file
-and writes one JSON object per line to the file descriptor it was given: `{"kind":
-"event", "event": Event.to_dict()}` for every SDK event, then `{"kind": "result", ...}`.
-Its stdout/stderr belong to user code and go to files on the agent's disk, never here.
+`ProcessRunLauncher` starts this file as a script (it needs only the stdlib and the `assay`
+SDK, not the agent, in the location's environment) in `serve` mode: the location's *warm
+process*. It imports the SDK and the location's definitions once, then waits on a Unix
+socket for run requests from the agent and forks one child per run. Each run is still its
+own process (own process group, own stdout/stderr files, own event pipe): a crash, a
+`kill -9` or a `sys.exit` in user code ends that run only; the warm process never runs
+user code after its import.
+
+The agent sends `{"op": "spawn", "request_file": ...}` with three file descriptors (the
+event pipe's write end, stdout, stderr); the warm process answers `{"op": "spawned",
+"pid": N}`, later `{"op": "exited", "pid": N, "returncode": R}` (negative: killed by that
+signal), or `{"op": "stale", "changed": path}` and exits when a file it imported changed
+on disk (the agent then starts a fresh one, so a run never executes outdated code). It
+exits when the agent closes the socket.
+
+A run child reads its request from the JSON file and writes one JSON object per line to
+the event pipe: `{"kind": "event", "event": Event.to_dict()}` for every SDK event, then
+`{"kind": "result", ...}`. Its stdout/stderr belong to user code and go to files on the
+agent's disk, never here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import inspect
 import json
 import os
+import select
+import signal
+import socket
 import sys
+import threading
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 EXIT_CHANNEL_CLOSED = 70  # the agent is gone: nobody can receive this run's events
+SPAWN_FDS = 3  # event pipe, stdout, stderr
+_MAX_MESSAGE = 64 * 1024
+_SDK_ONLY = "--sdk-only"
 
 
 class EventChannel:
@@ -95,16 +119,195 @@ def _failure_message(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, AssayError) else traceback.format_exc()
 
 
-def main(argv: list[str]) -> int:
-    request_path, fd = argv[1], int(argv[2])
+def run(request_path: str, fd: int) -> int:
+    """Execute one run (in a child of the warm process); every outcome becomes a result."""
     channel = EventChannel(fd)
-    with open(request_path, encoding="utf-8") as handle:
-        request = json.load(handle)
     try:
+        with open(request_path, encoding="utf-8") as handle:
+            request = json.load(handle)
         execute(request, channel)
     except BaseException as exc:
         channel.send({"kind": "result", "success": False, "message": _failure_message(exc)})
     return 0
+
+
+# -- the warm process ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ChildRun:
+    """Returned, in a forked child only, out of the warm process's loop: run this."""
+
+    request_path: str
+    event_fd: int
+
+
+def preload(kind: str, target: str) -> str:
+    """Import the SDK and the location once, so every forked run starts warm.
+
+    Returns "" or why the location is not preloaded; children then import it themselves and
+    report any error as the run's failure, exactly as a fresh interpreter would.
+    """
+    try:
+        import assay.cli.materialize
+        import assay.definitions.io_managers
+        import assay.execution.in_process
+        import assay.execution.materialize  # noqa: F401
+        from assay.loading import load_definitions
+    except BaseException:
+        return "the assay SDK cannot be imported:\n" + traceback.format_exc()
+    try:
+        if kind == "module":
+            load_definitions(module=target)
+        else:
+            load_definitions(file=target)
+    except BaseException:
+        return "the code location did not import:\n" + traceback.format_exc()
+    return ""
+
+
+def _watched_files() -> dict[str, int]:
+    """Every imported file and its modification time: a change means new code."""
+    watched = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            try:
+                watched[path] = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+    return watched
+
+
+class WarmProcess:
+    """The loop of `serve`: fork a child per spawn request, report every child's exit."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.watched = _watched_files()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+
+    def loop(self) -> _ChildRun | None:
+        """Serve until the agent hangs up (None); in a forked child, return its run."""
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self._wake_write)
+        while True:
+            readable, _, _ = select.select([self.control, self._wake_read], [], [])
+            if self._wake_read in readable:
+                while True:
+                    try:
+                        if not os.read(self._wake_read, 512):
+                            break
+                    except BlockingIOError:
+                        break
+                if not self._reap():
+                    return None
+            if self.control in readable:
+                message, fds, _, _ = socket.recv_fds(self.control, _MAX_MESSAGE, SPAWN_FDS)
+                if not message:
+                    return None  # the agent is gone (stopped, or killed)
+                outcome = self._spawn(json.loads(message), fds)
+                if outcome is not True:
+                    return outcome
+
+    def _send(self, message: dict[str, Any]) -> bool:
+        try:
+            self.control.send(json.dumps(message).encode())
+        except OSError:
+            return False
+        return True
+
+    def _reap(self) -> bool:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return True
+            if pid == 0:
+                return True
+            exited = {"op": "exited", "pid": pid, "returncode": os.waitstatus_to_exitcode(status)}
+            if not self._send(exited):
+                return False
+
+    def _changed_file(self) -> str | None:
+        for path, mtime in self.watched.items():
+            try:
+                if os.stat(path).st_mtime_ns != mtime:
+                    return path
+            except OSError:
+                return path
+        return None
+
+    def _spawn(self, message: dict[str, Any], fds: list[int]) -> _ChildRun | bool | None:
+        if message.get("op") != "spawn" or len(fds) != SPAWN_FDS:
+            for fd in fds:
+                os.close(fd)
+            return True if self._send({"op": "error", "message": "bad spawn request"}) else None
+        changed = self._changed_file()
+        if changed is not None:
+            for fd in fds:
+                os.close(fd)
+            self._send({"op": "stale", "changed": changed})
+            return None  # exit: the agent starts a fresh warm process
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        pid = os.fork()
+        if pid == 0:
+            return self._become_child(message["request_file"], fds)
+        for fd in fds:
+            os.close(fd)
+        # Also done by the child: whichever runs first, the group exists before we reply
+        # (an error means the child did it already, or has already exited).
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        return True if self._send({"op": "spawned", "pid": pid}) else None
+
+    def _become_child(self, request_path: str, fds: list[int]) -> _ChildRun:
+        """In the forked child: its own process group, output files, and nothing of ours."""
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)  # the agent terminates a run by signalling its group
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+        self.control.close()
+        event_fd, stdout_fd, stderr_fd = fds
+        os.dup2(stdout_fd, 1)
+        os.dup2(stderr_fd, 2)
+        os.close(stdout_fd)
+        os.close(stderr_fd)
+        return _ChildRun(request_path, event_fd)
+
+
+def serve(control_fd: int, kind: str, target: str, *, sdk_only: bool) -> int:
+    """The warm process of one location: preload, say ready, then fork a child per run."""
+    control = socket.socket(fileno=control_fd)
+    note = "started without the location (it starts threads when imported)" if sdk_only else ""
+    if not sdk_only:
+        note = preload(kind, target)
+        if threading.active_count() > 1:
+            # Forking a process with threads copies their locks in whatever state they are;
+            # start again without the user's module (each run imports it itself).
+            os.set_inheritable(control_fd, True)
+            os.execv(sys.executable, [*sys.orig_argv, _SDK_ONLY])
+    gc.freeze()  # what was imported stays shared between the children (copy-on-write)
+    warm = WarmProcess(control)
+    if not warm._send({"op": "ready", "preloaded": not note, "note": note}):
+        return 0
+    child = warm.loop()
+    if child is None:
+        return 0
+    return run(child.request_path, child.event_fd)
+
+
+def main(argv: list[str]) -> int:
+    """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`."""
+    if len(argv) < 5 or argv[1] != "serve":
+        print(f"usage: {argv[0]} serve CONTROL_FD module|file TARGET", file=sys.stderr)
+        return 2
+    return serve(int(argv[2]), argv[3], argv[4], sdk_only=_SDK_ONLY in argv[5:])
 
 
 if __name__ == "__main__":

@@ -121,6 +121,7 @@ class Agent:
             for run_id in self.launcher.running_run_ids():
                 self.launcher.terminate(run_id, "the agent is shutting down")
             self.launcher.wait(self._shutdown_grace)
+        self.launcher.close()
         deadline = time.monotonic() + self._flush_timeout
         while self.outbox.pending_count() and time.monotonic() < deadline:
             time.sleep(0.1)
