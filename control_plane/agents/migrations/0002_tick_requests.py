@@ -8,34 +8,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0001_initial'),
-        ('tenancy', '0003_manage_alerts_permission'),
+        ("agents", "0001_initial"),
+        ("tenancy", "0003_manage_alerts_permission"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TickRequest',
+            name="TickRequest",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('location_name', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('sensor', 'Sensor'), ('schedule', 'Schedule')], max_length=10)),
-                ('name', models.CharField(max_length=200)),
-                ('evaluation_time', models.DateTimeField()),
-                ('last_evaluation_time', models.DateTimeField(blank=True, null=True)),
-                ('cursor', models.TextField(blank=True, null=True)),
-                ('timeout_seconds', models.PositiveIntegerField(default=60)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('agent_session', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='agents.agentsession')),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.deployment')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("location_name", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("sensor", "Sensor"), ("schedule", "Schedule")], max_length=10
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("evaluation_time", models.DateTimeField()),
+                ("last_evaluation_time", models.DateTimeField(blank=True, null=True)),
+                ("cursor", models.TextField(blank=True, null=True)),
+                ("timeout_seconds", models.PositiveIntegerField(default=60)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                ("result", models.JSONField(blank=True, null=True)),
+                (
+                    "agent_session",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="agents.agentsession",
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.deployment",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('sent_at__isnull', True)), fields=['agent_session'], name='tick_request_unsent_idx')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("sent_at__isnull", True)),
+                        fields=["agent_session"],
+                        name="tick_request_unsent_idx",
+                    )
+                ],
             },
         ),
     ]

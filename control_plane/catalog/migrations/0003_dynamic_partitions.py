@@ -6,26 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_asset_partitions'),
-        ('tenancy', '0003_manage_alerts_permission'),
+        ("catalog", "0002_asset_partitions"),
+        ("tenancy", "0003_manage_alerts_permission"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DynamicPartition',
+            name="DynamicPartition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('partitions_def_name', models.CharField(max_length=200)),
-                ('key', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.deployment')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("partitions_def_name", models.CharField(max_length=200)),
+                ("key", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.deployment",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['deployment', 'partitions_def_name', 'created_at'], name='catalog_dyn_deploym_122523_idx')],
-                'constraints': [models.UniqueConstraint(fields=('deployment', 'partitions_def_name', 'key'), name='dynamic_partition_unique')],
+                "indexes": [
+                    models.Index(
+                        fields=["deployment", "partitions_def_name", "created_at"],
+                        name="catalog_dyn_deploym_122523_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("deployment", "partitions_def_name", "key"),
+                        name="dynamic_partition_unique",
+                    )
+                ],
             },
         ),
     ]
