@@ -223,6 +223,8 @@ DAEMON_MONITOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_MONITOR_INTERVAL", "
 DAEMON_SCHEDULE_SECONDS = float(os.environ.get("ASSAY_DAEMON_SCHEDULE_INTERVAL", "1"))
 DAEMON_SENSOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_SENSOR_INTERVAL", "1"))
 DAEMON_ALERT_SECONDS = float(os.environ.get("ASSAY_DAEMON_ALERT_INTERVAL", "2"))
+# How long a sensor or schedule function may run on the agent before its tick fails.
+TICK_TIMEOUT_SECONDS = int(os.environ.get("ASSAY_TICK_TIMEOUT", "60"))
 
 # Alerts: email through SMTP (Django's email backend), webhooks over HTTP(S).
 EMAIL_HOST = os.environ.get("ASSAY_SMTP_HOST", "localhost")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from assay.definitions.schedules import ScheduleDefinition, evaluate_schedule
@@ -34,8 +35,6 @@ from control_plane.automation.outcomes import TickOutcome, collect_answers, comp
 from control_plane.tenancy.models import Deployment
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TICK_TIMEOUT_SECONDS = 60
 
 
 def tick_schedules(*, now: datetime | None = None) -> int:
@@ -100,7 +99,7 @@ def _run_tick(
                 kind="schedule",
                 name=spec.name,
                 evaluation_time=scheduled,
-                timeout_seconds=DEFAULT_TICK_TIMEOUT_SECONDS,
+                timeout_seconds=settings.TICK_TIMEOUT_SECONDS,
             )
         except NoAgentAvailable as exc:
             ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=exc.message)

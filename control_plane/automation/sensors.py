@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,8 +29,6 @@ from control_plane.automation.instigators import (
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
 from control_plane.automation.outcomes import collect_answers
 from control_plane.tenancy.models import Deployment
-
-DEFAULT_TICK_TIMEOUT_SECONDS = 60
 
 
 def tick_sensors(*, now: datetime | None = None) -> int:
@@ -95,7 +94,7 @@ def _request(deployment: Deployment, spec: InstigatorSpec, state: InstigatorStat
             evaluation_time=now,
             last_evaluation_time=state.last_tick_time,
             cursor=state.cursor,
-            timeout_seconds=DEFAULT_TICK_TIMEOUT_SECONDS,
+            timeout_seconds=settings.TICK_TIMEOUT_SECONDS,
             now=now,
         )
     except NoAgentAvailable as exc:
