@@ -67,6 +67,20 @@ class AuditExportView(_AuditBase):
         return response
 
 
+# A spreadsheet runs a cell starting with one of these as a formula ("CSV injection"); names
+# in the log are chosen by users, so such cells get a leading apostrophe in the CSV export.
+# JSON Lines keeps every value exactly.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_lines(rows):
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
@@ -75,7 +89,5 @@ def _csv_lines(rows):
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(
-            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
-        )
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
         yield buffer.getvalue()

@@ -40,7 +40,7 @@ def test_mutating_endpoint_leaves_exactly_one_audit_row(acme, objects, name, met
     body, action = all_mutations()[(name, method)]
     before = set(AuditEvent.objects.unscoped().values_list("pk", flat=True))
     response = getattr(acme.client(), method)(
-        route.url(objects), body_for(body, objects), format="json"
+        route.url(objects), body_for(body, objects), format="json", HTTP_USER_AGENT="ops-cli/1.2"
     )
     assert response.status_code in (200, 201, 204), response.content
     new = AuditEvent.objects.unscoped().exclude(pk__in=before)
@@ -48,7 +48,7 @@ def test_mutating_endpoint_leaves_exactly_one_audit_row(acme, objects, name, met
     event = new.get()
     assert event.actor_label == acme.admin.email
     assert event.organization_id == acme.organization.pk
-    assert event.ip == "127.0.0.1"
+    assert (event.ip, event.user_agent) == ("127.0.0.1", "ops-cli/1.2")
     if method == "patch":
         assert event.before is not None and event.after is not None and event.before != event.after
     assert verify_chain(organization=acme.organization).ok
@@ -207,6 +207,15 @@ def test_audit_api_filters_and_paginates_with_a_cursor(acme, objects):
     assert mine and all(e["actor_label"] == acme.admin.email for e in mine)
     future = client.get("/api/v1/orgs/acme/audit/", {"since": "2999-01-01T00:00:00Z"}).json()
     assert future["results"] == []
+    past = client.get("/api/v1/orgs/acme/audit/", {"until": "2000-01-01T00:00:00Z"}).json()
+    assert past["results"] == []
+    everything = AuditEvent.objects.unscoped().filter(organization=acme.organization)
+    middle = everything.get(seq=3).occurred_at
+    window = client.get(
+        "/api/v1/orgs/acme/audit/",
+        {"since": middle.isoformat(), "until": everything.get(seq=5).occurred_at.isoformat()},
+    ).json()["results"]
+    assert [e["seq"] for e in window] == [4, 3]  # since is inclusive, until exclusive
 
 
 def test_audit_api_rejects_unknown_filters(acme):
@@ -254,3 +263,20 @@ def test_events_whose_values_the_database_normalises_still_verify(acme, ip, afte
     stored = AuditEvent.objects.unscoped().get(pk=event.pk)
     assert stored.ip == event.ip and stored.after == event.after
     assert verify_chain(organization=acme.organization).ok
+
+
+def test_csv_export_defuses_spreadsheet_formulas_and_json_lines_keeps_them(acme):
+    import csv
+    import io
+    import json
+
+    client = acme.client()
+    evil = '=HYPERLINK("http://evil.test","click")'
+    assert client.post("/api/v1/orgs/acme/teams/", {"name": evil}, format="json").status_code == 201
+    query = {"action": "team.create"}
+    csv_body = client.get("/api/v1/orgs/acme/audit/export/", {**query, "format": "csv"})
+    (row,) = csv.DictReader(io.StringIO(b"".join(csv_body.streaming_content).decode()))
+    assert row["target_label"] == "'" + evil
+    jsonl = client.get("/api/v1/orgs/acme/audit/export/", {**query, "format": "jsonl"})
+    (line,) = b"".join(jsonl.streaming_content).decode().splitlines()
+    assert json.loads(line)["target_label"] == evil

@@ -199,3 +199,27 @@ def test_organization_admin_cannot_be_granted_below_organization_scope(world):
 def test_permissions_doc_shows_the_matrix_from_the_code():
     doc = Path(__file__).resolve().parents[3] / "docs" / "permissions.md"
     assert render_matrix_markdown() in doc.read_text()
+
+
+def test_only_the_permissions_module_imports_django_guardian():
+    """Callers go through ``authorize``; guardian stays an implementation detail."""
+    import ast
+
+    root = Path(__file__).resolve().parents[3]
+    allowed = {root / "control_plane" / "tenancy" / "permissions.py"}
+    offenders = []
+    for package in ("control_plane", "billing"):
+        for path in sorted((root / package).rglob("*.py")):
+            if "migrations" in path.parts or path in allowed:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
+                if any(name == "guardian" or name.startswith("guardian.") for name in names):
+                    offenders.append(str(path.relative_to(root)))
+    assert offenders == []
