@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from rest_framework import authentication, exceptions
 
 from control_plane.core.context import Principal
 
 
 def client_ip(request) -> str | None:
+    """The caller's address for the audit log.
+
+    Behind our TLS proxy (``ASSAY_BEHIND_TLS_PROXY``) the TCP peer is the proxy, so the
+    address is the last ``X-Forwarded-For`` entry: the one our proxy appended. Entries
+    before it come from the client and could be forged, so they are never used.
+    """
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass  # no or a malformed header: fall back to the peer
     return request.META.get("REMOTE_ADDR") or None
 
 

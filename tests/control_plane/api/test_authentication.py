@@ -86,3 +86,25 @@ def test_removed_members_session_sees_the_organization_as_missing(acme):
     with tenant_context(acme.ctx()):
         services.remove_member(ctx=acme.ctx(), membership=Membership.objects.get(pk=member.pk))
     assert client.get("/api/v1/orgs/acme/").status_code == 404
+
+
+def _audited_ip(acme, **headers) -> str:
+    from control_plane.audit.models import AuditEvent
+
+    name = f"team-{AuditEvent.objects.unscoped().count()}"
+    response = acme.client().post("/api/v1/orgs/acme/teams/", {"name": name}, **headers)
+    assert response.status_code == 201
+    return AuditEvent.objects.unscoped().filter(action="team.create").latest("seq").ip
+
+
+def test_audit_records_the_peer_address_and_ignores_forwarded_headers_by_default(acme):
+    ip = _audited_ip(acme, REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    assert ip == "10.1.1.1"
+
+
+def test_behind_the_tls_proxy_audit_records_the_address_the_proxy_appended(acme, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    forged_then_real = "6.6.6.6, 203.0.113.7"  # the client's own entry first, the proxy's last
+    ip = _audited_ip(acme, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forged_then_real)
+    assert ip == "203.0.113.7"
+    assert _audited_ip(acme, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="junk") == "10.0.0.2"
