@@ -115,12 +115,14 @@ class AssetExecutionContext:
 
     @property
     def partition_time_window(self) -> TimeWindow:
-        """The time span this step's partitions cover (time-window partitions only)."""
+        """The time span this step's partitions cover: of time-window partitions, or of the
+        time dimension of multi partitions (date x region)."""
         self._require_partitions("partition_time_window")
         if self._partition_time_window is None:
             raise AssayError(
                 f"step '{self.step_key}' is not partitioned by time: "
-                "context.partition_time_window needs time-window partitions"
+                "context.partition_time_window needs time-window partitions (or a multi "
+                "partitions definition with a time dimension)"
             )
         return self._partition_time_window
 
@@ -152,7 +154,8 @@ def build_asset_context(
     """A context for calling an asset function directly in a unit test.
 
     Log lines are kept as events in `context.logged_events`. With `partitions_def`
-    (time-window), `partition_key_range` and `partition_time_window` work as in a run.
+    (time-window, or multi with a time dimension), `partition_key_range` and
+    `partition_time_window` work as in a run.
     """
     keys: tuple[str, ...] = (partition_key,) if partition_key is not None else ()
     window = None
@@ -160,14 +163,10 @@ def build_asset_context(
         if partitions_def is None:
             raise AssayError("build_asset_context(partition_key_range=) needs partitions_def=")
         keys = tuple(partitions_def.get_partition_keys_in_range(partition_key_range))
-    if (
-        keys
-        and partitions_def is not None
-        and hasattr(partitions_def, "time_window_for_partition_key")
-    ):
-        first = partitions_def.time_window_for_partition_key(keys[0])
-        last = partitions_def.time_window_for_partition_key(keys[-1])
-        window = TimeWindow(first.start, last.end)
+    # Time-window and multi (date x region) definitions know the time their keys cover.
+    window_of = getattr(partitions_def, "time_window_for_partition_keys", None)
+    if keys and window_of is not None:
+        window = window_of(keys)
     events: list[Event] = []
     context = AssetExecutionContext(
         run_id=run_id,

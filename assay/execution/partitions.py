@@ -24,6 +24,7 @@ from assay.partitions import (
     AllPartitionMapping,
     DynamicPartitionsDefinition,
     DynamicPartitionsStore,
+    MultiPartitionsDefinition,
     PartitionKeyRange,
     PartitionsDefinition,
     PartitionsError,
@@ -136,7 +137,7 @@ def request_time_window(
             )
         except PartitionSelectionError:
             continue
-        return _time_window(pdef, keys)
+        return time_window_of(pdef, keys)
     return None
 
 
@@ -169,12 +170,12 @@ def _example(
     return f": partitions run from {first!r} to {last!r}"
 
 
-def _time_window(pdef: PartitionsDefinition | None, keys: Sequence[str]) -> TimeWindow | None:
-    if not keys or not isinstance(pdef, TimeWindowPartitionsDefinition):
+def time_window_of(pdef: PartitionsDefinition | None, keys: Sequence[str]) -> TimeWindow | None:
+    """The time `keys` cover: of a time-window definition, or of a multi definition's time
+    dimension (date x region); None for partitions with no time."""
+    if not keys or not isinstance(pdef, TimeWindowPartitionsDefinition | MultiPartitionsDefinition):
         return None
-    first = pdef.time_window_for_partition_key(keys[0])
-    last = pdef.time_window_for_partition_key(keys[-1]) if len(keys) > 1 else first
-    return TimeWindow(first.start, last.end)
+    return pdef.time_window_for_partition_keys(keys)
 
 
 def assign_partitions(
@@ -234,7 +235,7 @@ def assign_partitions(
                     subsets[key] = subset
         inputs = _input_partitions(graph, step, pdef, keys, current_time, store)
         if keys or inputs:
-            step.partitions = StepPartitions(keys, _time_window(pdef, keys), inputs)
+            step.partitions = StepPartitions(keys, time_window_of(pdef, keys), inputs)
     if requested and not any_partitioned:
         raise PartitionSelectionError(
             "a partition was requested, but none of the selected assets is partitioned"

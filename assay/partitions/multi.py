@@ -16,7 +16,7 @@ from typing import Any
 from assay.partitions.base import DynamicPartitionsStore, PartitionsDefinition
 from assay.partitions.errors import InvalidPartitionsDefinition, UnknownPartitionKey
 from assay.partitions.subset import MultiPartitionsSubset, PartitionsSubset
-from assay.partitions.time_window import TimeWindowPartitionsDefinition
+from assay.partitions.time_window import TimeWindow, TimeWindowPartitionsDefinition
 
 __all__ = ["MultiPartitionKey", "MultiPartitionsDefinition", "PartitionDimensionDefinition"]
 
@@ -212,6 +212,21 @@ class MultiPartitionsDefinition(PartitionsDefinition):
         ) and self.secondary_dimension.partitions_def.has_partition_key(
             secondary, current_time, dynamic_partitions_store
         )
+
+    def time_window_for_partition_keys(self, partition_keys: Iterable[str]) -> TimeWindow | None:
+        """The span of the keys' time dimension ("2024-01-15|eu" covers Jan 15); None when
+        no dimension is time-based or there are no keys."""
+        dimension = self.time_window_dimension
+        if dimension is None:
+            return None
+        time_keys = []
+        for key in partition_keys:
+            split = self.split_key_or_none(key)
+            if split is None:
+                raise UnknownPartitionKey(key, self.describe())
+            time_keys.append(split[1])  # the time dimension is the secondary one
+        assert isinstance(dimension.partitions_def, TimeWindowPartitionsDefinition)
+        return dimension.partitions_def.time_window_for_partition_keys(time_keys)
 
     # -- subsets --
 

@@ -499,6 +499,16 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         """The window ``partition_key`` covers, e.g. for ``context.partition_time_window``."""
         return self.time_window_for_index(self.get_index_for_partition_key(partition_key))
 
+    def time_window_for_partition_keys(self, partition_keys: Iterable[str]) -> TimeWindow | None:
+        """The span from the earliest to the latest of ``partition_keys`` (None: no keys)."""
+        indices = [self.get_index_for_partition_key(k) for k in partition_keys]
+        if not indices:
+            return None
+        return TimeWindow(
+            self.time_window_for_index(min(indices)).start,
+            self.time_window_for_index(max(indices)).end,
+        )
+
     def get_partition_key_for_time(self, moment: datetime) -> str | None:
         """The key of the partition whose window contains ``moment`` (None before start)."""
         index = self._ticks.floor_index(resolve_current_time(moment))

@@ -1,6 +1,7 @@
 """Partitioned assets run per partition: context, IO per partition, mappings, validation."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -247,6 +248,58 @@ def test_multi_partition_keys_run_like_any_other_key():
     result = materialize([sales], partition_key=key, current_time=NOW)
     assert result.success
     assert result.get_asset_materialization_events()[0].partition == "2024-01-02|eu"
+
+
+def test_a_date_by_region_asset_gets_the_time_window_of_its_date():
+    by_region = MultiPartitionsDefinition(
+        {
+            "date": DailyPartitionsDefinition("2024-01-01", timezone="Europe/Berlin"),
+            "region": StaticPartitionsDefinition(["eu", "us"]),
+        }
+    )
+    windows = []
+
+    @asset(partitions_def=by_region)
+    def sales(context):
+        windows.append(context.partition_time_window)
+        return {k: 1 for k in context.partition_keys}
+
+    one = materialize([sales], partition_key="2024-01-02|us", current_time=NOW)
+    assert one.success, one.failure_message
+    several = materialize(
+        [sales],
+        partition_key_range=PartitionKeyRange("2024-01-02|us", "2024-01-04|eu"),
+        current_time=NOW,
+    )
+    assert several.success, several.failure_message
+    berlin = ZoneInfo("Europe/Berlin")
+    assert (windows[0].start, windows[0].end) == (
+        datetime(2024, 1, 2, tzinfo=berlin),
+        datetime(2024, 1, 3, tzinfo=berlin),
+    )
+    assert (windows[1].start, windows[1].end) == (
+        datetime(2024, 1, 2, tzinfo=berlin),
+        datetime(2024, 1, 5, tzinfo=berlin),
+    )
+    context = build_asset_context(partition_key="2024-01-02|eu", partitions_def=by_region)
+    assert context.partition_time_window == windows[0]
+
+
+def test_partition_time_window_says_why_when_no_dimension_is_time():
+    by_team = MultiPartitionsDefinition(
+        {
+            "region": StaticPartitionsDefinition(["eu"]),
+            "team": StaticPartitionsDefinition(["ads"]),
+        }
+    )
+
+    @asset(partitions_def=by_team)
+    def spend(context):
+        return context.partition_time_window
+
+    result = materialize([spend], partition_key="eu|ads", current_time=NOW)
+    assert not result.success
+    assert "not partitioned by time" in result.get_step_failure_events()[0].message
 
 
 def test_multiprocess_runs_a_partition_and_reads_it_back(tmp_path):
