@@ -149,6 +149,19 @@ def effective_status(state: InstigatorState, spec: InstigatorSpec) -> str:
     return state.status or spec.default_status
 
 
+def running(
+    *, deployment: Deployment, kind: str, now: datetime
+) -> list[tuple[InstigatorSpec, InstigatorState]]:
+    """The deployment's running schedules or sensors, each with its state."""
+    specs = instigator_specs(deployment=deployment, kind=kind)
+    states = ensure_states(deployment=deployment, specs=specs, now=now)
+    return [
+        (spec, states[spec.key])
+        for spec in specs
+        if effective_status(states[spec.key], spec) == InstigatorState.Status.RUNNING
+    ]
+
+
 def deployments_with_snapshots() -> list[Deployment]:
     """Deployments (of every organization) that have at least one loaded location."""
     ids = (

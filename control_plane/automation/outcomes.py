@@ -9,6 +9,7 @@ nothing launches twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,11 +18,17 @@ from django.utils import timezone
 
 from control_plane.agents.convert import TickAnswer
 from control_plane.automation import ticks
-from control_plane.automation.instigators import InstigatorSpec, ensure_states, instigator_specs
+from control_plane.automation.instigators import (
+    InstigatorSpec,
+    deployments_with_snapshots,
+    ensure_states,
+    instigator_specs,
+)
 from control_plane.automation.launching import RequestedRun, launch_requested_runs
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.core.errors import AssayError
+from control_plane.tenancy.models import Deployment
 
 # How long past its timeout an agent's answer is still awaited (network, queueing).
 ANSWER_GRACE_SECONDS = 10
@@ -130,6 +137,18 @@ def _remember_evaluation(tick: DaemonTick, spec: InstigatorSpec, cursor: str | N
     InstigatorState.objects.filter(
         deployment=tick.deployment, kind=spec.kind, location_name=spec.location_name, name=spec.name
     ).update(**changes)
+
+
+def instigator_pass(
+    *, loop: str, now: datetime, handle: Callable[[Deployment, datetime], int]
+) -> int:
+    """One pass of the schedule or sensor loop: apply the answers that came in, then
+    ``handle`` each deployment in its own organization's context."""
+    handled = collect_answers(loop=loop, now=now)
+    for deployment in deployments_with_snapshots():
+        with ticks.daemon_context(deployment, f"{loop}s"):
+            handled += handle(deployment, now)
+    return handled
 
 
 def collect_answers(*, loop: str, now: datetime | None = None) -> int:

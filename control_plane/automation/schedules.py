@@ -22,16 +22,10 @@ from assay.schedules import ticks_between
 from control_plane.agents import services as agents
 from control_plane.agents.errors import NoAgentAvailable
 from control_plane.automation import ticks
-from control_plane.automation.instigators import (
-    InstigatorSpec,
-    deployments_with_snapshots,
-    effective_status,
-    ensure_states,
-    instigator_specs,
-)
+from control_plane.automation.instigators import InstigatorSpec, running
 from control_plane.automation.launching import RequestedRun
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
-from control_plane.automation.outcomes import TickOutcome, collect_answers, complete_tick
+from control_plane.automation.outcomes import TickOutcome, complete_tick, instigator_pass
 from control_plane.tenancy.models import Deployment
 
 log = logging.getLogger(__name__)
@@ -39,22 +33,14 @@ log = logging.getLogger(__name__)
 
 def tick_schedules(*, now: datetime | None = None) -> int:
     """One pass over every deployment; returns the number of ticks handled."""
-    now = now or timezone.now()
-    handled = collect_answers(loop=DaemonTick.Loop.SCHEDULE, now=now)
-    for deployment in deployments_with_snapshots():
-        with ticks.daemon_context(deployment, "schedules"):
-            handled += _tick_deployment(deployment, now)
-    return handled
+    return instigator_pass(
+        loop=DaemonTick.Loop.SCHEDULE, now=now or timezone.now(), handle=_tick_deployment
+    )
 
 
 def _tick_deployment(deployment: Deployment, now: datetime) -> int:
-    specs = instigator_specs(deployment=deployment, kind=InstigatorKind.SCHEDULE)
-    states = ensure_states(deployment=deployment, specs=specs, now=now)
     handled = 0
-    for spec in specs:
-        state = states[spec.key]
-        if effective_status(state, spec) != InstigatorState.Status.RUNNING:
-            continue
+    for spec, state in running(deployment=deployment, kind=InstigatorKind.SCHEDULE, now=now):
         since = state.last_tick_time or now
         try:
             due = ticks_between(spec.cron_schedule, since, now, timezone=spec.execution_timezone)

@@ -19,41 +19,27 @@ from django.utils import timezone
 from control_plane.agents import services as agents
 from control_plane.agents.errors import NoAgentAvailable
 from control_plane.automation import ticks
-from control_plane.automation.instigators import (
-    InstigatorSpec,
-    deployments_with_snapshots,
-    effective_status,
-    ensure_states,
-    instigator_specs,
-)
+from control_plane.automation.instigators import InstigatorSpec, running
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
-from control_plane.automation.outcomes import collect_answers
+from control_plane.automation.outcomes import instigator_pass
 from control_plane.tenancy.models import Deployment
 
 
 def tick_sensors(*, now: datetime | None = None) -> int:
     """One pass: collect answers, then request evaluations of due sensors."""
-    now = now or timezone.now()
-    handled = collect_answers(loop=DaemonTick.Loop.SENSOR, now=now)
-    for deployment in deployments_with_snapshots():
-        with ticks.daemon_context(deployment, "sensors"):
-            handled += _tick_deployment(deployment, now)
-    return handled
+    return instigator_pass(
+        loop=DaemonTick.Loop.SENSOR, now=now or timezone.now(), handle=_tick_deployment
+    )
 
 
 def _tick_deployment(deployment: Deployment, now: datetime) -> int:
-    specs = instigator_specs(deployment=deployment, kind=InstigatorKind.SENSOR)
-    states = ensure_states(deployment=deployment, specs=specs, now=now)
     busy = set(
         DaemonTick.objects.filter(
             deployment=deployment, loop=DaemonTick.Loop.SENSOR, status=DaemonTick.Status.STARTED
         ).values_list("location_name", "name")
     )
     requested = 0
-    for spec in specs:
-        state = states[spec.key]
-        if effective_status(state, spec) != InstigatorState.Status.RUNNING:
-            continue
+    for spec, state in running(deployment=deployment, kind=InstigatorKind.SENSOR, now=now):
         if (spec.location_name, spec.name) in busy:
             continue  # the previous evaluation has not come back yet
         if state.next_evaluation_at is not None and state.next_evaluation_at > now:
