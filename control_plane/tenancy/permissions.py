@@ -8,6 +8,8 @@ guardian directly.
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib.auth.models import Group
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
@@ -34,10 +36,22 @@ def _organization_of(obj: ScopeObject) -> int:
     return obj.pk if isinstance(obj, Organization) else obj.organization_id
 
 
+def _role_holder(user: User) -> User:
+    """``user`` as guardian should see it. Role grants are the only source of permissions,
+    but guardian gives a Django superuser (``createsuperuser``) every permission on every
+    object, so checks run on a copy without that flag."""
+    if not user.is_superuser:
+        return user
+    plain = copy.copy(user)
+    plain.is_superuser = False
+    return plain
+
+
 def _checker(principal: Principal) -> ObjectPermissionChecker:
     checker = principal._cache.get("checker")
     if checker is None:
-        checker = principal._cache["checker"] = ObjectPermissionChecker(principal.user)
+        checker = ObjectPermissionChecker(_role_holder(principal.user))
+        principal._cache["checker"] = checker
     return checker
 
 
@@ -101,7 +115,7 @@ def visible(principal: Principal, queryset, action: Action = Action.VIEW):
     if principal.kind != "user" or principal.user is None:
         return queryset.none()
     granted = get_objects_for_user(
-        principal.user, action.value, klass=queryset, accept_global_perms=False
+        _role_holder(principal.user), action.value, klass=queryset, accept_global_perms=False
     )
     return within_token(principal, granted)
 

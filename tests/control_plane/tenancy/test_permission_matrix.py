@@ -223,3 +223,18 @@ def test_only_the_permissions_module_imports_django_guardian():
                 if any(name == "guardian" or name.startswith("guardian.") for name in names):
                     offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_django_superuser_flag_grants_nothing_only_roles_do(world):
+    """``createsuperuser`` makes a flag guardian would honour everywhere; ours ignores it."""
+    acme, deployment, other, location, _ = world
+    user, token = acme.member_with_role(Role.VIEWER, scope=deployment)
+    user.is_superuser = True
+    user.save(update_fields=["is_superuser"])
+    principal = Principal.for_user(User.objects.get(pk=user.pk))
+    assert is_allowed(principal, Action.VIEW, location)
+    assert not is_allowed(principal, Action.LAUNCH_RUN, location)
+    assert not is_allowed(principal, Action.VIEW, other)
+    assert not is_allowed(principal, Action.MANAGE_MEMBERS, acme.organization)
+    listed = acme.client(token).get("/api/v1/orgs/acme/deployments/").json()["results"]
+    assert [d["name"] for d in listed] == [deployment.name]
