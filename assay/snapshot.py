@@ -190,7 +190,7 @@ def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
                 "partitions": _describe(s.partitions_def),
                 "has_function": s.execution_fn is not None,
                 "tags": dict(s.tags),
-                "default_status": getattr(s, "default_status", "stopped"),
+                "default_status": str(s.default_status),
             }
             for s in defs.schedules
         ],
@@ -199,7 +199,7 @@ def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
                 "name": s.name,
                 "minimum_interval_seconds": s.minimum_interval_seconds,
                 "selection": selection_of(s.target, defs.jobs),
-                "default_status": getattr(s, "default_status", "stopped"),
+                "default_status": str(s.default_status),
             }
             for s in defs.sensors
         ],

@@ -17,6 +17,7 @@ from assay.definitions.checks import (
     AssetCheckSpec,
     asset_check,
 )
+from assay.definitions.default_status import DefaultScheduleStatus, DefaultSensorStatus
 from assay.definitions.definitions import Definitions
 from assay.definitions.io_managers import (
     FilesystemIOManager,
@@ -44,6 +45,7 @@ from assay.definitions.sensors import (
     SensorEvaluationError,
     SensorResult,
     SkipReason,
+    apply_dynamic_partitions_requests,
     dedupe_run_requests,
     evaluate_sensor,
     sensor,
@@ -63,6 +65,8 @@ __all__ = [
     "AssetSpec",
     "AssetsDefinition",
     "ConfigurableResource",
+    "DefaultScheduleStatus",
+    "DefaultSensorStatus",
     "Definitions",
     "DeleteDynamicPartitionsRequest",
     "EnvVar",
@@ -81,6 +85,7 @@ __all__ = [
     "SensorEvaluationError",
     "SensorResult",
     "SkipReason",
+    "apply_dynamic_partitions_requests",
     "asset",
     "asset_check",
     "build_schedule_from_partitioned_job",

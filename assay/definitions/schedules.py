@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from assay import schedules as cron
+from assay.definitions.default_status import DefaultScheduleStatus, coerce_default_status
 from assay.definitions.jobs import AssetJob
 from assay.definitions.sensors import (
     RunRequest,
@@ -52,6 +53,7 @@ class ScheduleDefinition:
         tags: Mapping[str, str] | None = None,
         description: str | None = None,
         partitions_def: TimeWindowPartitionsDefinition | None = None,
+        default_status: DefaultScheduleStatus | str = DefaultScheduleStatus.STOPPED,
     ) -> None:
         if name is None:
             if job is None and not isinstance(target, AssetJob):
@@ -82,6 +84,9 @@ class ScheduleDefinition:
         self.tags = dict(tags or {})
         self.description = description or (inspect.getdoc(execution_fn) if execution_fn else None)
         self.partitions_def = partitions_def
+        self.default_status = coerce_default_status(
+            default_status, DefaultScheduleStatus, where=where
+        )
 
     def next_tick(self, after: datetime) -> datetime:
         """The first tick strictly after `after`, in the schedule's zone."""
@@ -108,6 +113,7 @@ def schedule(
     execution_timezone: str = "UTC",
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
+    default_status: DefaultScheduleStatus | str = DefaultScheduleStatus.STOPPED,
 ) -> Callable[[Callable[..., Any]], ScheduleDefinition]:
     """Declare a schedule whose function decides what each tick launches: it returns or
     yields `RunRequest`s, or a `SkipReason`."""
@@ -122,13 +128,18 @@ def schedule(
             execution_fn=fn,
             tags=tags,
             description=description,
+            default_status=default_status,
         )
 
     return decorate
 
 
 def build_schedule_from_partitioned_job(
-    job: AssetJob, *, name: str | None = None, tags: Mapping[str, str] | None = None
+    job: AssetJob,
+    *,
+    name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    default_status: DefaultScheduleStatus | str = DefaultScheduleStatus.STOPPED,
 ) -> ScheduleDefinition:
     """A schedule that ticks when each partition's window ends and runs that partition.
 
@@ -148,6 +159,7 @@ def build_schedule_from_partitioned_job(
         execution_timezone=pdef.timezone,
         tags=tags,
         partitions_def=pdef,
+        default_status=default_status,
     )
 
 

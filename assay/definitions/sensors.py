@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from assay.definitions.default_status import DefaultSensorStatus, coerce_default_status
 from assay.definitions.jobs import AssetJob
 from assay.definitions.targets import Target, coerce_target
 from assay.errors import AssayError, DefinitionError
@@ -160,6 +161,7 @@ class SensorDefinition:
         job: AssetJob | None = None,
         minimum_interval_seconds: int = 30,
         description: str | None = None,
+        default_status: DefaultSensorStatus | str = DefaultSensorStatus.STOPPED,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise DefinitionError(f"a sensor needs a name, got {name!r}")
@@ -173,6 +175,9 @@ class SensorDefinition:
         self.target = coerce_target(target, job, where=f"sensor '{name}'")
         self.minimum_interval_seconds = minimum_interval_seconds
         self.description = description or inspect.getdoc(evaluation_fn)
+        self.default_status = coerce_default_status(
+            default_status, DefaultSensorStatus, where=f"sensor '{name}'"
+        )
         self._takes_context = bool(inspect.signature(evaluation_fn).parameters)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -196,6 +201,7 @@ def sensor(
     name: str | None = None,
     minimum_interval_seconds: int = 30,
     description: str | None = None,
+    default_status: DefaultSensorStatus | str = DefaultSensorStatus.STOPPED,
 ) -> Callable[[Callable[..., Any]], SensorDefinition]:
     """Declare a sensor: the function takes a `SensorEvaluationContext` and yields or returns
     `RunRequest`s or a `SkipReason` (or a `SensorResult`)."""
@@ -208,6 +214,7 @@ def sensor(
             job=job,
             minimum_interval_seconds=minimum_interval_seconds,
             description=description,
+            default_status=default_status,
         )
 
     return decorate

@@ -1,11 +1,13 @@
 """Schedules: cron + zone ticks across DST, partitioned-job schedules, target validation."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from assay import (
     DailyPartitionsDefinition,
+    DefaultScheduleStatus,
     DefinitionError,
     Definitions,
     InvalidSelection,
@@ -19,6 +21,7 @@ from assay import (
     schedule,
 )
 from assay.definitions.sensors import SensorEvaluationError
+from assay.snapshot import build_snapshot
 
 daily = DailyPartitionsDefinition(start_date="2024-01-01", timezone="Europe/Berlin")
 
@@ -142,6 +145,36 @@ def test_snapshot_describes_schedules_and_sensors_for_a_daemon():
         "selection": "raw_signups, daily_signups",
         "default_status": "stopped",
     }
+
+
+def test_a_schedule_is_stopped_until_started_unless_its_code_says_running():
+    @schedule("0 9 * * *", target="sales", default_status="running")
+    def morning():
+        return RunRequest(partition_key="2024-01-01")
+
+    plain = ScheduleDefinition(cron_schedule="0 6 * * *", target="sales", name="plain")
+    nightly = build_schedule_from_partitioned_job(
+        sales_job, default_status=DefaultScheduleStatus.RUNNING
+    )
+    shouting = ScheduleDefinition(
+        cron_schedule="0 6 * * *", target="sales", name="shouting", default_status="RUNNING"
+    )
+    defs = Definitions(assets=[sales], schedules=[morning, plain, nightly, shouting])
+    specs = {s["name"]: s["default_status"] for s in build_snapshot(defs).schedule_specs}
+    assert specs == {
+        "morning": "running",
+        "plain": "stopped",
+        "sales_job_schedule": "running",
+        "shouting": "running",
+    }
+    assert json.loads(json.dumps(specs)) == specs  # plain strings in the snapshot's JSON
+
+
+def test_an_unknown_default_status_is_refused_with_the_choices():
+    with pytest.raises(DefinitionError, match="schedule 'x': default_status must be 'running'"):
+        ScheduleDefinition(cron_schedule="0 6 * * *", target="sales", name="x", default_status="on")
+    with pytest.raises(DefinitionError, match="got True"):
+        build_schedule_from_partitioned_job(sales_job, default_status=True)  # type: ignore[arg-type]
 
 
 def test_a_plain_schedule_on_a_partitioned_job_is_refused_because_it_names_no_partition():

@@ -6,22 +6,27 @@ import pytest
 
 from assay import (
     AddDynamicPartitionsRequest,
+    DefaultSensorStatus,
+    DefinitionError,
     Definitions,
     DynamicPartitionsDefinition,
     LocalInstance,
     RunRequest,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    apply_dynamic_partitions_requests,
     asset,
     dedupe_run_requests,
     evaluate_sensor,
     materialize,
     sensor,
 )
-from assay.definitions.sensors import SensorEvaluationError, apply_dynamic_partitions_requests
+from assay.definitions.sensors import SensorEvaluationError
 from assay.errors import InvalidSelection
 from assay.partitions import InMemoryDynamicPartitionsStore
+from assay.snapshot import build_snapshot
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 customers = DynamicPartitionsDefinition(name="customers")
@@ -160,6 +165,23 @@ def test_partitions_a_sensor_adds_are_applied_to_the_instance_before_its_runs_la
         instance, evaluate_sensor(churned, evaluation_time=NOW).dynamic_partitions_requests
     )
     assert instance.get_dynamic_partitions("customers") == ["acme", "initech"]
+
+
+def test_a_sensor_is_stopped_until_started_unless_its_code_says_running():
+    @sensor(target=[customer_report], default_status=DefaultSensorStatus.RUNNING)
+    def watching(context):
+        return SkipReason("nothing yet")
+
+    quiet = SensorDefinition(
+        name="quiet", evaluation_fn=lambda: SkipReason("no"), target=[customer_report]
+    )
+    defs = Definitions(assets=[customer_report], sensors=[watching, quiet, new_customer_files])
+    specs = {s["name"]: s["default_status"] for s in build_snapshot(defs).sensor_specs}
+    assert specs == {"watching": "running", "quiet": "stopped", "new_customer_files": "stopped"}
+    with pytest.raises(DefinitionError, match="sensor 'x': default_status must be 'running'"):
+        SensorDefinition(
+            name="x", evaluation_fn=lambda: None, target="customer_report", default_status="paused"
+        )
 
 
 def test_one_asset_a_spec_or_a_key_alone_is_a_target():
