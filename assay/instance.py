@@ -6,7 +6,10 @@
 the local :class:`~assay.partitions.DynamicPartitionsStore`: the keys of dynamic
 partitions (added by a sensor, or by hand) live here. Events are facts (primary
 key: the event's stable id, so recording one twice changes nothing); the status
-tables are derived from them in the same transaction.
+tables are derived from them in the same transaction. A step that covered several
+partitions (a single-run backfill) is one row holding its serialised subset, read
+back with the asset's partitions definition when a status is asked for, so a run of
+10,000 partitions writes one row, not 10,000.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from assay.automation.subsets import AssetSubset, subset_of_keys
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError
 from assay.execution.events import Event, EventType
-from assay.partitions import PartitionsDefinition, PartitionsError
+from assay.partitions import PartitionsDefinition, PartitionsError, PartitionsSubset
 from assay.partitions.static import validate_partition_key
 
 DEFAULT_FILENAME = "instance.db"
@@ -52,6 +55,16 @@ CREATE TABLE IF NOT EXISTS asset_partitions (
     failed_storage_id INTEGER,
     PRIMARY KEY (asset_key, partition)
 );
+CREATE TABLE IF NOT EXISTS asset_partition_sets (
+    storage_id INTEGER PRIMARY KEY,
+    asset_key TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    step_key TEXT,
+    status TEXT NOT NULL,
+    subset TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS asset_partition_sets_asset ON asset_partition_sets (asset_key, status);
+CREATE INDEX IF NOT EXISTS asset_partition_sets_run ON asset_partition_sets (run_id);
 CREATE TABLE IF NOT EXISTS asset_changes (
     asset_key TEXT PRIMARY KEY,
     storage_id INTEGER NOT NULL
@@ -77,6 +90,8 @@ CREATE TABLE IF NOT EXISTS dynamic_partitions (
 
 # No partition is stored as '' so (asset_key, partition) can be a primary key.
 _NO_PARTITION = ""
+# Statuses of asset_partition_sets rows: the partitions of one step that covered several.
+_IN_PROGRESS, _FAILED = "in_progress", "failed"
 
 
 class InstanceError(AssayError):
@@ -181,17 +196,26 @@ class LocalInstance:
                 (event.run_id, status, event.timestamp),
             )
             rows = cur.execute(
-                "SELECT DISTINCT asset_key FROM asset_partitions WHERE in_progress_run_id = ?",
-                (event.run_id,),
+                "SELECT DISTINCT asset_key FROM asset_partitions WHERE in_progress_run_id = ? "
+                "UNION SELECT asset_key FROM asset_partition_sets "
+                "WHERE run_id = ? AND status = ?",
+                (event.run_id, event.run_id, _IN_PROGRESS),
             ).fetchall()
             cur.execute(
                 "UPDATE asset_partitions SET in_progress_run_id = NULL "
                 "WHERE in_progress_run_id = ?",
                 (event.run_id,),
             )
+            cur.execute(
+                "DELETE FROM asset_partition_sets WHERE run_id = ? AND status = ?",
+                (event.run_id, _IN_PROGRESS),
+            )
             touched.update(r[0] for r in rows)
         elif key is None:
             return
+        elif event.partition is None and "partition_subset" in event.payload:
+            self._project_partition_set(cur, event, key, sid)
+            touched.add(key)
         elif kind in (EventType.ASSET_MATERIALIZATION, EventType.ASSET_OBSERVATION):
             code_version = event.payload.get("code_version")
             cur.execute(
@@ -234,6 +258,47 @@ class LocalInstance:
                 "INSERT INTO asset_changes (asset_key, storage_id) VALUES (?, ?) "
                 "ON CONFLICT (asset_key) DO UPDATE SET storage_id = excluded.storage_id",
                 (asset_key, sid),
+            )
+
+    def _project_partition_set(
+        self, cur: sqlite3.Cursor, event: Event, key: str, sid: int | None
+    ) -> None:
+        """A step over several partitions: started marks them all in progress, failed marks
+        them failed (until each is materialized again), and any end clears "in progress"."""
+        kind = event.type
+        if kind not in (
+            EventType.STEP_STARTED,
+            EventType.STEP_SUCCEEDED,
+            EventType.STEP_SKIPPED,
+            EventType.STEP_FAILED,
+        ):
+            return
+        subset = json.dumps(event.payload["partition_subset"], separators=(",", ":"))
+        if kind is EventType.STEP_STARTED:
+            cur.execute(
+                "INSERT INTO asset_partition_sets "
+                "(storage_id, asset_key, run_id, step_key, status, subset) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (sid, key, event.run_id, event.step_key, _IN_PROGRESS, subset),
+            )
+            return
+        cur.execute(
+            "DELETE FROM asset_partition_sets "
+            "WHERE asset_key = ? AND run_id = ? AND step_key IS ? AND status = ?",
+            (key, event.run_id, event.step_key, _IN_PROGRESS),
+        )
+        if kind is EventType.STEP_FAILED:
+            # An older failure of exactly these partitions says nothing more.
+            cur.execute(
+                "DELETE FROM asset_partition_sets WHERE asset_key = ? AND status = ? "
+                "AND subset = ?",
+                (key, _FAILED, subset),
+            )
+            cur.execute(
+                "INSERT INTO asset_partition_sets "
+                "(storage_id, asset_key, run_id, step_key, status, subset) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (sid, key, event.run_id, event.step_key, _FAILED, subset),
             )
 
     def _fetchall(self, sql: str, args: tuple[object, ...] | list[object] = ()) -> list[tuple]:
@@ -305,12 +370,39 @@ class LocalInstance:
     def in_progress_subset(
         self, key: AssetKey, partitions_def: PartitionsDefinition | None
     ) -> AssetSubset:
-        return self._subset(key, partitions_def, "in_progress_run_id IS NOT NULL")
+        subset = self._subset(key, partitions_def, "in_progress_run_id IS NOT NULL")
+        for _, step_subset in self._partition_sets(key, partitions_def, _IN_PROGRESS):
+            subset = subset | step_subset
+        return subset
 
     def failed_subset(
         self, key: AssetKey, partitions_def: PartitionsDefinition | None
     ) -> AssetSubset:
-        return self._subset(key, partitions_def, "failed_storage_id IS NOT NULL")
+        subset = self._subset(key, partitions_def, "failed_storage_id IS NOT NULL")
+        for failed_at, step_subset in self._partition_sets(key, partitions_def, _FAILED):
+            rematerialized = self.updated_subset(key, partitions_def, after_storage_id=failed_at)
+            subset = subset | (step_subset - rematerialized)
+        return subset
+
+    def _partition_sets(
+        self, key: AssetKey, partitions_def: PartitionsDefinition | None, status: str
+    ) -> list[tuple[int, PartitionsSubset]]:
+        """(storage id, subset) of the multi-partition steps of `key` in `status`; sets
+        written for another partitioning (the asset changed since) are dropped."""
+        if partitions_def is None:
+            return []
+        rows = self._fetchall(
+            "SELECT storage_id, subset FROM asset_partition_sets "
+            "WHERE asset_key = ? AND status = ? ORDER BY storage_id",
+            (key.to_user_string(), status),
+        )
+        sets = []
+        for storage_id, data in rows:
+            try:
+                sets.append((storage_id, partitions_def.subset_from_serializable(json.loads(data))))
+            except (PartitionsError, KeyError, TypeError, ValueError):
+                continue
+        return sets
 
     def latest_materialization(
         self, key: AssetKey, partition: str | None = None

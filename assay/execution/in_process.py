@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from assay.execution.events import Event, EventType
 from assay.execution.plan import ExecutionPlan
 from assay.execution.run_state import RunState
-from assay.execution.step import SKIPPED, StepOutcome, StepRuntime, execute_step
+from assay.execution.step import SKIPPED, StepOutcome, StepRuntime, execute_step, skipped_event
 
 
 class InProcessExecutor:
@@ -19,15 +18,7 @@ class InProcessExecutor:
         for step in plan.steps:
             reason = state.skip_reason(step)
             if reason is not None:
-                emit(
-                    Event(
-                        EventType.STEP_SKIPPED,
-                        rt.run_id,
-                        step.primary_key,
-                        step.key,
-                        {"message": f"skipped '{step.key}': {reason}", "reason": reason},
-                    )
-                )
+                emit(skipped_event(rt.run_id, step, reason))
                 state.record(step, StepOutcome(SKIPPED))
                 continue
             state.record(step, execute_step(step, rt))

@@ -24,7 +24,14 @@ from assay.errors import ExecutionConfigError
 from assay.execution.events import Event, EventType
 from assay.execution.plan import ExecutionPlan, Step
 from assay.execution.run_state import RunState
-from assay.execution.step import FAILURE, SKIPPED, StepOutcome, StepRuntime
+from assay.execution.step import (
+    FAILURE,
+    SKIPPED,
+    StepOutcome,
+    StepRuntime,
+    skipped_event,
+    step_event,
+)
 
 _STARTING, _IDLE, _BUSY, _DEAD = "starting", "idle", "busy", "dead"
 
@@ -151,7 +158,7 @@ class _Pool:
                 reason = state.skip_reason(step)
                 if reason is not None:
                     heapq.heappop(self._ready)
-                    rt.emit(_skipped(rt.run_id, step, reason))
+                    rt.emit(skipped_event(rt.run_id, step, reason))
                     self._finish(step, StepOutcome(SKIPPED))
                     continue
                 worker = next((w for w in self.workers if w.state == _IDLE), None)
@@ -246,11 +253,10 @@ class _Pool:
             "the step was not completed"
         )
         self.rt.emit(
-            Event(
+            step_event(
                 EventType.STEP_FAILED,
                 self.rt.run_id,
-                step.primary_key,
-                step.key,
+                step,
                 {
                     "message": message,
                     "error": {"class": "WorkerProcessDied", "message": message, "stack": ""},
@@ -314,16 +320,6 @@ def _describe_exit(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit code {code}"
-
-
-def _skipped(run_id: str, step: Step, reason: str) -> Event:
-    return Event(
-        EventType.STEP_SKIPPED,
-        run_id,
-        step.primary_key,
-        step.key,
-        {"message": f"skipped '{step.key}': {reason}", "reason": reason},
-    )
 
 
 def worker_main(

@@ -44,11 +44,17 @@ class InputPartitions:
 
 @dataclass(frozen=True)
 class StepPartitions:
-    """The partitions a step's assets cover in this run (empty: unpartitioned assets)."""
+    """The partitions a step's assets cover in this run (empty: unpartitioned assets).
+
+    `serialized_subset` (`PartitionsSubset.to_serializable()`, set when there are several
+    keys) travels in the step's events, so a status store can mark exactly those
+    partitions in progress or failed without a row per key in the event.
+    """
 
     keys: tuple[str, ...] = ()
     time_window: TimeWindow | None = None
     inputs: dict[str, InputPartitions] = field(default_factory=dict)
+    serialized_subset: dict[str, Any] | None = None
 
     @property
     def single_key(self) -> str | None:
@@ -207,6 +213,7 @@ def assign_partitions(
     subsets: dict[AssetKey, PartitionsSubset] = {}
     any_partitioned = False
     for step in plan.steps:
+        subset: PartitionsSubset | None = None
         if step.kind == CHECK:
             owner_key = step.asset_keys[0]
             pdef = partitions_def_of(graph, owner_key)
@@ -235,7 +242,8 @@ def assign_partitions(
                     subsets[key] = subset
         inputs = _input_partitions(graph, step, pdef, keys, current_time, store)
         if keys or inputs:
-            step.partitions = StepPartitions(keys, time_window_of(pdef, keys), inputs)
+            serialized = subset.to_serializable() if subset is not None and len(keys) > 1 else None
+            step.partitions = StepPartitions(keys, time_window_of(pdef, keys), inputs, serialized)
     if requested and not any_partitioned:
         raise PartitionSelectionError(
             "a partition was requested, but none of the selected assets is partitioned"

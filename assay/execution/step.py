@@ -65,9 +65,7 @@ def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
     """Run one step to completion; never raises for user errors (they become events)."""
     emit = rt.emit
     run_id = rt.run_id
-    primary = step.primary_key
-    partition = _event_partition(step)
-    emit(Event(EventType.STEP_STARTED, run_id, primary, step.key, partition=partition))
+    emit(step_event(EventType.STEP_STARTED, run_id, step))
     started = time.perf_counter()
     try:
         if step.kind == CHECK:
@@ -80,17 +78,33 @@ def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
         # sys.exit() in user code ends its step, not the run (nor the worker process).
         emit(failure_event(run_id, step, exc))
         return StepOutcome(FAILURE)
-    emit(
-        Event(
-            EventType.STEP_SUCCEEDED,
-            run_id,
-            primary,
-            step.key,
-            {"duration_s": round(time.perf_counter() - started, 6)},
-            partition,
-        )
-    )
+    duration = {"duration_s": round(time.perf_counter() - started, 6)}
+    emit(step_event(EventType.STEP_SUCCEEDED, run_id, step, duration))
     return outcome
+
+
+def step_event(
+    kind: EventType, run_id: str, step: Step, payload: dict[str, Any] | None = None
+) -> Event:
+    """A step's lifecycle event, saying which partitions the step covers.
+
+    One partition: the event's `partition`. Several (a single-run backfill): `partition`
+    stays None and the payload carries `partition_key_range` ([first, last], for people)
+    and `partition_subset` (the exact set, `PartitionsSubset.to_serializable()`), so a
+    status store marks every one of them in progress or failed.
+    """
+    body = dict(payload or {})
+    sp = step.partitions
+    if sp is not None and len(sp.keys) > 1:
+        body["partition_key_range"] = [sp.keys[0], sp.keys[-1]]
+        body["partition_subset"] = sp.serialized_subset
+    return Event(kind, run_id, step.primary_key, step.key, body, _event_partition(step))
+
+
+def skipped_event(run_id: str, step: Step, reason: str) -> Event:
+    """STEP_SKIPPED with why (an upstream step or a blocking check failed)."""
+    payload = {"message": f"skipped '{step.key}': {reason}", "reason": reason}
+    return step_event(EventType.STEP_SKIPPED, run_id, step, payload)
 
 
 def _event_partition(step: Step) -> str | None:
@@ -110,16 +124,14 @@ def failure_event(run_id: str, step: Step, exc: BaseException) -> Event:
         user = [f for f in frames if not f.filename.startswith(_EXECUTION_DIR)]
         stack = "".join(traceback.format_list(user or frames))
         stack += "".join(traceback.format_exception_only(type(exc), exc))
-    return Event(
+    return step_event(
         EventType.STEP_FAILED,
         run_id,
-        step.primary_key,
-        step.key,
+        step,
         {
             "message": f"step '{step.key}' failed: {summary}",
             "error": {"class": type(exc).__name__, "message": str(exc), "stack": stack},
         },
-        _event_partition(step),
     )
 
 

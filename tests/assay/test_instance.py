@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from assay import AssetKey, Definitions, Event, EventType, LocalInstance, asset, materialize
+from assay import (
+    AssetKey,
+    BackfillPolicy,
+    Definitions,
+    Event,
+    EventType,
+    LocalInstance,
+    PartitionKeyRange,
+    asset,
+    materialize,
+)
 from assay.automation import AutomationCondition, StatusView, evaluate_automation_conditions
 from assay.automation.subsets import ALL_UNPARTITIONED, EMPTY_UNPARTITIONED
 from assay.instance import InstanceError
@@ -15,6 +25,7 @@ from assay.partitions import (
     DailyPartitionsDefinition,
     DynamicPartitionsDefinition,
     DynamicPartitionsStore,
+    MonthlyPartitionsDefinition,
     PartitionsError,
 )
 
@@ -87,6 +98,91 @@ def test_in_progress_lasts_from_step_start_until_the_run_ends():
     assert instance.changed_asset_keys(after_storage_id=0) == {RAW}
     mark = instance.latest_storage_id()
     instance.store_event(Event(EventType.RUN_FAILED, "r1", payload={"message": "killed"}))
+    assert not instance.in_progress_subset(RAW, DAILY)
+    assert instance.changed_asset_keys(after_storage_id=mark) == {RAW}
+
+
+AC = AutomationCondition
+WEEK = PartitionKeyRange("2024-01-01", "2024-01-05")
+DAYS = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
+LATER = datetime(2024, 1, 10, tzinfo=UTC)
+
+
+def _single_run_location(instance: LocalInstance, *, fail: bool = False) -> tuple:
+    """`events` runs every day of a range in one step; while it runs it asks the instance
+    what is in progress and what automation would request."""
+    seen: dict = {}
+
+    @asset(
+        partitions_def=DAILY,
+        backfill_policy=BackfillPolicy.single_run(),
+        automation_condition=AC.in_progress() | AC.execution_failed(),
+    )
+    def events(context):
+        seen["in_progress"] = list(instance.in_progress_subset(AssetKey("events"), DAILY))
+        tick = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=LATER)
+        seen["requested"] = {k.to_user_string(): list(v) for k, v in tick.requested.items()}
+        if fail and len(context.partition_keys) > 1:
+            raise RuntimeError("the source was down")
+        return {day: day for day in context.partition_keys}
+
+    @asset(partitions_def=DAILY, automation_condition=AC.any_deps_in_progress())
+    def sessions(events):
+        return events
+
+    defs = Definitions(assets=[events, sessions])
+    return defs, seen
+
+
+def test_a_single_run_backfill_is_in_progress_for_every_partition_it_covers():
+    instance = LocalInstance.ephemeral()
+    defs, seen = _single_run_location(instance)
+    result = materialize(
+        defs, selection="events", partition_key_range=WEEK, current_time=LATER, instance=instance
+    )
+    assert result.success, result.failure_message
+    assert seen["in_progress"] == DAYS
+    # in_progress() and any_deps_in_progress() see the whole range, so automation
+    # would not launch those partitions again while the backfill runs.
+    assert seen["requested"] == {"events": DAYS, "sessions": DAYS}
+    assert not instance.in_progress_subset(AssetKey("events"), DAILY)
+    assert list(instance.materialized_subset(AssetKey("events"), DAILY)) == DAYS
+
+
+def test_a_failed_single_run_backfill_fails_every_partition_until_each_materializes_again():
+    instance = LocalInstance.ephemeral()
+    defs, _ = _single_run_location(instance, fail=True)
+    key = AssetKey("events")
+    failed = materialize(
+        defs, selection="events", partition_key_range=WEEK, current_time=LATER, instance=instance
+    )
+    assert not failed.success
+    assert list(instance.failed_subset(key, DAILY)) == DAYS
+    assert not instance.in_progress_subset(key, DAILY)
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=LATER)
+    assert list(tick.requested[key]) == DAYS  # execution_failed() sees every day
+    retried = materialize(
+        defs, selection="events", partition_key="2024-01-03", current_time=LATER, instance=instance
+    )
+    assert retried.success, retried.failure_message
+    assert list(instance.failed_subset(key, DAILY)) == [d for d in DAYS if d != "2024-01-03"]
+
+
+def test_an_interrupted_single_run_backfill_stops_counting_as_in_progress():
+    instance = LocalInstance.ephemeral()
+    subset = DAILY.subset_with_key_range(WEEK).to_serializable()
+    payload = {"partition_key_range": ["2024-01-01", "2024-01-05"], "partition_subset": subset}
+    instance.store_events(
+        [
+            Event(EventType.RUN_STARTED, "r1"),
+            Event(EventType.STEP_STARTED, "r1", RAW, "raw", payload),
+        ]
+    )
+    assert list(instance.in_progress_subset(RAW, DAILY)) == DAYS
+    monthly = MonthlyPartitionsDefinition(start_date="2024-01-01")
+    assert not instance.in_progress_subset(RAW, monthly)  # re-partitioned since: not these
+    mark = instance.latest_storage_id()
+    instance.store_event(Event(EventType.RUN_FAILED, "r1", payload={"reason": "interrupted"}))
     assert not instance.in_progress_subset(RAW, DAILY)
     assert instance.changed_asset_keys(after_storage_id=mark) == {RAW}
 

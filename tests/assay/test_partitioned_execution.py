@@ -204,6 +204,40 @@ def test_a_range_run_gives_the_range_and_stores_a_value_per_partition():
     assert io.values[(bulk.key, "2024-01-02")] == "2024-01-02"
 
 
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+def test_a_step_over_several_partitions_names_them_all_in_its_events(executor, tmp_path):
+    from tests.assay.partitioned_project import date_by_region, regional_sales
+
+    result = materialize(
+        [regional_sales],
+        partition_key_range=PartitionKeyRange("2024-01-01|eu", "2024-01-02|us"),
+        current_time=NOW,
+        executor=executor,
+        resources={"io_manager": FilesystemIOManager(base_dir=str(tmp_path))},
+    )
+    assert result.success, result.failure_message
+    steps = [e for e in result.events if e.type.value.startswith("step_")]
+    assert [e.type for e in steps] == [EventType.STEP_STARTED, EventType.STEP_SUCCEEDED]
+    both_days = {"type": "time_window", "ranges": [["2024-01-01", "2024-01-02"]]}
+    for event in steps:
+        assert event.partition is None
+        assert event.payload["partition_key_range"] == ["2024-01-01|eu", "2024-01-02|us"]
+        assert event.payload["partition_subset"] == {
+            "type": "multi",
+            "primary": "region",
+            "subsets": {"eu": both_days, "us": both_days},
+        }
+    subset = date_by_region.subset_from_serializable(steps[0].payload["partition_subset"])
+    assert list(subset) == ["2024-01-01|eu", "2024-01-01|us", "2024-01-02|eu", "2024-01-02|us"]
+
+
+def test_a_step_over_one_partition_names_it_as_the_event_partition():
+    result = materialize([events], partition_key="2024-01-15", current_time=NOW)
+    started = next(e for e in result.events if e.type is EventType.STEP_STARTED)
+    assert started.partition == "2024-01-15"
+    assert "partition_subset" not in started.payload
+
+
 def test_a_range_run_that_returns_one_value_fails_with_an_explanation():
     result = materialize(
         [events],
