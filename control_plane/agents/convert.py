@@ -11,10 +11,14 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+
 from assay.api.v1 import agent_pb2 as pb
 from control_plane.agents.errors import InvalidAgentMessage, UnsupportedProtocol
 from control_plane.runs.ingest import IncomingEvent, IncomingStatusChange
 from control_plane.runs.models import Run, RunStatus
+from control_plane.tenancy.validation import LOCATION_RULE, SLUG_RULE
 
 if TYPE_CHECKING:
     from control_plane.agents.models import TickRequest
@@ -54,14 +58,19 @@ class Snapshot:
     sdk_version: str
 
 
-def _names(values, field: str) -> list[str]:
+def _names(values, field: str, rule: RegexValidator) -> list[str]:
     names = list(values)
     if not names:
         raise InvalidAgentMessage(f"hello.{field} must not be empty")
     if len(set(names)) != len(names):
         raise InvalidAgentMessage(f"hello.{field} has duplicates")
-    if any(not n or len(n) > MAX_NAME for n in names):
-        raise InvalidAgentMessage(f"hello.{field}: names are 1-{MAX_NAME} characters")
+    for name in names:
+        if not name or len(name) > MAX_NAME:
+            raise InvalidAgentMessage(f"hello.{field}: names are 1-{MAX_NAME} characters")
+        try:
+            rule(name)
+        except ValidationError as error:
+            raise InvalidAgentMessage(f"hello.{field}: {name!r}: {error.messages[0]}") from None
     return names
 
 
@@ -79,8 +88,8 @@ def hello_from_proto(message: pb.AgentMessage) -> Hello:
     return Hello(
         agent_id=hello.agent_id,
         agent_version=hello.agent_version[:40],
-        deployments=_names(hello.deployments, "deployments"),
-        code_locations=_names(hello.code_locations, "code_locations"),
+        deployments=_names(hello.deployments, "deployments", SLUG_RULE),
+        code_locations=_names(hello.code_locations, "code_locations", LOCATION_RULE),
         last_assigned_sequence=hello.last_assigned_sequence,
     )
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from control_plane.alerts import queries, services
 from control_plane.alerts.api import serializers as s
-from control_plane.core.api.pagination import IdCursorPagination
+from control_plane.core.api.pagination import CursorPagination, IdCursorPagination
 from control_plane.core.api.views import OrganizationScopedView
 from control_plane.tenancy import queries as tenancy_queries
 from control_plane.tenancy.permissions import authorize
@@ -18,9 +17,6 @@ from control_plane.tenancy.roles import Action
 
 class NewestFirstPagination(CursorPagination):
     ordering = "-opened_at"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 500
 
 
 class _DeploymentView(OrganizationScopedView):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from control_plane.core.api.pagination import IdCursorPagination
+from control_plane.core.api.pagination import CursorPagination, IdCursorPagination
 from control_plane.core.api.views import OrganizationScopedView
 from control_plane.runs import queries, services
 from control_plane.runs.api import serializers as s
@@ -18,9 +17,6 @@ from control_plane.tenancy.roles import Action
 
 class NewestFirstPagination(CursorPagination):
     ordering = "-created_at"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 500
 
 
 class _DeploymentView(OrganizationScopedView):

@@ -278,3 +278,12 @@ def test_revoking_the_token_ends_an_open_stream_at_the_next_heartbeat(world, add
         services.revoke_token(ctx=acme.ctx(), token=tokens.verify(world["token"]))
     agent.send(heartbeat=pb.Heartbeat(sequence=1))
     assert agent.wait_closed() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_hello_naming_an_invalid_location_is_refused_naming_it(world, address):
+    """Location names follow the API's rule, so an agent cannot register a name the
+    console could never address."""
+    agent = FakeAgent(address, world["token"])
+    agent.hello(locations=("shop", "../etc"))
+    assert agent.wait_closed() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'../etc'" in agent.error.details()
