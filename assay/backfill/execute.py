@@ -3,8 +3,9 @@
 The edge around the pure plan and state: it executes runs (one at a time, in plan
 order) with the chosen executor and reports them to callbacks, so the CLI can show
 progress. An interrupt (Ctrl-C) marks the running run and everything not yet
-started as canceled (and ends the run in the instance), then re-raises, leaving a
-state that `resume()` can continue.
+started as canceled, then re-raises, leaving a state that `resume()` can continue;
+the interrupted run has already ended itself (`run_failed`, reason "interrupted") in
+the instance.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from assay.backfill.state import BackfillState, BackfillStatus
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError
-from assay.execution.events import Event, EventType
+from assay.execution.events import EventType
 from assay.execution.materialize import Executor, execute_run, resolve_executor
 from assay.execution.result import ExecutionResult
 from assay.graph import AssetGraph
@@ -71,10 +72,9 @@ def execute_backfill(
                     dynamic_partitions_store=dynamic_partitions_store,
                     instance=instance,
                 )
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # the run itself recorded its end (run_failed)
                 state.mark_canceled(index, "interrupted while running")
                 state.cancel("interrupted before it started")
-                _record_interrupted(instance, run_id)
                 raise
             except AssayError as exc:
                 state.mark_failed(index, str(exc))
@@ -90,14 +90,6 @@ def execute_backfill(
                     )
             if on_run_finished is not None:
                 on_run_finished(index, result)
-
-
-def _record_interrupted(instance: Any, run_id: str) -> None:
-    """End the interrupted run in the instance, so its partitions stop counting as in
-    progress (automation would otherwise wait for them forever)."""
-    store = getattr(instance, "store_event", None)
-    if store is not None:
-        store(Event(EventType.RUN_FAILED, run_id, payload={"message": "interrupted (Ctrl-C)"}))
 
 
 def _failure_reason(result: ExecutionResult) -> str:

@@ -28,8 +28,49 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How runs execute and where they are recorded: shared by materialize and backfill."""
+    parser.add_argument(
+        "--select", help="selection (default: every asset), e.g. 'sales/*', '+daily_metrics'"
+    )
+    parser.add_argument("--job", help="use the selection of this job")
+    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
+    parser.add_argument(
+        "--max-concurrent", type=int, default=None, help="worker processes (multiprocess)"
+    )
+    parser.add_argument(
+        "--storage",
+        help="directory of the default filesystem IO manager "
+        "(default: $ASSAY_HOME/storage or ./.assay/storage)",
+    )
+    add_instance_argument(parser, "which records the runs")
+
+
+def add_instance_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument(
+        "--instance",
+        metavar="PATH",
+        help=f"the local instance's SQLite file, {purpose} "
+        "(default: $ASSAY_HOME/instance.db or ./.assay/instance.db)",
+    )
+
+
 def load_from_args(args: argparse.Namespace) -> Definitions:
     return load_definitions(module=args.module, file=args.file, attribute=args.attribute)
+
+
+def selection_from_args(args: argparse.Namespace, defs: Definitions) -> str | None:
+    """`--select`, or the selection of `--job` (not both)."""
+    if not args.job:
+        return args.select
+    if args.select:
+        raise_usage("pass --select or --job, not both")
+    return defs.get_job(args.job).selection
+
+
+def raise_usage(message: str) -> None:
+    """A wrong combination of options: printed as an error, exit code 2."""
+    raise AssayError(message)
 
 
 def default_storage() -> str:

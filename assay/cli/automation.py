@@ -14,9 +14,15 @@ from datetime import UTC, datetime
 from rich.markup import escape
 
 from assay.automation import AutomationCursor, evaluate_automation_conditions
-from assay.cli._common import add_location_arguments, handle_user_errors, load_from_args, stdout
+from assay.cli._common import (
+    add_instance_argument,
+    add_location_arguments,
+    handle_user_errors,
+    load_from_args,
+    stdout,
+)
 from assay.errors import AssayError
-from assay.instance import LocalInstance, default_instance_path
+from assay.instance import LocalInstance
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,10 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "instance; print the requested runs and an explanation per asset.",
     )
     add_location_arguments(tick)
-    tick.add_argument(
-        "--instance",
-        help=f"the instance's SQLite file (default: {default_instance_path()})",
-    )
+    add_instance_argument(tick, "whose runs it reads and where it keeps its cursor")
     tick.add_argument(
         "--dry-run", action="store_true", help="do not store the new cursor in the instance"
     )

@@ -28,14 +28,17 @@ from assay.backfill import (
 )
 from assay.cli._common import (
     add_location_arguments,
+    add_run_arguments,
     handle_user_errors,
     load_from_args,
+    plural,
+    raise_usage,
+    resources_for_run,
+    selection_from_args,
     stderr,
     stdout,
 )
-from assay.cli.materialize import default_storage, raise_usage
 from assay.definitions.definitions import Definitions
-from assay.definitions.io_managers import FilesystemIOManager
 from assay.execution.materialize import resolve_executor
 from assay.execution.result import ExecutionResult
 from assay.instance import LocalInstance, default_instance_path
@@ -53,8 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "asset's backfill policy says); a failed partition skips only what depends on it.",
     )
     add_location_arguments(parser)
-    parser.add_argument("--select", help="selection (default: all assets)")
-    parser.add_argument("--job", help="backfill the selection of this job")
+    add_run_arguments(parser)
     parser.add_argument("--from", dest="start", help="first partition key (inclusive)")
     parser.add_argument("--to", dest="end", help="last partition key (inclusive)")
     parser.add_argument(
@@ -69,16 +71,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resume",
         metavar="STATE_FILE",
         help="continue a saved backfill: run what was canceled, failed or skipped",
-    )
-    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
-    parser.add_argument(
-        "--max-concurrent", type=int, default=None, help="worker processes (multiprocess)"
-    )
-    parser.add_argument("--storage", help="directory of the default filesystem IO manager")
-    parser.add_argument(
-        "--instance",
-        help=f"the instance's SQLite file that records the runs (default: "
-        f"{default_instance_path()})",
     )
     parser.add_argument(
         "--state-file",
@@ -106,11 +98,7 @@ def _planned(
     args: argparse.Namespace, defs: Definitions, instance: LocalInstance
 ) -> tuple[BackfillState, str]:
     """A new backfill from the command line's selection and partitions."""
-    selection = args.select
-    if args.job:
-        if selection:
-            raise_usage("pass --select or --job, not both")
-        selection = defs.get_job(args.job).selection
+    selection = selection_from_args(args, defs)
     chosen = [bool(args.start or args.end), bool(args.partition), args.missing]
     if sum(chosen) > 1:
         raise_usage("pass one of --from/--to, --partition or --missing")
@@ -184,16 +172,14 @@ def _execute(
     state_path: Path,
     what: str,
 ) -> int:
-    resources = dict(defs.resources)
-    if "io_manager" not in resources or args.storage:
-        resources["io_manager"] = FilesystemIOManager(base_dir=args.storage or default_storage())
+    resources = resources_for_run(defs, args.storage)
     executor = resolve_executor(args.executor, args.max_concurrent)
     out, err = stdout(), stderr()
     plan = state.plan
     to_run = sum(p.status is BackfillStatus.REQUESTED for p in state.progress)
     out.print(
-        f"backfill {state.backfill_id}: {_plural(len(plan.runs), 'run')}, "
-        f"{_plural(plan.num_partitions, 'asset partition')} ({escape(what)})"
+        f"backfill {state.backfill_id}: {plural(len(plan.runs), 'run')}, "
+        f"{plural(plan.num_partitions, 'asset partition')} ({escape(what)})"
         + (f"; {to_run} to run" if to_run != len(plan.runs) else "")
     )
     progress = Progress(
@@ -244,25 +230,21 @@ def _execute(
     resume = f"assay backfill {_location(args)} --resume {state_path}"
     if interrupted:
         err.print(
-            f"[bold yellow]interrupted[/]: {_plural(counts['succeeded'], 'run')} succeeded, "
+            f"[bold yellow]interrupted[/]: {plural(counts['succeeded'], 'run')} succeeded, "
             f"{counts['failed']} failed, {counts['canceled']} canceled (not run)"
         )
         err.print(f"continue with: {escape(resume)}")
         return INTERRUPTED
     if state.has_failures:
         err.print(
-            f"[bold red]backfill failed[/]: {_plural(counts['failed'], 'run')} failed, "
+            f"[bold red]backfill failed[/]: {plural(counts['failed'], 'run')} failed, "
             f"{counts['skipped']} skipped because of them, {counts['succeeded']} succeeded"
         )
         err.print(f"retry what failed with: {escape(resume)}")
         return FAILED
-    out.print(f"[bold green]backfill succeeded[/]: {_plural(counts['succeeded'], 'run')}")
+    out.print(f"[bold green]backfill succeeded[/]: {plural(counts['succeeded'], 'run')}")
     out.print(f"state: {escape(str(state_path))}")
     return 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _location(args: argparse.Namespace) -> str:

@@ -1,4 +1,8 @@
-"""`assay materialize`: run a selection of assets from a terminal, with live progress."""
+"""`assay materialize`: run a selection of assets from a terminal, with live progress.
+
+Every run is recorded in the local instance (`--instance`, default
+`.assay/instance.db`), so `assay automation tick` and `assay backfill --missing` see it.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,18 @@ import sys
 
 from assay.cli._common import (
     add_location_arguments,
+    add_run_arguments,
     handle_user_errors,
     load_from_args,
+    raise_usage,
     resources_for_run,
+    selection_from_args,
 )
-from assay.cli._common import default_storage as default_storage  # used by backfill, agent
+from assay.cli._common import default_storage as default_storage  # used by the agent
 from assay.cli.progress import ProgressPrinter
 from assay.execution.events import Event
 from assay.execution.materialize import execute_run, resolve_executor
+from assay.instance import LocalInstance
 
 FAILED_RUN = 1
 
@@ -27,17 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Materialize the selected assets (default: all) and run their checks.",
     )
     add_location_arguments(parser)
-    parser.add_argument("--select", help="selection, e.g. 'sales/*', '+daily_metrics', 'group:ml'")
-    parser.add_argument("--job", help="run the selection of this job")
-    parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
-    parser.add_argument(
-        "--max-concurrent", type=int, default=None, help="worker processes (multiprocess)"
-    )
-    parser.add_argument(
-        "--storage",
-        help="directory of the default filesystem IO manager "
-        "(default: $ASSAY_HOME/storage or ./.assay/storage)",
-    )
+    add_run_arguments(parser)
     parser.add_argument("--tag", action="append", default=[], help="run tag key=value")
     parser.add_argument("--partition", help="the partition key to run partitioned assets for")
     parser.add_argument("--quiet", action="store_true", help="print only failures and the summary")
@@ -51,52 +49,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     defs = load_from_args(args)
-    selection = args.select
-    if args.job:
-        if selection:
-            raise_usage("pass --select or --job, not both")
-        selection = defs.get_job(args.job).selection
+    selection = selection_from_args(args, defs)
     resources = resources_for_run(defs, args.storage)
     tags = dict(_parse_tag(t) for t in args.tag)
     executor = resolve_executor(args.executor, args.max_concurrent)
-    graph = defs.asset_graph
-    if args.json:
-        result = execute_run(
-            graph,
-            resources,
-            selection,
-            executor=executor,
-            tags=tags,
-            on_event=_print_json,
-            partition_key=args.partition,
-        )
-        return 0 if result.success else FAILED_RUN
-    printer = ProgressPrinter(quiet=args.quiet)
-    try:
-        result = execute_run(
-            graph,
-            resources,
-            selection,
-            executor=executor,
-            tags=tags,
-            on_event=printer,
-            partition_key=args.partition,
-        )
-    finally:
-        printer.stop()
-    printer.summary(result.success, result.failure_message, result.run_id)
+    printer = None if args.json else ProgressPrinter(quiet=args.quiet)
+    with LocalInstance(args.instance) as instance:
+        try:
+            result = execute_run(
+                defs.asset_graph,
+                resources,
+                selection,
+                executor=executor,
+                tags=tags,
+                on_event=_print_json if printer is None else printer,
+                partition_key=args.partition,
+                instance=instance,
+            )
+        finally:
+            if printer is not None:
+                printer.stop()
+    if printer is not None:
+        printer.summary(result.success, result.failure_message, result.run_id)
     return 0 if result.success else FAILED_RUN
 
 
 def _print_json(event: Event) -> None:
     sys.stdout.write(json.dumps(event.to_dict()) + "\n")
     sys.stdout.flush()
-
-
-def raise_usage(message: str) -> None:
-    from assay.errors import AssayError
-
-    raise AssayError(message)
 
 
 def _parse_tag(text: str) -> tuple[str, str]:

@@ -71,6 +71,9 @@ class ProgressPrinter:
                 self._pending_checks[step] = event
             else:  # returned by the asset itself, inside the asset's step
                 self._print_check(event, "     ")
+        elif t is EventType.RUN_FAILED and event.payload.get("reason") == "interrupted":
+            self.stop()
+            self.err.print(f"[bold yellow]run {event.run_id[:8]} interrupted[/]: {self._counts()}")
         elif t is EventType.LOG and not self.quiet:
             level = event.payload.get("level", "")
             self.out.print(f"    [dim]{escape(f'{level} {step}: {event.message}')}[/]")
@@ -125,11 +128,15 @@ class ProgressPrinter:
             self._status.stop()
             self._status = None
 
-    def summary(self, success: bool, failure: str | None, run_id: str) -> None:
+    def _counts(self) -> str:
         c = self.counts
         line = f"{c['materialized']} materialized, {c['failed']} failed, {c['skipped']} skipped"
         if self.check_failures:
             line += f", {plural(len(self.check_failures), 'check')} failed"
+        return line
+
+    def summary(self, success: bool, failure: str | None, run_id: str) -> None:
+        line = self._counts()
         if success:
             self.out.print(f"[bold green]run {run_id[:8]} succeeded[/]: {line}")
         else:

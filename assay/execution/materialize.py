@@ -5,9 +5,11 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetsDefinition, AssetSpec
 from assay.definitions.checks import AssetChecksDefinition
 from assay.definitions.definitions import Definitions
@@ -17,7 +19,7 @@ from assay.execution.events import Event, EventType
 from assay.execution.in_process import InProcessExecutor
 from assay.execution.multiprocess import MultiprocessExecutor, WorkerInitError
 from assay.execution.partitions import assign_partitions, describe_request
-from assay.execution.plan import build_plan
+from assay.execution.plan import ExecutionPlan, build_plan
 from assay.execution.result import ExecutionResult, io_loader
 from assay.execution.run_resources import RunResources
 from assay.execution.run_state import RunState
@@ -27,6 +29,9 @@ from assay.partitions import DynamicPartitionsStore, PartitionKeyRange
 from assay.selection import Selection, select_keys
 
 Executor = InProcessExecutor | MultiprocessExecutor
+
+# The `run_failed` payload of a run stopped by Ctrl-C (KeyboardInterrupt) in either executor.
+INTERRUPTED_PAYLOAD = {"message": "run interrupted (Ctrl-C)", "reason": "interrupted"}
 
 
 def resolve_executor(
@@ -165,30 +170,14 @@ def execute_run(
             },
         )
     )
-    state: RunState | None = None
-    outputs: dict = {}
-    failure: str | None = None
-    if isinstance(executor, InProcessExecutor):
-        run_resources = RunResources(resources, plan.resource_keys, run_id)
-        try:
-            opened = run_resources.open()
-        except AssayError as exc:
-            failure = str(exc)
-        else:
-            rt = StepRuntime(run_id, graph, opened, emit, tags=tags)
-            try:
-                state = executor.execute(plan, rt)
-            finally:
-                for error in run_resources.close():
-                    emit(Event(EventType.LOG, run_id, payload={"level": "ERROR", "message": error}))
-            for outcome in state.outcomes.values():
-                outputs.update(outcome.outputs)
-    else:
-        rt = StepRuntime(run_id, graph, resources, emit, capture_outputs=False, tags=tags)
-        try:
-            state = executor.execute(plan, rt, payload)
-        except WorkerInitError as exc:
-            failure = str(exc)
+    try:
+        state, outputs, failure = _execute(
+            plan, executor, payload, StepRuntime(run_id, graph, resources, emit, tags=tags)
+        )
+    except KeyboardInterrupt:
+        # End the run before giving up, so no instance shows it running forever.
+        emit(Event(EventType.RUN_FAILED, run_id, payload=dict(INTERRUPTED_PAYLOAD)))
+        raise
     if failure is None and state is not None:
         failed = state.failed_steps
         blocked = list(state.blocked_keys.values())
@@ -212,6 +201,35 @@ def execute_run(
     if raise_on_error and failure is not None:
         raise AssayError(f"run {run_id} failed: {failure}")
     return result
+
+
+def _execute(
+    plan: ExecutionPlan, executor: Executor, payload: bytes, rt: StepRuntime
+) -> tuple[RunState | None, dict[AssetKey, Any], str | None]:
+    """Run the plan's steps: (state, in-memory outputs, why the run could not start).
+
+    `rt.resources` are the run's resource definitions; in-process they are opened here,
+    and the multiprocess executor's workers open their own."""
+    outputs: dict[AssetKey, Any] = {}
+    if not isinstance(executor, InProcessExecutor):
+        try:
+            state = executor.execute(plan, replace(rt, capture_outputs=False), payload)
+        except WorkerInitError as exc:
+            return None, outputs, str(exc)
+        return state, outputs, None
+    run_resources = RunResources(rt.resources, plan.resource_keys, rt.run_id)
+    try:
+        opened = run_resources.open()
+    except AssayError as exc:
+        return None, outputs, str(exc)
+    try:
+        state = executor.execute(plan, replace(rt, resources=opened))
+    finally:
+        for error in run_resources.close():
+            rt.emit(Event(EventType.LOG, rt.run_id, payload={"level": "ERROR", "message": error}))
+    for outcome in state.outcomes.values():
+        outputs.update(outcome.outputs)
+    return state, outputs, None
 
 
 def _listed(noun: str, names: list[str], verb: str) -> str:

@@ -16,7 +16,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -89,6 +89,11 @@ class MultiprocessExecutor:
         pool = _Pool(self, payload, rt)
         try:
             return pool.run(plan)
+        except KeyboardInterrupt:
+            # Ctrl-C: the steps still running are abandoned (their workers are ended);
+            # idle workers still tear their resources down.
+            pool.shutdown(interrupted=True)
+            raise
         finally:
             pool.shutdown()
 
@@ -119,7 +124,8 @@ class _Worker:
             args=(child, payload, list(sys.path), dict(_loaded_files())),
             daemon=True,
         )
-        self.process.start()
+        with _sigint_blocked():  # the worker starts with Ctrl-C held back (see worker_main)
+            self.process.start()
         child.close()
         self.state = _STARTING
         self.step: Step | None = None
@@ -138,6 +144,7 @@ class _Pool:
         self.payload = payload
         self.rt = rt
         self.workers: list[_Worker] = []
+        self._shut_down = False
 
     def run(self, plan: ExecutionPlan) -> RunState:
         state = RunState(plan)
@@ -273,9 +280,15 @@ class _Pool:
                 worker.conn.close()
                 self.workers[i] = _Worker(self.ctx, self.payload)
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, interrupted: bool = False) -> None:
+        """Stop every worker (once); on an interrupt, busy workers are ended at once."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         for worker in self.workers:
-            if worker.state in (_IDLE, _STARTING, _BUSY) and worker.process.is_alive():
+            if interrupted and worker.state == _BUSY:
+                worker.process.terminate()
+            elif worker.state in (_IDLE, _STARTING, _BUSY) and worker.process.is_alive():
                 with contextlib.suppress(OSError):
                     worker.conn.send(("stop",))
         for worker in self.workers:
@@ -311,6 +324,20 @@ class _Pool:
             return
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Hold SIGINT back in this thread while a worker starts: the worker inherits the mask,
+    so a Ctrl-C during its start-up cannot interrupt it before it learns to ignore it."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "exit code unknown"
@@ -325,7 +352,14 @@ def _describe_exit(code: int | None) -> str:
 def worker_main(
     conn: Connection, payload: bytes, sys_path: list[str], files: dict[str, str]
 ) -> None:
-    """Entry point of a worker process: load once, then execute steps until told to stop."""
+    """Entry point of a worker process: load once, then execute steps until told to stop.
+
+    Ctrl-C reaches every process of the terminal's group; the parent decides what an
+    interrupt means (it ends the run and stops the workers), so workers ignore SIGINT.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from assay.execution.run_resources import RunResources
     from assay.execution.step import execute_step
     from assay.loading import load_file_as_module, module_name_for_file

@@ -2,9 +2,11 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,12 @@ def assay(*args, cwd=REPO, env=None):
         env={**os.environ, "COLUMNS": "200", **(env or {})},
         timeout=120,
     )
+
+
+@pytest.fixture(autouse=True)
+def _assay_home(tmp_path, monkeypatch):
+    """Runs are recorded in the instance under $ASSAY_HOME: keep each test's apart."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path / "home"))
 
 
 def write(tmp_path, source, name="project.py"):
@@ -378,3 +386,55 @@ def test_a_worker_killed_mid_step_fails_that_step_and_the_command_exits_1(tmp_pa
     assert "- skipped 'downstream': upstream step 'oom_victim' failed" in proc.stdout
     assert "✓ healthy" in proc.stdout
     assert "1 materialized, 1 failed, 1 skipped" in proc.stderr
+
+
+STUCK_PROJECT = """
+import os
+import time
+from pathlib import Path
+
+from assay import Definitions, asset
+
+
+@asset
+def stuck():
+    Path(os.environ["PID_FILE"]).write_text(str(os.getpid()))
+    time.sleep(60)
+
+
+defs = Definitions(assets=[stuck])
+"""
+
+
+@pytest.mark.parametrize("executor", ["in_process", "multiprocess"])
+def test_ctrl_c_ends_the_run_as_interrupted_and_leaves_no_worker_behind(tmp_path, executor):
+    from assay import AssetKey, EventType, LocalInstance
+
+    path = write(tmp_path, STUCK_PROJECT)
+    pid_file = tmp_path / "pid"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assay", "materialize", "-f", path, "--executor", executor],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PID_FILE": str(pid_file)},
+        start_new_session=True,  # its own process group, as a terminal's job would be
+    )
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    step_pid = int(pid_file.read_text())
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    with LocalInstance(tmp_path / "home" / "instance.db") as instance:
+        events = instance.get_events()
+        assert events[-1].type is EventType.RUN_FAILED
+        assert events[-1].payload["reason"] == "interrupted"
+        assert instance.run_status(events[-1].run_id) == "failed"
+        assert not instance.in_progress_subset(AssetKey("stuck"), None)
+    if executor == "multiprocess":
+        with pytest.raises(ProcessLookupError):
+            os.kill(step_pid, 0)  # the worker that ran the step is gone

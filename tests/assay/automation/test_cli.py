@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from assay import LocalInstance
+from assay import AssetKey, LocalInstance
 from assay.cli import main
 
 PIPELINE = """
@@ -85,6 +85,33 @@ def test_tick_reads_materializations_recorded_by_materialize(tmp_path, capsys):
         "candidates": 1,
         "evaluated": True,
     }
+
+
+def test_tick_sees_what_assay_materialize_ran(tmp_path, capsys):
+    (tmp_path / "pipeline.py").write_text(PIPELINE)
+    pipeline = str(tmp_path / "pipeline.py")
+    storage = str(tmp_path / "storage")
+    db = str(tmp_path / "instance.db")
+    assert main(["materialize", "-f", pipeline, "--storage", storage, "--instance", db]) == 0
+    assert "2 materialized" in capsys.readouterr().out
+    with LocalInstance(db) as instance:
+        assert {k.to_user_string() for k in instance.changed_asset_keys(after_storage_id=0)} == {
+            "raw",
+            "clean",
+        }
+    code, out = tick(tmp_path, capsys, "--at", "2024-01-01T00:01:00", "--json")
+    assert code == 0
+    assert json.loads(out)["run_requests"] == []  # neither is missing: nothing to run
+
+
+def test_materialize_records_into_assay_home_by_default(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path / "home"))
+    (tmp_path / "pipeline.py").write_text(PIPELINE)
+    assert main(["materialize", "-f", str(tmp_path / "pipeline.py")]) == 0
+    with LocalInstance(tmp_path / "home" / "instance.db") as instance:
+        (run_id,) = {e.run_id for e in instance.get_events()}
+        assert instance.run_status(run_id) == "succeeded"
+        assert instance.latest_materialization(AssetKey("clean")) is not None
 
 
 def test_bad_time_is_a_usage_error(tmp_path, capsys):
