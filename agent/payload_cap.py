@@ -13,6 +13,9 @@ from typing import Any
 
 MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
 PREVIEW_CHARS = 1024
+# What the control plane reads to know which partitions a step covers: cut last, and only
+# when it alone does not fit (the control plane then ignores a subset marked truncated).
+STRUCTURAL = ("partition_key_range", "partition_subset")
 
 
 def json_size(value: Any) -> int:
@@ -38,6 +41,8 @@ def cap_event_dict(event: dict[str, Any], limit: int = MAX_EVENT_PAYLOAD_BYTES) 
         payload["metadata"] = metadata
         _shrink(capped, metadata, limit)
     if json_size(capped) > limit:
+        _shrink(capped, payload, limit, keep=("truncated", "metadata", *STRUCTURAL))
+    if json_size(capped) > limit:  # the partitions alone are too large: preview them too
         _shrink(capped, payload, limit, keep=("truncated", "metadata"))
     if json_size(capped) > limit and isinstance(metadata, dict):
         payload["metadata"] = {"truncated": True, "original_bytes": json_size(metadata)}

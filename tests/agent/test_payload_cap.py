@@ -46,3 +46,28 @@ def test_many_small_metadata_values_still_fit() -> None:
     capped = cap_event_dict(event({"metadata": {f"k{i}": "v" * 100 for i in range(2_000)}}))
     assert json_size(capped) <= MAX_EVENT_PAYLOAD_BYTES
     assert capped["payload"]["truncated"] is True
+
+
+def test_the_partitions_a_step_covers_survive_when_other_values_are_cut() -> None:
+    subset = {"type": "keys", "keys": [f"customer-{i}" for i in range(500)]}
+    event = {
+        "type": "step_failed",
+        "payload": {
+            "message": "boom",
+            "error": "Traceback ...\n" * 20_000,
+            "partition_key_range": ["customer-0", "customer-499"],
+            "partition_subset": subset,
+        },
+    }
+    capped = cap_event_dict(event)
+    assert json_size(capped) <= MAX_EVENT_PAYLOAD_BYTES
+    assert capped["payload"]["partition_subset"] == subset
+    assert capped["payload"]["error"]["truncated"] is True
+
+
+def test_a_subset_too_large_on_its_own_is_cut_and_marked() -> None:
+    subset = {"type": "keys", "keys": [f"customer-{i:06d}" for i in range(20_000)]}
+    event = {"type": "step_started", "payload": {"partition_subset": subset}}
+    capped = cap_event_dict(event)
+    assert json_size(capped) <= MAX_EVENT_PAYLOAD_BYTES
+    assert capped["payload"]["partition_subset"]["truncated"] is True
