@@ -147,6 +147,15 @@ if (
     and DATABASES["default"]["NAME"] != ":memory:"
 ):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # `assay dev` runs several processes on this one file (web, gRPC, run daemon). WAL lets
+    # readers work beside the single writer; IMMEDIATE takes the write lock when a transaction
+    # begins (a deferred one that later writes fails at once with "database is locked"); the
+    # timeout makes a writer wait for the lock rather than fail.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tenancy.User"
