@@ -155,8 +155,10 @@ def _insert_new(
 ) -> list[_Entry]:
     """Insert the events not stored yet; returns exactly those (for the projections).
 
-    PostgreSQL: ``core.bulk`` (COPY, then ``INSERT ... ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id``). Elsewhere: look up stored ids, then a multi-row insert.
+    PostgreSQL: ``core.bulk.copy_rows`` (COPY straight into the table: events reaching here
+    passed the sequence check, so they are new in all but rare cases), else
+    ``core.bulk.insert_rows`` (``INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING
+    event_id``). Elsewhere: look up stored ids, then a multi-row insert.
     """
     now = timezone.now()
     entries: dict[str, _Entry] = {}
@@ -197,27 +199,31 @@ def _insert_new(
             batch_size=1000,
         )
         return fresh
+    rows = [
+        (
+            org_id,
+            e.run_id,
+            e.event_id,
+            agent_id,
+            e.sequence,
+            e.event_type,
+            e.asset_key,
+            e.partition,
+            e.timestamp,
+            e.payload_json or json.dumps(e.payload),
+            now,
+        )
+        for e in entries.values()
+    ]
+    table = EventLogEntry._meta.db_table
+    if bulk.copy_rows(table=table, columns=_COLUMNS, rows=rows):
+        return list(entries.values())
     inserted = {
         row[0]
         for row in bulk.insert_rows(
-            table=EventLogEntry._meta.db_table,
+            table=table,
             columns=_COLUMNS,
-            rows=(
-                (
-                    org_id,
-                    e.run_id,
-                    e.event_id,
-                    agent_id,
-                    e.sequence,
-                    e.event_type,
-                    e.asset_key,
-                    e.partition,
-                    e.timestamp,
-                    e.payload_json or json.dumps(e.payload),
-                    now,
-                )
-                for e in entries.values()
-            ),
+            rows=rows,
             conflict_target=["event_id"],
             returning="event_id",
         )

@@ -104,6 +104,31 @@ def test_a_replayed_event_with_a_new_sequence_is_still_stored_once(acme, run):
         assert acked_sequence(ctx=acme.ctx(), agent_id="agent-1") == 2
 
 
+def test_a_batch_holding_one_stored_event_stores_the_new_ones_and_reprojects_nothing(acme, run):
+    stored = event(run, 1, "asset_materialization", asset_key="raw_orders", partition="2024-01-01")
+    ingest(acme, run, [stored])
+    ingest(
+        acme, run, [event(run, 2, "step_failed", asset_key="raw_orders", partition="2024-01-01")]
+    )
+    replayed = IncomingEvent(
+        stored.event_id, 3, stored.run_id, stored.event_type, stored.timestamp, stored.payload
+    )
+    fresh = event(run, 4, "asset_materialization", asset_key="clean_orders", partition="2024-01-01")
+
+    result = ingest(acme, run, [replayed, fresh, event(run, 5)])
+
+    assert (result.inserted, result.acked_sequence) == (2, 5)
+    with tenant_context(acme.ctx()):
+        assert EventLogEntry.objects.count() == 4
+        assert sorted(Materialization.objects.values_list("asset_key", flat=True)) == [
+            "clean_orders",
+            "raw_orders",
+        ]
+        statuses = dict(AssetPartitionStatus.objects.values_list("asset_key", "status"))
+        # The replay of the older materialization does not hide the failure after it.
+        assert statuses == {"raw_orders": "failed", "clean_orders": "materialized"}
+
+
 def test_materializations_and_failures_update_the_latest_partition_status(acme, run):
     ingest(
         acme,
