@@ -1,23 +1,33 @@
-"""Agent -> control plane: event ingestion rate and run launch latency.
+"""Agent -> control plane, end to end with the real ``assay-agent``: event ingestion rate and
+run launch latency.
 
-Skeleton with a stub agent (the generated gRPC client driven by this script) against the real
-servicer (``python -m control_plane grpc`` in its own process), the real dequeuer and a
-throwaway PostgreSQL; the real ``assay-agent`` replaces the
-stub once it is complete. Prints one JSON line: ``events_per_s`` (events durably ingested and
-acknowledged per second, batches of 1,000), ``launch_p50_ms`` and ``launch_p99_ms`` (run
-queued -> ``LaunchRun`` received by the stub; with the real agent: -> first step started).
+Starts a throwaway PostgreSQL, ``python -m control_plane grpc`` and ``python -m control_plane
+run_daemon --loops queue`` in their own processes, and ``assay-agent run`` serving one small
+code location. Then:
+
+- ``events_per_s``: ``BENCH_EVENTS`` (100,000) run events, one in ten an
+  ``asset_materialization`` of its own partition (so the catalog projections work too), are
+  written to the agent's durable outbox the way its run launcher records them; the agent
+  sends them over its stream (its own batching) and the control plane ingests them. Measured
+  from the first acknowledged batch to the acknowledgement of the last event (i.e. until
+  everything is committed to PostgreSQL), over the events in between.
+- ``launch_p50_ms`` / ``launch_p99_ms``: ``BENCH_LAUNCHES`` (200) runs queued one at a time
+  through ``runs.services.launch_run`` (what the REST API calls); each latency is the run's
+  ``created_at`` (queued) to the timestamp of its first ``step_started`` event as stored in
+  the event log. The location is warm: the first three runs are not counted.
+
+Prints one JSON line with ``events_per_s``, ``launch_p50_ms`` and ``launch_p99_ms``; a
+breakdown goes to standard error.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,216 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
-BATCH = 1000
 LAUNCHES = int(os.environ.get("BENCH_LAUNCHES", "200"))
-REAL_AGENT = Path(sys.executable).with_name("assay-agent")
-
-
-class StubAgent:
-    """One agent stream: messages in through a queue, control messages out through another."""
-
-    def __init__(self, address: str, token: str) -> None:
-        import grpc
-
-        from assay.api.v1 import agent_pb2_grpc
-
-        self.channel = grpc.insecure_channel(address)
-        self.outgoing: queue.Queue = queue.Queue()
-        self.incoming: queue.Queue = queue.Queue()
-        stub = agent_pb2_grpc.AgentServiceStub(self.channel)
-        responses = stub.Connect(
-            iter(self.outgoing.get, None), metadata=[("authorization", f"Bearer {token}")]
-        )
-        threading.Thread(target=self._drain, args=(responses,), daemon=True).start()
-
-    def _drain(self, responses) -> None:
-        import grpc
-
-        try:
-            for message in responses:
-                self.incoming.put((time.perf_counter(), message))
-        except grpc.RpcError:
-            pass  # closed by close(), or the server went away: expect() then times out
-
-    def expect(self, case: str):
-        while True:
-            at, message = self.incoming.get(timeout=60)
-            if message.WhichOneof("message") == case:
-                return at, getattr(message, case)
-
-    def close(self) -> None:
-        self.outgoing.put(None)
-        self.channel.close()
-
-
-def _seed():
-    from assay import Definitions, asset
-    from assay.snapshot import build_snapshot
-    from control_plane.core.context import Principal, TenantContext, tenant_context
-    from control_plane.tenancy import services
-    from control_plane.tenancy.models import Deployment, User
-
-    @asset
-    def events_table() -> int:
-        return 0
-
-    organization = services.create_organization(
-        actor=Principal.system("bench"), slug="bench", name="Bench", admin_email="a@bench.test"
-    )
-    admin = User.objects.get(email="a@bench.test")
-    ctx = TenantContext(organization=organization, principal=Principal.for_user(admin))
-    with tenant_context(ctx):
-        prod = Deployment.objects.get(name="prod")
-        prod.max_concurrent_runs = 1000
-        prod.save()
-        _, token = services.create_agent_token(ctx=ctx, name="bench", deployments=[prod])
-    return ctx, token, build_snapshot(Definitions(assets=[events_table]))
-
-
-def _measure(address: str, ctx, token: str, snapshot) -> dict[str, float]:
-    from assay.api.v1 import agent_pb2 as pb
-    from control_plane.core.context import tenant_context
-    from control_plane.runs.models import Run
-    from control_plane.tenancy.models import CodeLocation, Deployment
-
-    agent = StubAgent(address, token)
-    send = agent.outgoing.put
-    send(
-        pb.AgentMessage(
-            hello=pb.Hello(
-                agent_id=uuid.uuid4().hex,
-                agent_version="bench",
-                protocol_version=1,
-                deployments=["prod"],
-                code_locations=["bench"],
-            )
-        )
-    )
-    agent.expect("welcome")
-    data = snapshot.to_json().encode()
-    send(
-        pb.AgentMessage(
-            location_snapshot=pb.LocationSnapshot(
-                deployment="prod",
-                location_name="bench",
-                status=pb.LOCATION_STATUS_OK,
-                snapshot_json=data,
-                snapshot_id=snapshot.snapshot_id,
-                snapshot_version=1,
-            )
-        )
-    )
-    send(pb.AgentMessage(heartbeat=pb.Heartbeat(sequence=1)))
-    with tenant_context(ctx):
-        while not CodeLocation.objects.filter(name="bench").exists():
-            time.sleep(0.01)
-        location = CodeLocation.objects.get(name="bench")
-        deployment = Deployment.objects.get(name="prod")
-        run = Run.objects.create(
-            organization=ctx.organization, deployment=deployment, code_location=location
-        )
-
-    # Ingestion: EVENTS events in batches, a materialization every tenth, until the last Ack.
-    batches = []
-    sequence = 0
-    for start in range(0, EVENTS, BATCH):
-        events = []
-        for i in range(start, min(start + BATCH, EVENTS)):
-            sequence += 1
-            kind = "asset_materialization" if i % 10 == 0 else "log"
-            payload = {
-                "id": uuid.uuid4().hex,
-                "type": kind,
-                "run_id": str(run.id),
-                "timestamp": time.time(),
-                "asset_key": "events_table" if kind != "log" else None,
-                "step_key": "events_table",
-                "partition": str(i) if kind != "log" else None,
-                "payload": {"metadata": {"rows": i}} if kind != "log" else {"message": "x"},
-            }
-            events.append(
-                pb.Event(
-                    id=payload["id"],
-                    sequence=sequence,
-                    run_id=payload["run_id"],
-                    event_type=kind,
-                    timestamp=payload["timestamp"],
-                    payload_json=json.dumps(payload).encode(),
-                )
-            )
-        batches.append(pb.AgentMessage(event_batch=pb.EventBatch(events=events)))
-    started = time.perf_counter()
-    for batch in batches:
-        send(batch)
-    acked = 0
-    while acked < sequence:
-        _, ack = agent.expect("ack")
-        acked = ack.acked_sequence
-    events_per_s = EVENTS / (time.perf_counter() - started)
-
-    agent.close()
-
-    # Launch latency: queue one run at a time; a daemon thread dequeues like run_daemon.
-    stop = threading.Event()
-
-    def daemon() -> None:
-        from django.db import connection
-
-        from control_plane.runs.queue import dequeue_runs
-
-        while not stop.is_set():
-            if not dequeue_runs():
-                time.sleep(0.02)
-        connection.close()
-
-    thread = threading.Thread(target=daemon, daemon=True)
-    thread.start()
-    try:
-        if REAL_AGENT.exists() and not os.environ.get("BENCH_STUB_LAUNCH"):
-            latencies = _launch_with_real_agent(address, ctx, token, deployment)
-        else:
-            latencies = _launch_with_stub(address, ctx, token, deployment, location)
-    finally:
-        stop.set()
-        thread.join()
-    latencies.sort()
-    return {
-        "events_per_s": round(events_per_s),
-        "launch_p50_ms": round(statistics.median(latencies), 1),
-        "launch_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1),
-    }
-
-
-def _launch_with_stub(address, ctx, token, deployment, location) -> list[float]:
-    """Queued -> LaunchRun received by a stub agent."""
-    from assay.api.v1 import agent_pb2 as pb
-    from control_plane.core.context import tenant_context
-    from control_plane.runs import services as run_services
-
-    agent = StubAgent(address, token)
-    agent.outgoing.put(
-        pb.AgentMessage(
-            hello=pb.Hello(
-                agent_id=uuid.uuid4().hex,
-                agent_version="bench",
-                protocol_version=1,
-                deployments=["prod"],
-                code_locations=["bench"],
-            )
-        )
-    )
-    agent.expect("welcome")
-    latencies = []
-    with tenant_context(ctx):
-        for _ in range(LAUNCHES):
-            queued = time.perf_counter()
-            run_services.launch_run(ctx=ctx, deployment=deployment, location=location)
-            received, _ = agent.expect("launch_run")
-            latencies.append((received - queued) * 1000)
-    agent.close()
-    print("launch latency: queued -> LaunchRun at a stub agent", file=sys.stderr)
-    return latencies
-
+WARMUP_LAUNCHES = 3
+AGENT = Path(sys.executable).with_name("assay-agent")
+TIMEOUT_SECONDS = 120.0
 
 QUICK_DEFS = """
 from assay import Definitions, asset
@@ -249,93 +53,174 @@ defs = Definitions(assets=[quick])
 """
 
 
-def _launch_with_real_agent(address, ctx, token, deployment) -> list[float]:
-    """Queued -> first step started, with ``assay-agent run`` serving a warm location."""
+def _seed():
+    from control_plane.core.context import Principal, TenantContext, tenant_context
+    from control_plane.runs.models import Run, RunStatus
+    from control_plane.tenancy import services
+    from control_plane.tenancy.models import CodeLocation, Deployment, User
+
+    organization = services.create_organization(
+        actor=Principal.system("bench"), slug="bench", name="Bench", admin_email="a@bench.test"
+    )
+    admin = User.objects.get(email="a@bench.test")
+    ctx = TenantContext(organization=organization, principal=Principal.for_user(admin))
+    with tenant_context(ctx):
+        prod = Deployment.objects.get(name="prod")
+        prod.max_concurrent_runs = 1000
+        prod.save()
+        _, token = services.create_agent_token(ctx=ctx, name="bench", deployments=[prod])
+        location = CodeLocation.objects.create(
+            organization=organization, deployment=prod, name="quick"
+        )
+        # The run the ingested events belong to (already started: the dequeuer leaves it).
+        run = Run.objects.create(
+            organization=organization,
+            deployment=prod,
+            code_location=location,
+            status=RunStatus.STARTED,
+        )
+    return ctx, token, prod, location, run
+
+
+def _fill_outbox(state_dir: Path, run_id: str) -> str:
+    """Record EVENTS events in the agent's outbox as its launcher does; returns its id."""
+    from agent.outbox import Outbox
+    from agent.run_records import event_entry
+
+    with Outbox(state_dir) as outbox:
+        for start in range(0, EVENTS, 1000):
+            entries = []
+            for i in range(start, min(start + 1000, EVENTS)):
+                materialization = i % 10 == 0
+                entries.append(
+                    event_entry(
+                        {
+                            "id": uuid.uuid4().hex,
+                            "type": "asset_materialization" if materialization else "log",
+                            "run_id": run_id,
+                            "timestamp": time.time(),
+                            "asset_key": "events_table" if materialization else None,
+                            "step_key": "events_table",
+                            "partition": str(i) if materialization else None,
+                            "payload": {"metadata": {"rows": i}}
+                            if materialization
+                            else {"level": "INFO", "message": f"event {i}"},
+                        }
+                    )
+                )
+            outbox.append(entries)
+        return outbox.agent_id
+
+
+def _wait(predicate, what: str, log: Path):
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}; see {log}")
+        time.sleep(0.005)
+    return value
+
+
+def _ingestion_rate(ctx, agent_id: str, log: Path) -> float:
+    """Events per second from the first acknowledged batch to the last event's ack."""
+    from control_plane.core.context import tenant_context
+    from control_plane.runs.models import IngestCursor
+
+    def acked() -> int:
+        row = IngestCursor.objects.filter(agent_id=agent_id).values("acked_sequence").first()
+        return row["acked_sequence"] if row else 0
+
+    with tenant_context(ctx):
+        first = _wait(acked, "the first acknowledged batch", log)
+        started = time.perf_counter()
+        _wait(lambda: acked() >= EVENTS, f"all {EVENTS} events to be acknowledged", log)
+        elapsed = time.perf_counter() - started
+    print(
+        f"ingestion: {EVENTS - first} events in {elapsed:.2f} s after the first batch "
+        f"({first} events)",
+        file=sys.stderr,
+    )
+    return (EVENTS - first) / elapsed
+
+
+def _launch_latencies(ctx, deployment, location, log: Path) -> list[float]:
+    """Queued (created_at) -> first step_started, in ms, one run at a time."""
+    from control_plane.catalog.models import LocationSnapshot
     from control_plane.core.context import tenant_context
     from control_plane.runs import services as run_services
-    from control_plane.runs.models import TERMINAL_STATUSES, EventLogEntry, Run
-    from control_plane.tenancy.models import CodeLocation
+    from control_plane.runs.models import TERMINAL_STATUSES, EventLogEntry, Run, RunStatus
 
-    work = Path(tempfile.mkdtemp(prefix="assay-bench-agent-"))
-    (work / "quick_defs.py").write_text(QUICK_DEFS)
-    (work / "assay.yaml").write_text(
-        f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
-        "  tls:\n    insecure: true\n"
-        f"state_dir: {work / 'state'}\n"
-        "deployments:\n  - prod\n"
-        "code_locations:\n  - name: quick\n    module: quick_defs\n"
-    )
-    log = (work / "agent.log").open("w")
-    agent = subprocess.Popen(
-        [str(REAL_AGENT), "run", "--config", str(work / "assay.yaml")],
-        env={**os.environ, "ASSAY_AGENT_TOKEN": token},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     latencies: list[float] = []
     stages: list[tuple[float, float]] = []
-    try:
-        with tenant_context(ctx):
-            deadline = time.monotonic() + 60
-            while not CodeLocation.objects.filter(name="quick").exists():
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"the agent did not register; see {work / 'agent.log'}")
-                time.sleep(0.05)
-            location = CodeLocation.objects.get(name="quick")
-            for n in range(LAUNCHES + 3):  # the first runs warm up, not counted
-                run = run_services.launch_run(ctx=ctx, deployment=deployment, location=location)
-                deadline = time.monotonic() + 60
-                while True:
-                    started = (
-                        EventLogEntry.objects.filter(run=run, event_type="step_started")
-                        .values_list("timestamp", flat=True)
-                        .first()
+    with tenant_context(ctx):
+        _wait(
+            lambda: (
+                LocationSnapshot.objects.filter(code_location=location, is_current=True)
+                .exclude(snapshot_id="")
+                .exists()
+            ),
+            "the location's snapshot",
+            log,
+        )
+        for n in range(LAUNCHES + WARMUP_LAUNCHES):
+            run = run_services.launch_run(ctx=ctx, deployment=deployment, location=location)
+            started = _wait(
+                lambda run=run: (
+                    EventLogEntry.objects.filter(run=run, event_type="step_started")
+                    .values_list("timestamp", flat=True)
+                    .first()
+                ),
+                f"run {run.id} to start",
+                log,
+            )
+            run = _wait(
+                lambda run=run: Run.objects.filter(pk=run.pk, status__in=TERMINAL_STATUSES).first(),
+                f"run {run.id} to finish",
+                log,
+            )
+            if run.status != RunStatus.SUCCESS:
+                raise SystemExit(f"run {run.id} ended {run.status}: {run.reason}")
+            if n >= WARMUP_LAUNCHES:
+                latencies.append((started - run.created_at).total_seconds() * 1000)
+                stages.append(
+                    (
+                        (run.dispatched_at - run.created_at).total_seconds() * 1000,
+                        (started - run.dispatched_at).total_seconds() * 1000,
                     )
-                    if started is not None:
-                        break
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"run {run.id} did not start; see {work / 'agent.log'}")
-                    time.sleep(0.005)
-                if n >= 3:
-                    latencies.append((started - run.created_at).total_seconds() * 1000)
-                    run.refresh_from_db()
-                    stages.append(
-                        (
-                            (run.dispatched_at - run.created_at).total_seconds() * 1000,
-                            (started - run.dispatched_at).total_seconds() * 1000,
-                        )
-                    )
-                while Run.objects.get(pk=run.pk).status not in TERMINAL_STATUSES:
-                    time.sleep(0.01)
-    finally:
-        agent.terminate()
-        agent.wait(30)
-    print("launch latency: queued -> first step started (assay-agent run)", file=sys.stderr)
-    control_plane_ms = statistics.median(a for a, _ in stages)
-    agent_ms = statistics.median(b for _, b in stages)
+                )
     print(
-        f"median split: queued -> LaunchRun sent {control_plane_ms:.1f} ms (control plane), "
-        f"LaunchRun sent -> first step started {agent_ms:.1f} ms (agent)",
+        "launch: median queued -> LaunchRun sent "
+        f"{statistics.median(a for a, _ in stages):.1f} ms (control plane), "
+        f"LaunchRun sent -> first step started {statistics.median(b for _, b in stages):.1f} ms "
+        "(agent: warm process forks the run)",
         file=sys.stderr,
     )
     return latencies
 
 
+def _start(command: list[str], log: Path, **options) -> subprocess.Popen:
+    with open(log, "ab") as output:
+        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options)
+
+
 def main() -> None:
     from control_plane.testing import postgres
 
+    if not AGENT.exists():
+        raise SystemExit(f"{AGENT} is not installed (pip install -e . in this environment)")
     server = postgres.start()
+    work = Path(tempfile.mkdtemp(prefix="assay-bench-agent-"))
     os.environ.update(
         {
             "DATABASE_URL": server.url,
             "ASSAY_SECRET_KEY": "bench-" + "x" * 50,
-            "ASSAY_HOME": tempfile.mkdtemp(prefix="assay-bench-"),
+            "ASSAY_HOME": str(work / "home"),
             "ASSAY_LOG_LEVEL": "WARNING",
             "GRPC_VERBOSITY": "ERROR",
             "DJANGO_SETTINGS_MODULE": "control_plane.settings",
         }
     )
-    grpc_process = None
+    processes: list[subprocess.Popen] = []
     try:
         import django
 
@@ -343,22 +228,57 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        ctx, token, snapshot = _seed()
-        grpc_process = subprocess.Popen(
+        ctx, token, deployment, location, run = _seed()
+        grpc_server = subprocess.Popen(
             [sys.executable, "-m", "control_plane", "grpc", "--port", "0"],
             stdout=subprocess.PIPE,
             text=True,
         )
-        line = grpc_process.stdout.readline()  # "serving the agent endpoint on grpc://host:port"
+        processes.append(grpc_server)
+        line = grpc_server.stdout.readline()  # "serving the agent endpoint on grpc://host:port"
         address = line.strip().rsplit("//", 1)[-1]
-        result = _measure(address, ctx, token, snapshot)
-        print(json.dumps(result))
+        log = work / "bench.log"
+        processes.append(
+            _start([sys.executable, "-m", "control_plane", "run_daemon", "--loops", "queue"], log)
+        )
+        (work / "quick_defs.py").write_text(QUICK_DEFS)
+        (work / "assay.yaml").write_text(
+            f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
+            "  tls:\n    insecure: true\n"
+            f"state_dir: {work / 'state'}\n"
+            "deployments:\n  - prod\n"
+            "code_locations:\n  - name: quick\n    module: quick_defs\n"
+        )
+        agent_id = _fill_outbox(work / "state", str(run.id))
+        processes.append(
+            _start(
+                [str(AGENT), "run", "--config", str(work / "assay.yaml")],
+                log,
+                env={**os.environ, "ASSAY_AGENT_TOKEN": token},
+            )
+        )
+        events_per_s = _ingestion_rate(ctx, agent_id, log)
+        latencies = _launch_latencies(ctx, deployment, location, log)
+        print(
+            json.dumps(
+                {
+                    "events_per_s": round(events_per_s),
+                    "launch_p50_ms": round(statistics.median(latencies), 1),
+                    "launch_p99_ms": round(
+                        statistics.quantiles(latencies, n=100, method="inclusive")[98], 1
+                    ),
+                }
+            )
+        )
     finally:
         from django.db import connections
 
-        if grpc_process is not None:
-            grpc_process.terminate()
-            grpc_process.wait(10)
+        for process in reversed(processes):  # the agent first: it says goodbye
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         connections.close_all()
         server.stop()
 
