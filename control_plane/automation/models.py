@@ -145,3 +145,52 @@ class InstigatorRunKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} run key {self.run_key}"
+
+
+class AutomationState(models.Model):
+    """Declarative automation of one deployment: whether it runs, and what one tick leaves
+    for the next (the SDK's cursor, the storage id it saw, the partitions then in progress).
+
+    The automation tick holds this row locked while it evaluates, so two daemon replicas
+    never evaluate one deployment at the same time.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=True)
+    cursor = models.TextField(blank=True)  # ``AutomationCursor.to_json()``; '' before the first
+    storage_id = models.BigIntegerField(default=0)
+    in_progress = models.JSONField(default=dict)  # {asset key: subset JSON} at the last tick
+    version = models.PositiveBigIntegerField(default=0)  # bumped by every saved tick
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    def __str__(self) -> str:
+        return f"automation of deployment {self.deployment_id}"
+
+
+class AutomationEvaluation(models.Model):
+    """Why one asset was or was not requested by one automation tick: the condition's
+    explanation tree (``ConditionResult.to_dict()``), what it requested and the runs."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    tick = models.ForeignKey(DaemonTick, on_delete=models.CASCADE, related_name="evaluations")
+    asset_key = models.CharField(max_length=500)
+    evaluation_time = models.DateTimeField()
+    num_requested = models.PositiveIntegerField(default=0)
+    requested = models.JSONField(null=True, blank=True)  # the requested subset's JSON form
+    run_ids = models.JSONField(default=list)
+    explanation = models.JSONField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["deployment", "asset_key", "-id"]),
+            models.Index(fields=["tick", "asset_key"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation of {self.asset_key} in tick {self.tick_id}"

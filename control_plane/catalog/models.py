@@ -225,3 +225,65 @@ class DynamicPartition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partitions_def_name}:{self.key}"
+
+
+class AssetStatusChange(models.Model):
+    """A materialization, observation or step failure of one asset partition that automation
+    has not folded into :class:`AssetStatusSummary` yet.
+
+    Written by ingest in the event's own transaction (one statement per batch); the
+    automation tick reads a deployment's rows, folds them and deletes them in the
+    transaction that saves its cursor, so every change is new to exactly one tick, even
+    one that committed after a later event id was already seen. ``storage_id`` is the
+    event's id in the event log.
+    """
+
+    class Kind(models.TextChoices):
+        MATERIALIZED = "m", "Materialized or observed"
+        FAILED = "f", "Failed"
+
+    storage_id = models.BigIntegerField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    asset_key = models.CharField(max_length=500)
+    partition = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=1, choices=Kind.choices)
+    timestamp = models.DateTimeField()
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["deployment", "storage_id"])]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"
+
+
+class AssetStatusSummary(models.Model):
+    """Per (deployment, asset): every partition ever materialized and those whose latest
+    attempt failed, each as one SDK ``PartitionsSubset`` in its compact JSON form (ranges of
+    keys), so automation reads one short row per asset instead of a row per partition.
+
+    Folded from :class:`AssetStatusChange` by the automation tick; rebuilt from the
+    materialization history when the asset's partitioning changed shape.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    asset_key = models.CharField(max_length=500)
+    materialized = models.TextField(blank=True)  # subset JSON; '' when nothing
+    failed = models.TextField(blank=True)  # subset JSON; '' when nothing
+    last_materialized_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "asset_key"], name="asset_status_summary_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.pk}"

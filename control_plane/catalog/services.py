@@ -17,6 +17,7 @@ from django.utils import timezone
 from assay.errors import AssayError
 from assay.snapshot import DefinitionsSnapshot
 from control_plane.audit.services import record
+from control_plane.catalog.asset_status import queue_status_changes
 from control_plane.catalog.errors import InvalidSnapshot
 from control_plane.catalog.models import (
     AssetCheckStatus,
@@ -35,6 +36,7 @@ MATERIALIZATION = "asset_materialization"
 OBSERVATION = "asset_observation"
 CHECK_EVALUATION = "asset_check_evaluation"
 STEP_FAILED = "step_failed"
+STATUS_EVENTS = frozenset({MATERIALIZATION, OBSERVATION, STEP_FAILED})
 
 
 def parse_snapshot(*, snapshot_json: bytes | str, snapshot_id: str) -> DefinitionsSnapshot:
@@ -162,6 +164,7 @@ def project_events(
     *, ctx: TenantContext, events: Iterable[ProjectableEvent], deployment_of: Mapping[Any, int]
 ) -> None:
     """Update the catalog projections for newly ingested events (caller's transaction)."""
+    events = list(events)
     org = ctx.organization
     materializations: list[Materialization] = []
     observations: list[Observation] = []
@@ -240,6 +243,7 @@ def project_events(
         unique=["deployment", "asset_key", "check_name"],
         update=["passed", "severity", "run_id", "event_id", "timestamp"],
     )
+    queue_status_changes(event_ids=[e.event_id for e in events if e.event_type in STATUS_EVENTS])
 
 
 def _save_all(

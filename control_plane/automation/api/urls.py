@@ -1,6 +1,6 @@
 from django.urls import path
 
-from control_plane.automation.api import views
+from control_plane.automation.api import declarative_views, views
 
 _DEP = "orgs/<slug:org>/deployments/<slug:deployment>/"
 
@@ -17,4 +17,23 @@ urlpatterns = [
     ),
     path(_DEP + "ticks/", views.TickListView.as_view(), name="tick-list"),
     path(_DEP + "ticks/<int:tick_id>/", views.TickDetailView.as_view(), name="tick-detail"),
+]
+
+# Declarative automation (``declarative_views``).
+urlpatterns += [
+    path(
+        _DEP + "automation/",
+        declarative_views.AutomationSettingsView.as_view(),
+        name="automation-settings",
+    ),
+    path(
+        _DEP + "automation/assets/<path:asset_key>/evaluations/",
+        declarative_views.AssetEvaluationListView.as_view(),
+        name="asset-evaluation-list",
+    ),
+    path(
+        _DEP + "ticks/<int:tick_id>/evaluations/",
+        declarative_views.TickEvaluationListView.as_view(),
+        name="tick-evaluation-list",
+    ),
 ]
