@@ -1,7 +1,9 @@
-"""`assay dev`: the control plane on embedded SQLite with your code location, in one command.
+"""`assay dev`: the whole product on one machine — control plane and agent — in one command.
 
-The control plane runs as child processes (`python -m control_plane ...`), never imported:
-the SDK stays free of Django, and what runs here is what runs in production.
+On an embedded SQLite file under --home it starts the control plane's web API, its agent gRPC
+endpoint and its run daemon, then one `assay-agent` serving the code location in the `dev`
+organization's `prod` deployment. All of them are child processes, never imported: the SDK
+stays free of Django and gRPC servers, and what runs here is what runs in production.
 """
 
 from __future__ import annotations
@@ -9,33 +11,49 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+from rich.console import Console
+from rich.markup import escape
+
 from assay.cli._common import handle_user_errors, stderr, stdout
+from assay.cli.dev_credentials import DevCredentials, request
+from assay.cli.dev_stack import Child, ChildFailed, Supervisor
 from assay.errors import AssayError
 from assay.loading import load_definitions
+from assay.snapshot import build_snapshot
 
 EXAMPLE_FILE = Path("examples/analytics/definitions.py")
 DEV_ORG = "dev"
+DEV_DEPLOYMENT = "prod"
 DEV_EMAIL = "dev@localhost"
+GRPC_HOST = "127.0.0.1"  # plaintext gRPC is allowed on loopback only
 STARTUP_TIMEOUT_S = 60.0
+AGENT_STOP_TIMEOUT_S = 60.0  # the agent lets running runs finish (30 s) and flushes (10 s)
+FAILED = 1
+# What the agent logs once the control plane has welcomed its stream (agent/session.py).
+AGENT_CONNECTED = "connected to the control plane"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "dev",
-        help="run the control plane locally with a code location (embedded SQLite)",
+        help="run the control plane and an agent locally with a code location (embedded SQLite)",
         description=(
-            "Load a code location, start the control plane's REST API on an embedded SQLite "
-            "database under --home, register the location in the 'dev' organization's prod "
-            "deployment and print an admin API token. Ctrl-C stops everything."
+            "Start, on an embedded SQLite database under --home, the control plane (web API, "
+            "agent gRPC endpoint, run daemon) and one agent serving the code location in the "
+            f"'{DEV_ORG}' organization's '{DEV_DEPLOYMENT}' deployment; print the API URL, an "
+            "admin token and a command that launches a run. Ctrl-C stops everything."
         ),
     )
     where = parser.add_mutually_exclusive_group()
@@ -43,73 +61,175 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument(
         "-f", "--file", help=f"load the code location from this file (default: {EXAMPLE_FILE})"
     )
-    parser.add_argument("-a", "--attribute", help="name of the Definitions object")
     parser.add_argument("--location-name", help="code location name (default: from the path)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on")
-    parser.add_argument("--port", type=int, default=3000, help="port to serve on (default 3000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address of the web API")
+    parser.add_argument("--port", type=int, default=3000, help="web API port (default 3000)")
+    parser.add_argument(
+        "--grpc-port", type=int, default=3001, help="agent gRPC port on 127.0.0.1 (default 3001)"
+    )
     parser.add_argument("--home", default=".assay", help="state directory (default ./.assay)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print every process's log here"
+    )
     parser.set_defaults(handler=handle_user_errors(run))
 
 
+@dataclass(frozen=True)
+class DevPlan:
+    """What `assay dev` serves and where, settled from the arguments before anything starts."""
+
+    home: Path
+    host: str
+    port: int
+    grpc_port: int
+    location: str
+    module: str | None
+    file: str | None
+    asset_keys: frozenset[str]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def org_api(self) -> str:
+        return f"{self.base_url}/api/v1/orgs/{DEV_ORG}"
+
+    @property
+    def deployment_api(self) -> str:
+        return f"{self.org_api}/deployments/{DEV_DEPLOYMENT}"
+
+    @property
+    def grpc_address(self) -> str:
+        return f"{GRPC_HOST}:{self.grpc_port}"
+
+
 def run(args: argparse.Namespace) -> int:
+    plan = _plan(args)
+    agent_executable = _agent_executable()
+    out = stdout()
+    out.print(f"loaded code location [bold]{plan.location}[/]: {len(plan.asset_keys)} assets")
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env.update(
+        ASSAY_HOME=str(plan.home),
+        ASSAY_DEBUG="1",
+        ASSAY_BASE_URL=plan.base_url,
+        PYTHONUNBUFFERED="1",  # log lines reach the log files as they are written
+        GRPC_VERBOSITY=env.get("GRPC_VERBOSITY", "ERROR"),
+        # Look for work every 0.1 s rather than 0.02 s: a fifth of the idle CPU on a laptop,
+        # for a launch at most ~0.2 s later.
+        ASSAY_RUN_DISPATCH_POLL=env.get("ASSAY_RUN_DISPATCH_POLL", "0.1"),
+    )
+    # A supervisor's SIGTERM and a closed terminal's SIGHUP stop as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    _control_plane("migrate", "--noinput", "-v", "0", env=env)
+
+    supervisor = Supervisor(
+        log_dir=plan.home / "logs", env=env, echo=_echo_to(out) if args.verbose else None
+    )
+    try:
+        admin_token, config = _start(supervisor, plan, env, agent_executable)
+        _print_banner(out, plan, token=admin_token, config=config, verbose=args.verbose)
+        supervisor.watch()
+    except KeyboardInterrupt:
+        out.print("\nstopping (Ctrl-C again to stop at once) ...")
+        _stop(supervisor, out)
+        out.print("stopped")
+        return 0
+    except ChildFailed as failure:
+        _report_failure(failure)
+        _stop(supervisor, out)
+        return FAILED
+    except BaseException:
+        _stop(supervisor, out)
+        raise
+
+
+def _plan(args: argparse.Namespace) -> DevPlan:
+    """Validate the arguments and load the code location; a mistake here starts nothing."""
+    for port, flag in ((args.port, "--port"), (args.grpc_port, "--grpc-port")):
+        if not 0 < port < 65536:
+            raise AssayError(f"{flag} {port} is not a port number (1-65535)")
+    if args.port == args.grpc_port:
+        raise AssayError(f"--port and --grpc-port are both {args.port}: give two different ports")
     module, file = args.module, args.file
     if module is None and file is None:
         if not EXAMPLE_FILE.is_file():
             raise AssayError(f"no -m/-f given and no {EXAMPLE_FILE} here: say which code to load")
         file = str(EXAMPLE_FILE)
-    defs = load_definitions(module=module, file=file, attribute=args.attribute)
-    location = args.location_name or _location_name(module=module, file=file)
-    graph = defs.asset_graph
-    out = stdout()
-    out.print(f"loaded code location [bold]{location}[/]: {len(graph.nodes)} assets")
+    defs = load_definitions(module=module, file=file)
+    _ensure_port_free(args.host, args.port, "--port")
+    _ensure_port_free(GRPC_HOST, args.grpc_port, "--grpc-port")
+    return DevPlan(
+        home=Path(args.home).resolve(),
+        host=args.host,
+        port=args.port,
+        grpc_port=args.grpc_port,
+        location=args.location_name or _location_name(module=module, file=file),
+        module=module,
+        file=None if file is None else str(Path(file).resolve()),
+        asset_keys=frozenset(asset.key for asset in build_snapshot(defs).assets),
+    )
 
-    home = Path(args.home).resolve()
-    base_url = f"http://{args.host}:{args.port}"
-    env = {
-        **os.environ,
-        "ASSAY_HOME": str(home),
-        "ASSAY_DEBUG": "1",
-        "ASSAY_BASE_URL": base_url,
-    }
-    _control_plane("migrate", "--noinput", "-v", "0", env=env)
-    token = _control_plane(
-        "bootstrap", "--org", DEV_ORG, "--email", DEV_EMAIL, "--token-name", "assay dev", env=env
-    ).strip()
 
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "control_plane", "serve",
-            "--host", args.host, "--port", str(args.port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
+def _start(
+    supervisor: Supervisor, plan: DevPlan, env: dict[str, str], agent_executable: str
+) -> tuple[str, Path]:
+    """Start the control plane, then the agent; return once the location is served.
+
+    Returns the admin token and the agent's config file.
+    """
+    python = sys.executable
+    web = supervisor.start(
+        "web",
+        "the web API",
+        [python, "-m", "control_plane", "serve", "--host", plan.host, "--port", str(plan.port)],
+    )
+    grpc = supervisor.start(
+        "grpc",
+        "the agent gRPC endpoint",
+        [python, "-m", "control_plane", "grpc", "--host", GRPC_HOST,
+         "--port", str(plan.grpc_port)],
     )  # fmt: skip
-    # SIGTERM (from a supervisor) stops as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        _wait_until_listening(server, args.host, args.port)
-        _ensure_code_location(base_url, token, location, module or file or "")
-        api = f"{base_url}/api/v1/orgs/{DEV_ORG}/deployments/prod/code-locations/"
-        out.print(
-            f"\n[bold green]Assay is running[/] on {base_url} (state in {home})\n"
-            f"  API docs:    {base_url}/api/v1/docs/\n"
-            f"  admin token: {token}\n"
-            f"  try:         curl -H 'Authorization: Bearer {token}' {api}\n"
-            "Press Ctrl-C to stop.",
-            markup=True,
-        )
-        sys.stdout.flush()
-        code = server.wait()
-        stderr().print(f"[bold red]error:[/] the control plane exited with status {code}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        _stop(server)
+    supervisor.start("daemon", "the run daemon", [python, "-m", "control_plane", "run_daemon"])
+    credentials = DevCredentials(plan.home / "dev_tokens.json")
+    if credentials.admin_token is None:  # a first start: bootstrap while the servers boot
+        credentials.admin_token = _bootstrap(env)
+    supervisor.wait_until_listening(web, plan.host, plan.port, STARTUP_TIMEOUT_S)
+    supervisor.wait_until_listening(grpc, GRPC_HOST, plan.grpc_port, STARTUP_TIMEOUT_S)
+    admin_token, agent_token = credentials.ensure_valid(
+        org_api=plan.org_api, deployment=DEV_DEPLOYMENT, bootstrap=lambda: _bootstrap(env)
+    )
+
+    config = _write_agent_config(plan)
+    agent = supervisor.start(
+        "agent",
+        "the agent",
+        [agent_executable, "run", "--config", str(config)],
+        stop_timeout=AGENT_STOP_TIMEOUT_S,
+        extra_env={"ASSAY_AGENT_TOKEN": agent_token},
+        ready_when=AGENT_CONNECTED,
+    )
+    _wait_until_served(supervisor, agent, plan, admin_token)
+    return admin_token, config
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _echo_to(out: Console) -> Callable[[str, str], None]:
+    """--verbose: each child's log line, prefixed with the child's name."""
+
+    def echo(name: str, line: str) -> None:
+        out.print(f"{name:>6} | {line}", markup=False, emoji=False)
+
+    return echo
+
+
+def _stop(supervisor: Supervisor, out: Console) -> None:
+    supervisor.stop(on_stop=lambda child: out.print(f"  stopping {child.description}"))
 
 
 def _location_name(*, module: str | None, file: str | None) -> str:
@@ -120,10 +240,34 @@ def _location_name(*, module: str | None, file: str | None) -> str:
     return path.parent.name if path.stem in {"definitions", "__init__"} else path.stem
 
 
+def _ensure_port_free(host: str, port: int, flag: str) -> None:
+    """A clear error before anything starts, rather than a child dying on a taken port."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise AssayError(
+            f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc} "
+            f"(is another `assay dev` running?); choose another port with {flag}"
+        ) from None
+
+
+def _agent_executable() -> str:
+    beside = Path(sys.executable).with_name("assay-agent")
+    found = str(beside) if beside.exists() else shutil.which("assay-agent")
+    if found is None:
+        raise AssayError(
+            f"assay-agent is not installed (looked beside {sys.executable} and on PATH)"
+        )
+    return found
+
+
 def _control_plane(*command: str, env: dict[str, str]) -> str:
+    """Run one management command to completion; its stdout, or `AssayError` with stderr."""
     result = subprocess.run(
         [sys.executable, "-m", "control_plane", *command],
         env=env,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         check=False,
@@ -133,51 +277,96 @@ def _control_plane(*command: str, env: dict[str, str]) -> str:
     return result.stdout
 
 
-def _wait_until_listening(server: subprocess.Popen, host: str, port: int) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssayError(
-                f"the control plane exited with status {server.returncode} while starting "
-                f"(is port {port} already in use?)"
-            )
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssayError(f"the control plane did not listen on {host}:{port} within the deadline")
+def _bootstrap(env: dict[str, str]) -> str:
+    """The `dev` organization and its admin (created once) and a new admin token."""
+    return _control_plane(
+        "bootstrap", "--org", DEV_ORG, "--email", DEV_EMAIL, "--token-name", "assay dev", env=env
+    ).strip()
 
 
-def _ensure_code_location(base_url: str, token: str, name: str, module: str) -> None:
-    """Register the location in the dev org's prod deployment unless it is there already."""
-    url = f"{base_url}/api/v1/orgs/{DEV_ORG}/deployments/prod/code-locations/"
-    existing = _request("GET", url, token)
-    items = existing.get("results", existing) if isinstance(existing, dict) else existing
-    if any(item["name"] == name for item in items):
-        return
-    _request("POST", url, token, {"name": name, "module": module})
-
-
-def _request(method: str, url: str, token: str, body: dict | None = None) -> object:
-    request = urllib.request.Request(
-        url,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+def _write_agent_config(plan: DevPlan) -> Path:
+    """The agent's `assay.yaml` (see docs/agent.md), rewritten on every start."""
+    agent_dir = plan.home / "agent"
+    agent_dir.mkdir(parents=True, exist_ok=True)
+    location: dict[str, str] = {"name": plan.location}
+    if plan.module is not None:
+        location["module"] = plan.module
+    else:
+        location["file"] = plan.file or ""
+    location.update(working_directory=os.getcwd(), python=sys.executable)
+    config = {
+        "control_plane": {
+            "address": plan.grpc_address,
+            "token": "$ASSAY_AGENT_TOKEN",
+            "tls": {"insecure": True},
+        },
+        "state_dir": str(agent_dir / "state"),
+        "deployments": [DEV_DEPLOYMENT],
+        "code_locations": [location],
+    }
+    path = agent_dir / "assay.yaml"
+    path.write_text(
+        "# Written by `assay dev` on every start (edits are overwritten); see docs/agent.md.\n"
+        + yaml.safe_dump(config, sort_keys=False)
     )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise AssayError(f"{method} {url} answered {exc.code}: {exc.read().decode()}") from exc
+    return path
 
 
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+def _wait_until_served(supervisor: Supervisor, agent: Child, plan: DevPlan, token: str) -> None:
+    """Until the agent is connected and the catalog lists the location's assets (on a first
+    start they arrive with the agent's snapshot; on a restart they are there already)."""
+    url = f"{plan.deployment_api}/assets/?location={plan.location}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        supervisor.check()
+        if agent.ready.is_set():
+            listed = {asset["key"] for asset in request("GET", url, token)["results"]}
+            if listed >= plan.asset_keys:
+                return
+        if time.monotonic() > deadline:
+            raise ChildFailed(
+                agent,
+                f"did not connect and serve code location {plan.location!r} "
+                f"within {STARTUP_TIMEOUT_S:.0f} s",
+            )
+        time.sleep(0.1)
+
+
+def _print_banner(out: Console, plan: DevPlan, *, token: str, config: Path, verbose: bool) -> None:
+    auth = shlex.quote(f"Authorization: Bearer {token}")
+    body = shlex.quote(json.dumps({"location": plan.location}))
+    launch = (
+        f"curl -sS -X POST -H {auth} -H 'Content-Type: application/json' -d {body} "
+        f"{plan.deployment_api}/runs/"
+    )
+    api = f"{plan.base_url}/api/v1/"
+    out.print(f"\n[bold green]Assay is running[/] (state in {plan.home})")
+    out.print(
+        f"  API:          {api}  (docs: {api}docs/)\n"
+        f"  admin token:  {token}\n"
+        f"  agent gRPC:   {plan.grpc_address} (plaintext, loopback only)\n"
+        f"  agent:        serving {plan.location} in {DEV_ORG}/{DEV_DEPLOYMENT} ({config})\n"
+        f"  logs:         {plan.home / 'logs'}/{{web,grpc,daemon,agent}}.log"
+        + ("" if verbose else " (--verbose prints them here)")
+        + f"\n\nLaunch a run of every asset in {plan.location}:\n"
+        f"  {launch}\n"
+        "Then see its materializations in the catalog:\n"
+        f"  curl -sS -H {auth} {plan.deployment_api}/assets/\n"
+        "Press Ctrl-C to stop.",
+        markup=False,
+        emoji=False,
+    )
+    sys.stdout.flush()
+
+
+def _report_failure(failure: ChildFailed) -> None:
+    """Which child failed and why, with the tail of its log."""
+    child = failure.child
+    err = stderr()
+    err.print(f"[bold red]error:[/] {escape(str(failure))}")
+    tail = child.tail()
+    if tail:
+        err.print(f"last lines of {child.log_path}:", markup=False)
+        err.print("\n".join(f"  {line}" for line in tail.splitlines()), markup=False, emoji=False)
+    else:
+        err.print(f"it wrote nothing to {child.log_path}", markup=False)
