@@ -16,6 +16,7 @@ from control_plane.agents.errors import (
     NoAgentAvailable,
 )
 from control_plane.agents.models import AgentSession, TickRequest
+from control_plane.alerts import incidents
 from control_plane.core.context import Principal, TenantContext
 from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, Run, RunStatus
 from control_plane.tenancy import tokens
@@ -72,7 +73,7 @@ def covered_deployments(*, ctx: TenantContext, names: list[str]) -> list[Deploym
 
 def open_session(*, ctx: TenantContext, hello: Hello) -> AgentSession:
     deployments = covered_deployments(ctx=ctx, names=hello.deployments)
-    return AgentSession.objects.create(
+    session = AgentSession.objects.create(
         organization=ctx.organization,
         token=ctx.principal.token,
         agent_id=hello.agent_id,
@@ -80,6 +81,8 @@ def open_session(*, ctx: TenantContext, hello: Hello) -> AgentSession:
         deployment_ids=[d.pk for d in deployments],
         code_locations=hello.code_locations,
     )
+    incidents.agent_connected(session=session)  # "agent offline" resolves once it is back
+    return session
 
 
 def record_heartbeat(*, session: AgentSession, running_run_ids: list[str]) -> None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from assay.errors import AssayError
 from assay.snapshot import DefinitionsSnapshot
+from control_plane.alerts import incidents
 from control_plane.audit.services import record
 from control_plane.catalog.asset_status import queue_status_changes
 from control_plane.catalog.errors import InvalidSnapshot
@@ -243,6 +244,8 @@ def project_events(
         unique=["deployment", "asset_key", "check_name"],
         update=["passed", "severity", "run_id", "event_id", "timestamp"],
     )
+    if evaluations:  # failing checks open incidents, recovered ones resolve theirs
+        incidents.checks_evaluated(evaluations=evaluations)
     queue_status_changes(event_ids=[e.event_id for e in events if e.event_type in STATUS_EVENTS])
 
 

@@ -4,7 +4,8 @@ A session silent for longer than ``AGENT_HEARTBEAT_TIMEOUT_SECONDS`` is marked d
 Its in-progress runs then fail with reason "agent lost" (a ``max_retries`` tag queues a new
 attempt) -- unless the agent came back first: its new session's heartbeats list the runs it
 is still executing, which moves them to the new session (``agents.services``). A run assigned
-to a lost session but never sent to it goes back to the queue instead.
+to a lost session but never sent to it goes back to the queue instead. An agent none of
+whose sessions beats any more opens an ``agent_offline`` incident (``alerts.incidents``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from control_plane.agents.models import AgentSession
+from control_plane.alerts import incidents
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.runs import services
 from control_plane.runs.models import IN_PROGRESS_STATUSES, Run, RunStatus
@@ -30,6 +32,8 @@ class MonitorReport:
     sessions_lost: int = 0
     runs_failed: int = 0
     runs_requeued: int = 0
+    agents_offline: int = 0  # agent_offline incidents opened
+    agents_back: int = 0  # ... and resolved
 
 
 def monitor_runs(*, now: datetime | None = None) -> MonitorReport:
@@ -74,4 +78,6 @@ def monitor_runs(*, now: datetime | None = None) -> MonitorReport:
                 else:
                     services.fail_run(run=run, reason=AGENT_LOST)
                     report.runs_failed += 1
+    watch = incidents.watch_agents(now=now, cutoff=cutoff)
+    report.agents_offline, report.agents_back = watch.opened, watch.resolved
     return report

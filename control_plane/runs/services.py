@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assay.errors import InvalidSelection
+from control_plane.alerts import incidents
 from control_plane.audit.services import record
 from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.models import AssetDefinition
@@ -205,8 +206,11 @@ def apply_status(*, run: Run, status: RunStatus, reason: str, at: datetime) -> b
         run.ended_at = at
     run.updated_at = now
     run.save()
-    if status == RunStatus.FAILURE:
-        retry_if_allowed(run=run)
+    # Alerts are rows written in this transaction; a queued retry is not yet a failure.
+    if status == RunStatus.FAILURE and retry_if_allowed(run=run) is None:
+        incidents.run_failed(run=run)
+    elif status == RunStatus.SUCCESS:
+        incidents.run_succeeded(run=run)
     return True
 
 

@@ -67,8 +67,8 @@ DEFINITIONS = Definitions(
 )
 
 
-def snapshot_json() -> tuple[bytes, str]:
-    snapshot = build_snapshot(DEFINITIONS)
+def snapshot_json(definitions: Definitions = DEFINITIONS) -> tuple[bytes, str]:
+    snapshot = build_snapshot(definitions)
     return snapshot.to_json().encode(), snapshot.snapshot_id
 
 
@@ -76,9 +76,16 @@ def agent_ctx(ctx: TenantContext) -> TenantContext:
     return TenantContext(organization=ctx.organization, principal=Principal.system("agent"))
 
 
-def load_location(ctx: TenantContext, *, deployment: Deployment, name: str) -> CodeLocation:
-    """A code location as an agent registers it: with the three-asset snapshot above."""
-    data, snapshot_id = snapshot_json()
+def load_location(
+    ctx: TenantContext,
+    *,
+    deployment: Deployment,
+    name: str,
+    definitions: Definitions = DEFINITIONS,
+) -> CodeLocation:
+    """A code location as an agent registers it: with the snapshot of ``definitions`` (by
+    default the assets above)."""
+    data, snapshot_id = snapshot_json(definitions)
     with tenant_context(ctx):
         record_location_snapshot(
             ctx=agent_ctx(ctx),
