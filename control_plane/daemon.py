@@ -37,6 +37,7 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
     """Every loop, in a stable order (``run_daemon --loops`` picks among these names)."""
     from control_plane.alerts.delivery import deliver_due
     from control_plane.automation.declarative import tick_automation
+    from control_plane.automation.freshness import check_freshness
     from control_plane.automation.schedules import tick_schedules
     from control_plane.automation.sensors import tick_sensors
     from control_plane.runs.monitoring import monitor_runs
@@ -52,6 +53,7 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
         Loop("sensors", settings.DAEMON_SENSOR_SECONDS, tick_sensors),
         Loop("automation", settings.DAEMON_AUTOMATION_SECONDS, tick_automation),
         Loop("alerts", settings.DAEMON_ALERT_SECONDS, deliver, drain=True),
+        Loop("freshness", settings.DAEMON_FRESHNESS_SECONDS, check_freshness),
     ]
 
 

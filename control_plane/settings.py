@@ -232,6 +232,7 @@ DAEMON_MONITOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_MONITOR_INTERVAL", "
 DAEMON_SCHEDULE_SECONDS = float(os.environ.get("ASSAY_DAEMON_SCHEDULE_INTERVAL", "1"))
 DAEMON_SENSOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_SENSOR_INTERVAL", "1"))
 DAEMON_ALERT_SECONDS = float(os.environ.get("ASSAY_DAEMON_ALERT_INTERVAL", "2"))
+DAEMON_FRESHNESS_SECONDS = float(os.environ.get("ASSAY_DAEMON_FRESHNESS_INTERVAL", "60"))
 DAEMON_AUTOMATION_SECONDS = float(os.environ.get("ASSAY_DAEMON_AUTOMATION_INTERVAL", "30"))
 # How long a sensor or schedule function may run on the agent before its tick fails.
 TICK_TIMEOUT_SECONDS = int(os.environ.get("ASSAY_TICK_TIMEOUT", "60"))

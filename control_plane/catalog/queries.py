@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetSpec
+from assay.errors import AssayError
+from assay.freshness_report import AssetFreshness
 from assay.graph import AssetGraph
 from assay.selection import select_keys
 from control_plane.catalog.errors import AssetNotFound, LocationNotLoaded
+from control_plane.catalog.freshness import judge_freshness
 from control_plane.catalog.models import (
     AssetCheckStatus,
     AssetDefinition,
@@ -22,6 +27,8 @@ from control_plane.catalog.models import (
 )
 from control_plane.catalog.partition_status import PartitionKeys, summarize_partitions
 from control_plane.tenancy.models import CodeLocation, Deployment
+
+log = logging.getLogger(__name__)
 
 
 def current_snapshot(*, location: CodeLocation) -> LocationSnapshot | None:
@@ -129,11 +136,33 @@ def list_assets(*, deployment: Deployment, location: str | None = None) -> list[
     checks: dict[str, list[AssetCheckStatus]] = {}
     for check in AssetCheckStatus.objects.filter(deployment=deployment).order_by("check_name"):
         checks.setdefault(check.asset_key, []).append(check)
-    keys = PartitionKeys(timezone.now())
+    now = timezone.now()
+    keys = PartitionKeys(now)
+    freshness = _freshness_by_key(deployment=deployment, now=now)
     return [
-        describe_asset(d, statuses.get(d.asset_key, []), checks.get(d.asset_key, []), keys)
+        describe_asset(
+            d,
+            statuses.get(d.asset_key, []),
+            checks.get(d.asset_key, []),
+            keys,
+            freshness=freshness.get(d.asset_key),
+        )
         for d in definitions
     ]
+
+
+def _freshness_by_key(
+    *, deployment: Deployment, now: datetime, asset_keys: list[str] | None = None
+) -> dict[str, AssetFreshness]:
+    """Verdicts by asset key. Definitions the SDK cannot rebuild leave every ``freshness``
+    null here (logged) rather than fail the catalog; the freshness loop records the error
+    on its tick."""
+    try:
+        lines = judge_freshness(deployment=deployment, now=now, asset_keys=asset_keys)
+    except (AssayError, KeyError, TypeError, ValueError):
+        log.exception("catalog: cannot judge the freshness of deployment %s", deployment.pk)
+        return {}
+    return {line.asset_key.to_user_string(): line for line in lines}
 
 
 def describe_asset(
@@ -141,6 +170,8 @@ def describe_asset(
     statuses: list[AssetPartitionStatus],
     checks: list[AssetCheckStatus],
     keys: PartitionKeys,
+    *,
+    freshness: AssetFreshness | None = None,
 ) -> dict[str, Any]:
     materialized = [s for s in statuses if s.status == AssetPartitionStatus.Status.MATERIALIZED]
     latest = max(materialized, key=lambda s: s.timestamp, default=None)
@@ -172,7 +203,22 @@ def describe_asset(
             }
             for c in checks
         ],
+        "freshness": None
+        if freshness is None
+        else {
+            "status": freshness.status.value,
+            "overdue_minutes": freshness.overdue_minutes,
+            "stale_at": _iso(freshness.stale_at),
+            "last_materialization_time": _iso(freshness.last_materialization_time),
+            "partition": freshness.partition,
+            "maximum_lag_minutes": freshness.policy.maximum_lag_minutes,
+            "cron_schedule": freshness.policy.cron_schedule,
+        },
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def asset_with_lineage(*, deployment: Deployment, asset_key: str) -> dict[str, Any]:
@@ -207,8 +253,16 @@ def asset_with_lineage(*, deployment: Deployment, asset_key: str) -> dict[str, A
             deployment=deployment, asset_key=definition.asset_key
         ).order_by("check_name")
     )
+    now = timezone.now()
+    freshness = _freshness_by_key(deployment=deployment, now=now, asset_keys=[definition.asset_key])
     return {
-        **describe_asset(definition, statuses, checks, PartitionKeys(timezone.now())),
+        **describe_asset(
+            definition,
+            statuses,
+            checks,
+            PartitionKeys(now),
+            freshness=freshness.get(definition.asset_key),
+        ),
         "upstream": walk(definition.asset_key, lambda k: by_key[k].deps if k in by_key else []),
         "downstream": walk(definition.asset_key, lambda k: children.get(k, [])),
     }

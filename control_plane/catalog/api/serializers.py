@@ -25,6 +25,18 @@ class CheckStatusSerializer(serializers.Serializer):
     timestamp = serializers.DateTimeField()
 
 
+class FreshnessSerializer(serializers.Serializer):
+    """The asset's freshness policy judged now (see docs/alerts.md)."""
+
+    status = serializers.ChoiceField(choices=["fresh", "stale", "unknown"])
+    overdue_minutes = serializers.FloatField(allow_null=True)
+    stale_at = serializers.DateTimeField(allow_null=True)
+    last_materialization_time = serializers.DateTimeField(allow_null=True)
+    partition = serializers.CharField(allow_null=True)
+    maximum_lag_minutes = serializers.FloatField()
+    cron_schedule = serializers.CharField(allow_null=True)
+
+
 class AssetSerializer(serializers.Serializer):
     key = serializers.CharField()
     code_location = serializers.CharField()
@@ -36,6 +48,7 @@ class AssetSerializer(serializers.Serializer):
     latest_materialization = LatestMaterializationSerializer(allow_null=True)
     partitions = PartitionSummarySerializer(allow_null=True)
     checks = CheckStatusSerializer(many=True)
+    freshness = FreshnessSerializer(allow_null=True)
 
 
 class AssetListSerializer(serializers.Serializer):
