@@ -40,6 +40,7 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
     from control_plane.automation.freshness import check_freshness
     from control_plane.automation.schedules import tick_schedules
     from control_plane.automation.sensors import tick_sensors
+    from control_plane.backfills.loop import tick_backfills
     from control_plane.runs.monitoring import monitor_runs
     from control_plane.runs.queue import dequeue_runs
 
@@ -54,6 +55,7 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
         Loop("automation", settings.DAEMON_AUTOMATION_SECONDS, tick_automation),
         Loop("alerts", settings.DAEMON_ALERT_SECONDS, deliver, drain=True),
         Loop("freshness", settings.DAEMON_FRESHNESS_SECONDS, check_freshness),
+        Loop("backfills", settings.DAEMON_BACKFILL_SECONDS, tick_backfills),
     ]
 
 

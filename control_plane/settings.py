@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "control_plane.agents",
     "control_plane.alerts",
     "control_plane.automation",
+    "control_plane.backfills",
     "control_plane.api",
 ]
 
@@ -233,6 +234,7 @@ DAEMON_SCHEDULE_SECONDS = float(os.environ.get("ASSAY_DAEMON_SCHEDULE_INTERVAL",
 DAEMON_SENSOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_SENSOR_INTERVAL", "1"))
 DAEMON_ALERT_SECONDS = float(os.environ.get("ASSAY_DAEMON_ALERT_INTERVAL", "2"))
 DAEMON_FRESHNESS_SECONDS = float(os.environ.get("ASSAY_DAEMON_FRESHNESS_INTERVAL", "60"))
+DAEMON_BACKFILL_SECONDS = float(os.environ.get("ASSAY_DAEMON_BACKFILL_INTERVAL", "1"))
 DAEMON_AUTOMATION_SECONDS = float(os.environ.get("ASSAY_DAEMON_AUTOMATION_INTERVAL", "30"))
 # How long a sensor or schedule function may run on the agent before its tick fails.
 TICK_TIMEOUT_SECONDS = int(os.environ.get("ASSAY_TICK_TIMEOUT", "60"))

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("control_plane.runs.api.urls")),
     path("", include("control_plane.alerts.api.urls")),
     path("", include("control_plane.automation.api.urls")),
+    path("", include("control_plane.backfills.api.urls")),
 ]

@@ -47,6 +47,10 @@ class Run(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     launched_by = models.CharField(max_length=254, blank=True)
+    # The backfill that launched this run (its planned runs become runs like any other).
+    backfill = models.ForeignKey(
+        "backfills.Backfill", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     agent_session = models.ForeignKey(
         "agents.AgentSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,0 +1,196 @@
+"""A 30-day backfill end to end: the REST API, the daemon's backfill loop and run queue (the
+real ``run_loops`` threads), the real gRPC servicer and a real ``assay-agent`` subprocess
+executing every run, on PostgreSQL.
+
+One day's ``raw`` raises while a marker file exists: the other 29 days succeed, ``cleaned``
+of that day never runs and the ``report`` that reads every day is never launched (the API
+says why); after the marker is gone, retry-failed re-runs only that day and the report.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+
+from control_plane.agents.servicer import add_to_server
+from control_plane.backfills.loop import tick_backfills
+from control_plane.core.context import tenant_context
+from control_plane.daemon import Loop, run_loops
+from control_plane.runs.models import Run, RunStatus
+from control_plane.runs.queue import dequeue_runs
+from control_plane.tenancy import queries
+from tests.control_plane.conftest import OrgWorld, make_org
+from tests.control_plane.factories import agent_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+AGENT = Path(sys.executable).with_name("assay-agent")
+BAD_DAY = "2024-01-15"
+BACKFILLS = "/api/v1/orgs/acme/deployments/prod/backfills/"
+
+PROJECT = """
+from pathlib import Path
+
+from assay import BackfillPolicy, DailyPartitionsDefinition, Definitions, asset
+
+MARKER = Path({marker!r})
+january = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-31")
+
+
+@asset(partitions_def=january, backfill_policy=BackfillPolicy.multi_run(1))
+def raw(context) -> str:
+    if context.partition_key == {bad_day!r} and MARKER.exists():
+        raise ValueError("the export for {bad_day} is truncated")
+    return context.partition_key
+
+
+@asset(partitions_def=january, backfill_policy=BackfillPolicy.multi_run(1))
+def cleaned(raw: str) -> str:
+    return raw.replace("-", "")
+
+
+@asset
+def report(cleaned: dict) -> int:
+    return len(cleaned)
+
+
+defs = Definitions(assets=[raw, cleaned, report])
+"""
+
+
+@pytest.fixture
+def acme(transactional_db) -> OrgWorld:
+    return make_org("acme")
+
+
+@pytest.fixture
+def control_plane_with_agent(acme, tmp_path) -> Iterator[Path]:
+    """gRPC servicer + daemon loops (run queue, backfills) in threads, the agent as a
+    subprocess; yields the project directory."""
+    if not AGENT.exists():
+        pytest.skip("assay-agent is not installed in this environment")
+    with tenant_context(acme.ctx()):
+        prod = queries.get_deployment(name="prod")
+    token = agent_token(acme.ctx(), deployments=[prod])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    add_to_server(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    stop = threading.Event()
+    loops = [Loop("queue", 0.02, dequeue_runs, drain=True), Loop("backfills", 0.2, tick_backfills)]
+    daemon = threading.Thread(target=run_loops, args=(loops,), kwargs={"stop": stop})
+    daemon.start()
+    (tmp_path / "marker").write_text("present")
+    source = PROJECT.format(marker=str(tmp_path / "marker"), bad_day=BAD_DAY)
+    (tmp_path / "january_defs.py").write_text(source)
+    (tmp_path / "assay.yaml").write_text(
+        f"control_plane:\n  address: 127.0.0.1:{port}\n  token: $ASSAY_AGENT_TOKEN\n"
+        "  tls:\n    insecure: true\n"
+        f"state_dir: {tmp_path / 'state'}\n"
+        "deployments:\n  - prod\n"
+        "code_locations:\n  - name: january\n    module: january_defs\n"
+    )
+    log = (tmp_path / "agent.log").open("w")
+    agent = subprocess.Popen(
+        [str(AGENT), "run", "--config", str(tmp_path / "assay.yaml")],
+        env={"ASSAY_AGENT_TOKEN": token, "PATH": "/usr/bin:/bin", "GRPC_VERBOSITY": "ERROR"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield tmp_path
+    finally:
+        agent.terminate()
+        try:
+            agent.wait(20)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+        stop.set()
+        daemon.join()
+        server.stop(grace=None)
+        shutil.rmtree(tmp_path / "state", ignore_errors=True)
+
+
+def wait_for(predicate, what: str, log: Path, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def finished(client, backfill_id: str):
+    def check():
+        shown = client.get(f"{BACKFILLS}{backfill_id}/").json()
+        return shown if shown["status"] not in ("requested", "canceling") else None
+
+    return check
+
+
+def test_a_failing_day_skips_only_its_downstream_and_retry_failed_reruns_only_it(
+    acme, control_plane_with_agent
+):
+    workdir = control_plane_with_agent
+    log = workdir / "agent.log"
+    client = acme.client()
+    assets = "/api/v1/orgs/acme/deployments/prod/assets/"
+    wait_for(lambda: client.get(assets).json()["results"], "the location's snapshot", log)
+    started = time.monotonic()
+    response = client.post(
+        BACKFILLS,
+        {
+            "selection": "raw, cleaned, report",
+            "partition_range": {"start": "2024-01-01", "end": "2024-01-30"},
+            "max_concurrent_runs": 6,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    backfill_id = response.json()["id"]
+
+    shown = wait_for(finished(client, backfill_id), "the backfill to finish", log)
+    first_pass = time.monotonic() - started
+    assert shown["status"] == "failed", shown
+    assert shown["run_counts"]["succeeded"] == 29
+    assert (shown["run_counts"]["failed"], shown["run_counts"]["skipped"]) == (1, 1)
+    assert shown["partition_counts"]["succeeded"] == 58  # raw and cleaned, 29 days each
+    rows = client.get(f"{BACKFILLS}{backfill_id}/partitions/", {"limit": 1000}).json()["results"]
+    problems = {(r["asset_key"], r["partition"]): r for r in rows if r["status"] != "succeeded"}
+    assert set(problems) == {("raw", BAD_DAY), ("cleaned", BAD_DAY), ("report", None)}
+    assert problems[("raw", BAD_DAY)]["status"] == "failed"
+    assert f"the export for {BAD_DAY} is truncated" in problems[("raw", BAD_DAY)]["reason"]
+    assert problems[("cleaned", BAD_DAY)]["reason"] == "upstream step 'raw' failed"
+    assert problems[("report", None)]["status"] == "skipped"
+    assert problems[("report", None)]["reason"] == f"upstream run raw, cleaned [{BAD_DAY}] failed"
+    with tenant_context(acme.ctx()):
+        runs = list(Run.objects.filter(backfill_id=backfill_id))
+        assert len(runs) == 30 and not [r for r in runs if "report" in r.asset_keys]
+        assert {r.partition_key for r in runs if r.status == RunStatus.FAILURE} == {BAD_DAY}
+    materialized = client.get(f"{assets}raw/").json()["partitions"]
+    assert materialized["materialized"] == 29 and materialized["failed"] == 1
+
+    (workdir / "marker").unlink()
+    retry = client.post(f"{BACKFILLS}{backfill_id}/retry-failed/")
+    assert retry.status_code == 200, retry.content
+    shown = wait_for(finished(client, backfill_id), "the retried backfill to finish", log)
+    assert shown["status"] == "succeeded", shown
+    assert shown["partition_counts"]["succeeded"] == 61
+    with tenant_context(acme.ctx()):
+        again = [r for r in Run.objects.filter(backfill_id=backfill_id) if r not in runs]
+    assert sorted((r.selection, r.partition_key) for r in again) == [
+        ("raw, cleaned", BAD_DAY),
+        ("report", ""),
+    ]
+    assert all(r.status == RunStatus.SUCCESS for r in again)
+    assert first_pass < 60, f"the first pass took {first_pass:.1f} s"
