@@ -200,6 +200,12 @@ def launch_run(run: Run, *, deployment_name: str, location_name: str) -> pb.Cont
     return pb.ControlMessage(launch_run=launch)
 
 
+def reload_location(*, deployment_name: str, location_name: str) -> pb.ControlMessage:
+    return pb.ControlMessage(
+        reload_location=pb.ReloadLocation(deployment=deployment_name, location_name=location_name)
+    )
+
+
 def terminate_run(run: Run) -> pb.ControlMessage:
     return pb.ControlMessage(terminate_run=pb.TerminateRun(run_id=str(run.id), reason=run.reason))
 

@@ -1,6 +1,6 @@
 """Typed errors of the agent endpoint; the servicer maps each to one gRPC status code."""
 
-from control_plane.core.errors import AssayError
+from control_plane.core.errors import AssayError, Conflict
 
 
 class AgentUnauthenticated(AssayError):
@@ -19,5 +19,5 @@ class UnsupportedProtocol(AssayError):
     """Hello.protocol_version is not one this control plane speaks."""
 
 
-class NoAgentAvailable(AssayError):
-    """No connected agent serves the code location a tick must be evaluated in."""
+class NoAgentAvailable(Conflict):
+    """No connected agent serves the code location (to evaluate a tick, to reload it)."""

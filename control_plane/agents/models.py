@@ -88,3 +88,29 @@ class TickRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name} tick {self.id}"
+
+
+class ReloadRequest(models.Model):
+    """A person asked for a code location to be reloaded; the stream of ``agent_session``
+    sends ``ReloadLocation`` and the agent answers with a fresh snapshot."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    agent_session = models.ForeignKey(AgentSession, on_delete=models.CASCADE, related_name="+")
+    deployment_name = models.CharField(max_length=63)
+    location_name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["agent_session"],
+                condition=models.Q(sent_at__isnull=True),
+                name="reload_request_unsent_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"reload {self.location_name} via {self.agent_session_id}"

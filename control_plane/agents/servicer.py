@@ -135,6 +135,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         if command.kind == "evaluate_tick":
             assert command.tick is not None
             return convert.evaluate_tick(command.tick, deployment_name=command.deployment_name)
+        if command.kind == "reload":
+            return convert.reload_location(
+                deployment_name=command.deployment_name, location_name=command.location_name
+            )
         assert command.run is not None
         if command.kind == "launch":
             return convert.launch_run(

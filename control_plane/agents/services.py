@@ -9,19 +9,23 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from control_plane.agents.audit_actions import CODE_LOCATION_RELOAD
 from control_plane.agents.convert import Hello, TickAnswer
 from control_plane.agents.errors import (
     AgentPermissionDenied,
     AgentUnauthenticated,
     NoAgentAvailable,
 )
-from control_plane.agents.models import AgentSession, TickRequest
+from control_plane.agents.models import AgentSession, ReloadRequest, TickRequest
 from control_plane.alerts import incidents
+from control_plane.audit.services import record
 from control_plane.core.context import Principal, TenantContext
 from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, Run, RunStatus
 from control_plane.tenancy import tokens
 from control_plane.tenancy.errors import InvalidToken
-from control_plane.tenancy.models import ApiToken, Deployment
+from control_plane.tenancy.models import ApiToken, CodeLocation, Deployment
+from control_plane.tenancy.permissions import authorize
+from control_plane.tenancy.roles import Action
 
 
 def authenticate(*, authorization: str | None, peer: str | None = None) -> TenantContext:
@@ -72,6 +76,10 @@ def covered_deployments(*, ctx: TenantContext, names: list[str]) -> list[Deploym
 
 
 def open_session(*, ctx: TenantContext, hello: Hello) -> AgentSession:
+    """A new stream of the agent. An agent keeps one stream at a time, so a session of it
+    still marked connected was left by a stream that could not close it (its gRPC server
+    was killed or crashed): it is closed now, so the dequeuer stops assigning runs to it and
+    what it was given but never sent goes back to the queue."""
     deployments = covered_deployments(ctx=ctx, names=hello.deployments)
     session = AgentSession.objects.create(
         organization=ctx.organization,
@@ -126,7 +134,7 @@ def close_session(*, session: AgentSession) -> None:
 class Command:
     """Something to send down the stream: launch or terminate ``run``, or evaluate ``tick``."""
 
-    kind: str  # "launch" | "terminate" | "evaluate_tick"
+    kind: str  # "launch" | "terminate" | "evaluate_tick" | "reload"
     run: Run | None
     deployment_name: str
     location_name: str
@@ -166,7 +174,43 @@ def take_commands(*, session: AgentSession, now: datetime | None = None) -> list
             commands.append(
                 Command("evaluate_tick", None, tick.deployment.name, tick.location_name, tick)
             )
+    for reload in ReloadRequest.objects.filter(agent_session=session, sent_at__isnull=True):
+        if ReloadRequest.objects.filter(pk=reload.pk, sent_at__isnull=True).update(sent_at=now):
+            commands.append(Command("reload", None, reload.deployment_name, reload.location_name))
     return commands
+
+
+def request_reload(
+    *, deployment: Deployment, location_name: str, now: datetime | None = None
+) -> list[AgentSession]:
+    """Ask every live agent serving the location to reload it; returns those asked.
+
+    Raises ``NoAgentAvailable`` when none is connected: there is nobody to reload it.
+    """
+    from control_plane.runs.queue import live_sessions
+
+    serving = [
+        s
+        for s in live_sessions(now=now or timezone.now())
+        if s.serves(deployment_id=deployment.pk, location_name=location_name)
+    ]
+    if not serving:
+        raise NoAgentAvailable(
+            f"no connected agent serves code location {location_name!r} in deployment "
+            f"{deployment.name!r}, so nothing can reload it"
+        )
+    ReloadRequest.objects.bulk_create(
+        [
+            ReloadRequest(
+                organization_id=deployment.organization_id,
+                agent_session=session,
+                deployment_name=deployment.name,
+                location_name=location_name,
+            )
+            for session in serving
+        ]
+    )
+    return serving
 
 
 def request_tick(
@@ -220,3 +264,21 @@ def record_tick_answer(*, session: AgentSession, answer: TickAnswer) -> bool:
             pk=answer.request_id, agent_session=session, answered_at__isnull=True
         ).update(result=answer.to_dict(), answered_at=timezone.now())
     )
+
+
+def reload_location(*, ctx: TenantContext, location: CodeLocation) -> list[AgentSession]:
+    """A person asks the agents serving ``location`` to reload it (after a deploy): Editor
+    role on the location; audited. The fresh snapshots arrive on the streams."""
+    authorize(ctx.principal, Action.MANAGE_CODE_LOCATION, location)
+    with transaction.atomic():
+        sessions = request_reload(deployment=location.deployment, location_name=location.name)
+        record(
+            actor=ctx.principal,
+            action=CODE_LOCATION_RELOAD,
+            target=location,
+            organization=ctx.organization,
+            after={"agents": sorted({s.agent_id for s in sessions})},
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+        )
+    return sessions

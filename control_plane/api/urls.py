@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("control_plane.runs.api.urls")),
     path("", include("control_plane.alerts.api.urls")),
     path("", include("control_plane.automation.api.urls")),
+    path("", include("control_plane.agents.api.urls")),
     path("", include("control_plane.backfills.api.urls")),
 ]
