@@ -81,6 +81,8 @@ def open_session(*, ctx: TenantContext, hello: Hello) -> AgentSession:
     was killed or crashed): it is closed now, so the dequeuer stops assigning runs to it and
     what it was given but never sent goes back to the queue."""
     deployments = covered_deployments(ctx=ctx, names=hello.deployments)
+    for stale in AgentSession.objects.filter(agent_id=hello.agent_id, connected=True):
+        close_session(session=stale)
     session = AgentSession.objects.create(
         organization=ctx.organization,
         token=ctx.principal.token,
