@@ -78,6 +78,8 @@ def freshness_report(
 ) -> list[AssetFreshness]:
     """Judge every asset that has a freshness policy, in dependency order."""
     graph = defs.asset_graph if isinstance(defs, Definitions) else defs
+    # Checked once: a runtime Protocol check is slow, and a report may cover 10,000 assets.
+    store = status if isinstance(status, DynamicPartitionsStore) else None
     out = []
     for key in graph.toposorted:
         spec = graph.nodes[key].spec
@@ -95,7 +97,7 @@ def freshness_report(
             continue
         lines = [
             _judge(key, policy, partition, _last_time(status, key, partition), due, now)
-            for partition, due in _partitions_to_judge(pdef, now, status)
+            for partition, due in _partitions_to_judge(pdef, now, store)
         ]
         out.append(
             max(lines, key=_badness) if lines else _judge(key, policy, None, None, None, now)
@@ -129,12 +131,11 @@ def _badness(line: AssetFreshness) -> tuple[int, float, float]:
 
 
 def _partitions_to_judge(
-    pdef: PartitionsDefinition | None, now: datetime, status: Any
+    pdef: PartitionsDefinition | None, now: datetime, store: DynamicPartitionsStore | None
 ) -> list[tuple[str | None, datetime | None]]:
     """(partition, when its data became due) for the partitions that should be current."""
     if pdef is None:
         return [(None, None)]
-    store = status if isinstance(status, DynamicPartitionsStore) else None
     if isinstance(pdef, TimeWindowPartitionsDefinition):
         latest = pdef.get_last_partition_key(now)
         if latest is None:
