@@ -196,6 +196,9 @@ def delete_deployment(*, ctx: TenantContext, deployment: Deployment) -> None:
     with transaction.atomic():
         before = _snapshot(deployment, DEPLOYMENT_FIELDS)
         _audit(ctx, "deployment.delete", deployment, before=before)
+        # Tokens narrowed to it go with it: revoke each first, so the audit log says so.
+        for token in ApiToken.objects.filter(deployment=deployment, revoked_at__isnull=True):
+            revoke_token(ctx=ctx, token=token)
         forget_object_permissions(
             [deployment, *CodeLocation.objects.filter(deployment=deployment).only("pk")]
         )

@@ -250,3 +250,21 @@ def test_only_an_operator_can_create_a_token_acting_as_another_user(acme):
     with tenant_context(operator):
         token, _ = services.create_user_token(ctx=operator, name="for-them", user=other.user)
     assert token.user == other.user
+
+
+def test_deleting_a_deployment_revokes_the_tokens_narrowed_to_it_on_the_record(acme):
+    from control_plane.core.context import tenant_context
+    from control_plane.tenancy import services
+
+    with tenant_context(acme.ctx()):
+        feature = services.create_deployment(ctx=acme.ctx(), name="feature-x")
+        narrowed, secret = services.create_user_token(ctx=acme.ctx(), name="ci", deployment=feature)
+    response = acme.client().delete("/api/v1/orgs/acme/deployments/feature-x/")
+    assert response.status_code == 204, response.content
+    actions = list(
+        AuditEvent.objects.unscoped().order_by("seq").values_list("action", "target_id")
+    )[-2:]
+    assert actions == [("deployment.delete", str(feature.pk)), ("token.revoke", str(narrowed.pk))]
+    assert not ApiToken.objects.unscoped().filter(pk=narrowed.pk).exists()
+    answer = acme.client(secret).get("/api/v1/orgs/acme/deployments/")
+    assert answer.status_code == 401
