@@ -234,6 +234,8 @@ def _target(
         requested[pdef] = pdef.subset_with_partition_keys(keys)
         return requested[pdef]
     except PartitionSelectionError:
+        if partition_keys:
+            _refuse_mixed_keys(pdef, partition_keys, current_time, store, asset)
         # Not keys of this definition (a monthly asset in a daily backfill): map them.
         derived: PartitionsSubset | None = None
         for parent in _parents(graph, unit):
@@ -254,6 +256,35 @@ def _target(
         if derived is None:
             raise
         return derived
+
+
+def _refuse_mixed_keys(
+    pdef: PartitionsDefinition,
+    partition_keys: Sequence[str],
+    current_time: datetime | None,
+    store: DynamicPartitionsStore | None,
+    asset: AssetKey,
+) -> None:
+    """Some keys are the asset's own and some are not: a typo, not another cadence."""
+    unknown = []
+    for key in partition_keys:
+        try:
+            requested_keys(
+                pdef,
+                partition_key=key,
+                partition_key_range=None,
+                current_time=current_time,
+                store=store,
+                asset=asset,
+            )
+        except PartitionSelectionError:
+            unknown.append(key)
+    if unknown and len(unknown) < len(partition_keys):
+        shown = ", ".join(repr(k) for k in unknown[:5])
+        raise BackfillPlanError(
+            f"partition(s) {shown} do not exist for '{asset.to_user_string()}' "
+            f"({len(partition_keys) - len(unknown)} of the requested keys do)"
+        )
 
 
 def _read_request(

@@ -252,8 +252,7 @@ def _validate_tags(tags: dict[str, Any]) -> dict[str, str]:
         raise InvalidBackfillRequest(
             fields={"tags": [f"{BACKFILL_TAG} is set by the backfill itself (its id)."]}
         )
-    # The run queue's own validator (private to runs.services): the same rules, one place.
-    return run_services._validate_tags(tags)
+    return run_services.validate_tags(tags)  # the run queue's rules, in one place
 
 
 def _label(backfill: Backfill) -> str:

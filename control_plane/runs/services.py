@@ -29,7 +29,9 @@ MAX_TAGS = 50
 RETRIES_TAG = "max_retries"
 
 
-def _validate_tags(tags: dict[str, Any]) -> dict[str, str]:
+def validate_tags(tags: dict[str, Any]) -> dict[str, str]:
+    """Run tags as the queue accepts them: at most 50, keys 1-100 and values up to 200
+    characters, a valid ``max_retries``; raises ``InvalidRunRequest`` naming the problem."""
     if len(tags) > MAX_TAGS:
         raise InvalidRunRequest(fields={"tags": [f"At most {MAX_TAGS} tags."]})
     clean: dict[str, str] = {}
@@ -99,7 +101,7 @@ def launch_run(
     authorize(ctx.principal, Action.LAUNCH_RUN, location)
     if partition_key and partition_range:
         raise InvalidRunRequest("give a partition_key or a partition_range, not both")
-    clean_tags = _validate_tags(tags or {})
+    clean_tags = validate_tags(tags or {})
     snapshot = catalog_queries.loaded_snapshot(location=location)
     try:
         selected = catalog_queries.resolve_selection(snapshot=snapshot, selection=selection)

@@ -450,3 +450,20 @@ def test_a_date_range_backfills_every_region_of_a_date_by_region_asset():
     assert plan.runs[4].depends_on == (0, 1)
     state = _run(defs, BackfillState(plan))
     assert state.counts()["succeeded"] == 6
+
+
+def test_a_list_with_a_misspelt_partition_key_is_refused_naming_it():
+    daily = DailyPartitionsDefinition(start_date="2024-01-01")
+
+    @asset(partitions_def=daily)
+    def events() -> int:
+        return 1
+
+    graph = Definitions(assets=[events]).asset_graph
+    with pytest.raises(BackfillPlanError, match=r"'2024-13-01' do not exist for 'events'"):
+        plan_backfill(
+            graph,
+            "events",
+            partition_keys=["2024-01-02", "2024-13-01"],
+            current_time=datetime(2024, 3, 1, tzinfo=UTC),
+        )
