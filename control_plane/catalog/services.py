@@ -177,7 +177,7 @@ def project_events(
             continue
         deployment_id = deployment_of[event.run_id]
         common = {
-            "organization": org,
+            "organization_id": org.pk,
             "deployment_id": deployment_id,
             "asset_key": event.asset_key,
             "run_id": event.run_id,
@@ -274,11 +274,15 @@ def _save_all(
         raw = getattr(obj, field.attname)
         return json.dumps(raw) if isinstance(field, models.JSONField) else raw
 
+    columns = [f.column for f in fields]
+    rows = [[value(f, obj) for f in fields] for obj in objects]
+    if not update and bulk.copy_rows(table=meta.db_table, columns=columns, rows=rows):
+        return  # rows of events just inserted are new: no conflict check needed
     updates = [meta.get_field(name).column for name in update or []]
     bulk.insert_rows(
         table=meta.db_table,
-        columns=[f.column for f in fields],
-        rows=([value(f, obj) for f in fields] for obj in objects),
+        columns=columns,
+        rows=rows,
         conflict_target=[meta.get_field(name).column for name in unique],
         on_conflict="DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in updates)
         if updates
