@@ -117,7 +117,7 @@ def _wait(predicate, what: str, log: Path):
     while not (value := predicate()):
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}; see {log}")
-        time.sleep(0.005)
+        time.sleep(0.02)
     return value
 
 
