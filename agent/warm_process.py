@@ -122,11 +122,13 @@ class WarmProcess:
         finally:
             theirs.close()
         threading.Thread(target=self._read, name=f"warm-{location.name}", daemon=True).start()
-        ready = self._reply(start_timeout)
-        if ready.get("op") != "ready":
+        try:
+            ready = self._reply(start_timeout)
+            if ready.get("op") != "ready":
+                raise WarmProcessError(f"unexpected first message from the warm process: {ready}")
+        except WarmProcessError:
             self.close()
-            raise WarmProcessError(f"unexpected first message from the warm process: {ready}")
-        self.preloaded = bool(ready.get("preloaded"))
+            raise
         if ready.get("note"):
             log.warning("code location %s: warm process %s", location.name, ready["note"])
         log.info("code location %s: warm process %d ready", location.name, self.process.pid)
@@ -210,7 +212,10 @@ class WarmProcess:
                 run._exited(None)  # exit status unknowable now; the event pipe tells the end
 
     def _gone_message(self) -> str:
-        code = self.process.poll()
+        try:  # its socket closed: it is exiting, if not gone already
+            code: int | None = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
         how = (
             ""
             if code is None

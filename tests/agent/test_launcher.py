@@ -235,3 +235,22 @@ def test_a_location_that_starts_threads_at_import_is_not_forked_with_them(
     assert len(imports(tmp_path)) == 3
     assert recorded.metadata("r1")["ppid"] == recorded.metadata("r2")["ppid"]
     assert "it starts threads when imported" in caplog.text
+
+
+def test_a_location_that_kills_its_interpreter_at_import_fails_the_run_with_its_output(
+    tmp_path, location, launcher
+):
+    launcher, recorded = launcher
+    source = tmp_path / "shop.py"
+    good = source.read_text()
+    source.write_text(
+        "import os, sys\nprint('cannot reach the warehouse', file=sys.stderr)\n"
+        "sys.stderr.flush()\nos._exit(3)\n"
+    )
+    failed = run(launcher, recorded, location, "r1")
+    source.write_text(good)
+
+    assert failed.type == "FAILED"
+    assert "exit code 3" in status_reason(failed)
+    assert "cannot reach the warehouse" in status_reason(failed)
+    assert run(launcher, recorded, location, "r2").type == "SUCCEEDED"  # fixed: runs again
