@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -221,6 +222,7 @@ def main() -> None:
         }
     )
     processes: list[subprocess.Popen] = []
+    succeeded = False
     try:
         import django
 
@@ -270,6 +272,7 @@ def main() -> None:
                 }
             )
         )
+        succeeded = True
     finally:
         from django.db import connections
 
@@ -281,6 +284,8 @@ def main() -> None:
                 process.kill()
         connections.close_all()
         server.stop()
+        if succeeded:  # else keep the logs the error message points at
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
