@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from itertools import islice, takewhile
 
 from django.conf import settings
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.utils import timezone
 from assay.definitions.schedules import ScheduleDefinition, evaluate_schedule
 from assay.errors import AssayError as SdkError
 from assay.partitions.snapshot import partitions_def_from_snapshot
-from assay.schedules import ticks_between
+from assay.schedules import cron_ticks, previous_tick
 from control_plane.agents import services as agents
 from control_plane.agents.errors import NoAgentAvailable
 from control_plane.automation import ticks
@@ -29,6 +30,11 @@ from control_plane.automation.outcomes import TickOutcome, complete_tick, instig
 from control_plane.tenancy.models import Deployment
 
 log = logging.getLogger(__name__)
+
+# Catch-up "all": missed ticks run per pass (the next pass continues where this stopped).
+MAX_CATCHUP_TICKS = 100
+# Catch-up "latest": how many missed ticks are counted for the tick's details, at most.
+MAX_COUNTED = 10_000
 
 
 def tick_schedules(*, now: datetime | None = None) -> int:
@@ -43,15 +49,12 @@ def _tick_deployment(deployment: Deployment, now: datetime) -> int:
     for spec, state in running(deployment=deployment, kind=InstigatorKind.SCHEDULE, now=now):
         since = state.last_tick_time or now
         try:
-            due = ticks_between(spec.cron_schedule, since, now, timezone=spec.execution_timezone)
+            due, missed = due_ticks(spec, since=since, now=now, catchup=state.catchup)
         except SdkError as exc:
             log.error("schedule %s: %s", spec.name, exc)
             continue
         if not due:
             continue
-        missed = 0
-        if state.catchup == InstigatorState.Catchup.LATEST:
-            missed, due = len(due) - 1, due[-1:]
         for scheduled in due:
             handled += _run_tick(deployment, spec, scheduled, missed=missed)
         # Only ever forward, so replicas that computed the same ticks agree.
@@ -59,6 +62,24 @@ def _tick_deployment(deployment: Deployment, now: datetime) -> int:
             last_tick_time=due[-1], updated_at=now
         )
     return handled
+
+
+def due_ticks(
+    spec: InstigatorSpec, *, since: datetime, now: datetime, catchup: str
+) -> tuple[list[datetime], int]:
+    """The ticks to run now (after ``since``, at or before ``now``) and how many missed
+    ticks are skipped. Never walks more than a bounded number of ticks, however long the
+    schedule was down: ``latest`` jumps straight to the most recent tick, ``all`` runs
+    at most ``MAX_CATCHUP_TICKS`` per pass and the next pass continues from there."""
+    cron, zone = spec.cron_schedule, spec.execution_timezone
+    latest = previous_tick(cron, now, timezone=zone)
+    if latest <= since:
+        return [], 0
+    upcoming = cron_ticks(cron, start=since, timezone=zone, inclusive=False)
+    if catchup == InstigatorState.Catchup.ALL:
+        return list(islice(takewhile(lambda t: t <= latest, upcoming), MAX_CATCHUP_TICKS)), 0
+    missed = sum(1 for _ in islice(takewhile(lambda t: t < latest, upcoming), MAX_COUNTED))
+    return [latest], missed
 
 
 def _run_tick(

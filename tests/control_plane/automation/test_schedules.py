@@ -197,3 +197,32 @@ def test_a_partitioned_schedule_runs_the_partition_that_just_ended(acme):
     tick_schedules(now=datetime(2024, 3, 2, 0, 0, 5, tzinfo=UTC))
     [run] = runs_of(acme)
     assert run.partition_key == "2024-03-01"
+
+
+def test_a_schedule_stopped_for_years_runs_its_latest_tick_once_counting_a_bounded_number(
+    acme, shop
+):
+    from control_plane.automation.schedules import MAX_COUNTED
+
+    start(acme, at=T0 - timedelta(days=3 * 365))
+    tick_schedules(now=FIRST_TICK + timedelta(minutes=1))
+    assert len(runs_of(acme)) == 1
+    [tick] = DaemonTick.objects.unscoped().all()
+    assert tick.scheduled_time == FIRST_TICK
+    assert tick.details["missed_ticks"] == min(3 * 365, MAX_COUNTED)
+
+
+def test_catchup_all_runs_a_bounded_number_of_missed_ticks_per_pass_then_continues(
+    acme, shop, monkeypatch
+):
+    from control_plane.automation import schedules
+
+    monkeypatch.setattr(schedules, "MAX_CATCHUP_TICKS", 4)
+    start(acme, catchup="all")
+    now = FIRST_TICK + timedelta(days=5, minutes=1)  # six ticks are due
+    tick_schedules(now=now)
+    assert len(runs_of(acme)) == 4
+    tick_schedules(now=now)
+    assert len(runs_of(acme)) == 6
+    days = sorted(t.scheduled_time.day for t in DaemonTick.objects.unscoped().all())
+    assert days == [2, 3, 4, 5, 6, 7]
