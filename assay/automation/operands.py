@@ -19,8 +19,8 @@ from assay.schedules import (
     InvalidCronSchedule,
     InvalidTimezone,
     get_timezone,
+    next_tick,
     previous_tick,
-    ticks_between,
     validate_cron_schedule,
 )
 
@@ -169,8 +169,9 @@ class _CronOperand(_Operand):
         return f"{self.cron_schedule!r}{zone}"
 
     def changes_between(self, previous: datetime, current: datetime) -> bool:
-        return current > previous and bool(
-            ticks_between(self.cron_schedule, previous, current, timezone=self.cron_timezone)
+        # The next tick alone decides: never list every tick of a long gap.
+        return current > previous and (
+            next_tick(self.cron_schedule, previous, timezone=self.cron_timezone) <= current
         )
 
     def latest_tick(self, now: datetime) -> datetime:
