@@ -3,6 +3,10 @@
 Only metadata lives here: keys, dependencies, statuses and small metadata values, never data.
 The projections (materializations, observations, check evaluations, partition status) are
 derived from ``runs.EventLogEntry`` and can be rebuilt from it.
+
+The projections are written in every ingested batch, so they carry no index that a read does
+not use: ``deployment`` is the first column of each one's composite index (no index of its
+own), and the unique ``event_id`` is a constraint, which has no ``LIKE`` index beside it.
 """
 
 from __future__ import annotations
@@ -82,11 +86,13 @@ class Materialization(models.Model):
     """An ``asset_materialization`` event, projected for catalog reads."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     asset_key = models.CharField(max_length=500)
     partition = models.CharField(max_length=255, blank=True)
     run_id = models.UUIDField()
-    event_id = models.CharField(max_length=64, unique=True)
+    event_id = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
     metadata = models.JSONField(default=dict)
     data_version = models.CharField(max_length=200, blank=True)
@@ -96,6 +102,11 @@ class Materialization(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["deployment", "asset_key", "partition", "timestamp"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id"], name="catalog_materialization_event_id_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.pk}"
@@ -105,11 +116,13 @@ class Observation(models.Model):
     """An ``asset_observation`` event (external assets), projected for catalog reads."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     asset_key = models.CharField(max_length=500)
     partition = models.CharField(max_length=255, blank=True)
     run_id = models.UUIDField()
-    event_id = models.CharField(max_length=64, unique=True)
+    event_id = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
     metadata = models.JSONField(default=dict)
     data_version = models.CharField(max_length=200, blank=True)
@@ -118,6 +131,9 @@ class Observation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["deployment", "asset_key", "timestamp"])]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id"], name="catalog_observation_event_id_key")
+        ]
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.pk}"
@@ -127,12 +143,14 @@ class CheckEvaluation(models.Model):
     """An ``asset_check_evaluation`` event, projected for catalog reads."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     asset_key = models.CharField(max_length=500)
     check_name = models.CharField(max_length=200)
     partition = models.CharField(max_length=255, blank=True)
     run_id = models.UUIDField()
-    event_id = models.CharField(max_length=64, unique=True)
+    event_id = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
     passed = models.BooleanField()
     severity = models.CharField(max_length=10, default="ERROR")
@@ -143,6 +161,11 @@ class CheckEvaluation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["deployment", "asset_key", "check_name", "timestamp"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id"], name="catalog_checkevaluation_event_id_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.pk}"
@@ -156,7 +179,9 @@ class AssetPartitionStatus(models.Model):
         FAILED = "failed", "Failed"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     asset_key = models.CharField(max_length=500)
     partition = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices)
@@ -181,7 +206,9 @@ class AssetCheckStatus(models.Model):
     """Latest evaluation per (deployment, asset, check)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     asset_key = models.CharField(max_length=500)
     check_name = models.CharField(max_length=200)
     passed = models.BooleanField()
@@ -244,7 +271,9 @@ class AssetStatusChange(models.Model):
 
     storage_id = models.BigIntegerField(primary_key=True)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     asset_key = models.CharField(max_length=500)
     partition = models.CharField(max_length=255, blank=True)
     kind = models.CharField(max_length=1, choices=Kind.choices)

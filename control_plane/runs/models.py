@@ -92,11 +92,20 @@ class Run(models.Model):
 
 class EventLogEntry(models.Model):
     """One fact about a run, as the agent sent it. Append-only; ``event_id`` makes ingest
-    idempotent. Run status changes are stored here too (type ``run_status_change``)."""
+    idempotent. Run status changes are stored here too (type ``run_status_change``).
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
-    event_id = models.CharField(max_length=64, unique=True)
+    The biggest table, written ~20,000 rows/s per agent, so it carries only what a read or
+    a guarantee needs: the unique event id, ``(run, id)`` for a run's events (and cascades),
+    ``organization`` for tenant scoping. ``organization`` is the run's, so the run's foreign
+    key alone keeps rows tied to something that exists; a second one would be checked per
+    row at every commit for nothing.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+", db_index=False)
+    event_id = models.CharField(max_length=64)
     agent_id = models.CharField(max_length=64, blank=True)
     sequence = models.BigIntegerField(default=0)  # the agent's per-agent sequence number
     event_type = models.CharField(max_length=40)
@@ -110,6 +119,10 @@ class EventLogEntry(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["run", "id"])]
+        constraints = [
+            # A plain unique index: no ``varchar_pattern_ops`` twin (nothing searches by prefix).
+            models.UniqueConstraint(fields=["event_id"], name="runs_eventlogentry_event_id_key")
+        ]
 
     def __str__(self) -> str:
         return f"{type(self).__name__} {self.pk}"
