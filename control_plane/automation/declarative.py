@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assay.automation import AutomationCursor, evaluate_automation_conditions
+from assay.automation.collector import collector_paused
 from assay.automation.errors import InvalidAutomationCursor
 from control_plane.automation import ticks
 from control_plane.automation.deployment_graph import DeploymentGraph, deployment_graph
@@ -92,14 +93,16 @@ def tick_deployment(
             deployment=deployment,
             loop=DaemonTick.Loop.AUTOMATION,
             tick_key=_interval_start(now, interval).isoformat(),
-            now=now,
         )
         if tick is None:
             return None  # this interval was evaluated already
         if graph is None:
             return ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=graph_error)
         try:
-            with transaction.atomic():
+            # The tick allocates ~10^6 short-lived, cycle-free objects per 10,000 assets
+            # (results, explanations, rows): the cyclic collector would rescan that heap
+            # over and over, doubling the tick.
+            with collector_paused(), transaction.atomic():
                 return _evaluate(deployment, graph, state, tick, now)
         except Exception as exc:
             log.exception("automation tick %s of deployment %s failed", tick.pk, deployment.pk)
@@ -220,7 +223,10 @@ def _previous_cursor(state: AutomationState) -> tuple[AutomationCursor | None, s
     dropped when it could not be read."""
     with _cursors_lock:
         cached = _cursors.get(state.deployment_id)
-    if cached is not None and cached[0] == state.version:
+    if cached is not None and (cached[0], cached[1].storage_id) == (
+        state.version,
+        state.storage_id,
+    ):
         return cached[1], ""
     if not state.cursor:
         return None, ""

@@ -32,7 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def current_snapshot(*, location: CodeLocation) -> LocationSnapshot | None:
-    return LocationSnapshot.objects.filter(code_location=location, is_current=True).first()
+    """The location's current snapshot row, without its JSON (megabytes for a large
+    location; every launch reads this row, and reads its definitions from the index)."""
+    return (
+        LocationSnapshot.objects.filter(code_location=location, is_current=True)
+        .defer("snapshot_json")
+        .first()
+    )
 
 
 def loaded_snapshot(*, location: CodeLocation) -> LocationSnapshot:
@@ -74,20 +80,22 @@ class SelectionIndex:
     executable: frozenset[str]  # keys of the assets a run can materialize
 
 
-# Snapshot pk -> its index. A snapshot's definitions never change after it is stored, so
-# an entry is never stale; launches (1,000 schedules in one minute, automation's runs)
+# (snapshot pk, content hash, location) -> its index. A snapshot's definitions never change
+# after it is stored, so an entry is never stale (the hash guards against a pk that SQLite
+# reuses after a rollback); launches (1,000 schedules in one minute, automation's runs)
 # resolve selections without re-reading and re-linking thousands of rows each time.
-_INDEXES: OrderedDict[int, SelectionIndex] = OrderedDict()
+_INDEXES: OrderedDict[tuple[int, str, int], SelectionIndex] = OrderedDict()
 _INDEXES_LOCK = threading.Lock()
 MAX_CACHED_INDEXES = 64
 
 
 def selection_index(*, snapshot: LocationSnapshot) -> SelectionIndex:
     """The snapshot's definitions and selection graph, built once per process."""
+    key = (snapshot.pk, snapshot.snapshot_id, snapshot.code_location_id)
     with _INDEXES_LOCK:
-        found = _INDEXES.get(snapshot.pk)
+        found = _INDEXES.get(key)
         if found is not None:
-            _INDEXES.move_to_end(snapshot.pk)
+            _INDEXES.move_to_end(key)
             return found
     definitions = list(AssetDefinition.objects.filter(snapshot=snapshot))
     index = SelectionIndex(
@@ -96,7 +104,7 @@ def selection_index(*, snapshot: LocationSnapshot) -> SelectionIndex:
         executable=frozenset(d.asset_key for d in definitions if not d.is_external),
     )
     with _INDEXES_LOCK:
-        _INDEXES[snapshot.pk] = index
+        _INDEXES[key] = index
         while len(_INDEXES) > MAX_CACHED_INDEXES:
             _INDEXES.popitem(last=False)
     return index

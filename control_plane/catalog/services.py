@@ -37,7 +37,6 @@ MATERIALIZATION = "asset_materialization"
 OBSERVATION = "asset_observation"
 CHECK_EVALUATION = "asset_check_evaluation"
 STEP_FAILED = "step_failed"
-STATUS_EVENTS = frozenset({MATERIALIZATION, OBSERVATION, STEP_FAILED})
 
 
 def parse_snapshot(*, snapshot_json: bytes | str, snapshot_id: str) -> DefinitionsSnapshot:
@@ -246,7 +245,7 @@ def project_events(
     )
     if evaluations:  # failing checks open incidents, recovered ones resolve theirs
         incidents.checks_evaluated(evaluations=evaluations)
-    queue_status_changes(event_ids=[e.event_id for e in events if e.event_type in STATUS_EVENTS])
+    queue_status_changes(organization_id=org.pk, events=events, deployment_of=deployment_of)
 
 
 def _save_all(

@@ -113,7 +113,9 @@ def launch_run(
         )
     _validate_partitions(selected, partition_key=partition_key, partition_range=partition_range)
     asset_keys = [d.asset_key for d in selected]
-    with transaction.atomic():
+    # No savepoint when the caller's transaction is open (a daemon tick launching many
+    # runs): a failure here must abort that whole transaction anyway.
+    with transaction.atomic(savepoint=False):
         run = Run.objects.create(
             organization=ctx.organization,
             deployment=deployment,

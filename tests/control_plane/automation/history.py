@@ -9,7 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from assay import Definitions
+from assay import Definitions, asset
+from assay.automation import AutomationCondition
 from assay.definitions.asset_key import AssetKey
 from assay.execution.events import Event, EventType
 from assay.instance import LocalInstance
@@ -31,6 +32,17 @@ from control_plane.runs.models import Run, RunStatus
 from control_plane.tenancy.models import CodeLocation, Deployment
 
 AGENT_ID = "history-agent"
+
+
+@asset
+def orders() -> None: ...
+
+
+@asset(automation_condition=AutomationCondition.eager(), deps=["orders"])
+def order_count() -> None: ...
+
+
+SHOP = Definitions(assets=[orders, order_count])  # an eager child of a plain parent
 
 
 def load_definitions(ctx: TenantContext, deployment: Deployment, name: str, defs: Definitions):

@@ -19,22 +19,11 @@ from control_plane.core.context import tenant_context
 from control_plane.runs.models import Run, RunStatus
 from control_plane.tenancy import queries
 from control_plane.tenancy.roles import Role
-from tests.control_plane.automation.history import History, load_definitions
+from tests.control_plane.automation.history import SHOP, History, load_definitions, orders
 from tests.control_plane.factories import DEFINITIONS as NO_CONDITIONS
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 API = "/api/v1/orgs/acme/deployments/prod/"
-
-
-@asset
-def orders() -> None: ...
-
-
-@asset(automation_condition=AC.eager(), deps=["orders"])
-def order_count() -> None: ...
-
-
-SHOP = Definitions(assets=[orders, order_count])
 
 
 def _history(world, defs: Definitions = SHOP) -> History:
