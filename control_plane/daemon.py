@@ -6,6 +6,10 @@ Every loop is stateless over the database and safe with several replicas: what m
 happen once is claimed there (row locks with SKIP LOCKED, unique tick rows, leases).
 A pass that raises is logged with its traceback and retried on the next interval; it
 never stops the daemon.
+
+The run queue is woken on PostgreSQL by a NOTIFY from whatever may make a run assignable
+(``core.wakeups``), so it passes at once then and otherwise only every
+``RUN_DISPATCH_FALLBACK_SECONDS``; on SQLite it polls every ``RUN_DISPATCH_POLL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from control_plane.core import wakeups
+
 log = logging.getLogger(__name__)
 
 
@@ -31,6 +37,9 @@ class Loop:
     run: Callable[[], object]
     # A pass that found work runs again at once (the run queue drains without waiting).
     drain: bool = False
+    # A ``core.wakeups`` channel whose notifications start a pass at once; ``interval``
+    # then applies only where there is no NOTIFY (SQLite).
+    wake_on: str | None = None
 
 
 def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
@@ -48,7 +57,13 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
         return deliver_due().attempted
 
     return [
-        Loop("queue", settings.RUN_DISPATCH_POLL_SECONDS, dequeue_runs, drain=True),
+        Loop(
+            "queue",
+            settings.RUN_DISPATCH_POLL_SECONDS,
+            dequeue_runs,
+            drain=True,
+            wake_on=wakeups.RUN_QUEUE,
+        ),
         Loop("monitor", monitor_every or settings.DAEMON_MONITOR_SECONDS, monitor_runs),
         Loop("schedules", settings.DAEMON_SCHEDULE_SECONDS, tick_schedules),
         Loop("sensors", settings.DAEMON_SENSOR_SECONDS, tick_sensors),
@@ -71,25 +86,39 @@ def run_pass(loop: Loop) -> object:
         return None
 
 
-def _serve(loop: Loop, stop: threading.Event) -> None:
+def _serve(loop: Loop, stop: threading.Event, wake: threading.Event) -> None:
+    """Pass after pass until ``stop``; ``wake`` (set by a notification, or to stop) ends a
+    wait early."""
+    woken = wakeups.subscribe(loop.wake_on, "", wake.set) if loop.wake_on else None
+    interval = settings.RUN_DISPATCH_FALLBACK_SECONDS if woken else loop.interval
     try:
         while not stop.is_set():
             started = time.monotonic()
+            wake.clear()  # a notification during the pass means another pass at once
             found = run_pass(loop)
             if loop.drain and found:
                 continue
-            stop.wait(max(0.0, loop.interval - (time.monotonic() - started)))
+            wake.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
+        if woken is not None:
+            woken.close()
         connection.close()
 
 
 def run_loops(loops: Iterable[Loop], *, stop: threading.Event) -> None:
     """Run each loop in its own thread until ``stop`` is set, then wait for them."""
+    loops = list(loops)
+    wakes = [threading.Event() for _ in loops]
     threads = [
-        threading.Thread(target=_serve, args=(loop, stop), name=f"daemon-{loop.name}", daemon=True)
-        for loop in loops
+        threading.Thread(
+            target=_serve, args=(loop, stop, wake), name=f"daemon-{loop.name}", daemon=True
+        )
+        for loop, wake in zip(loops, wakes, strict=True)
     ]
     for thread in threads:
         thread.start()
+    stop.wait()
+    for wake in wakes:
+        wake.set()
     for thread in threads:
         thread.join()

@@ -227,7 +227,10 @@ SPECTACULAR_SETTINGS = {
 AGENT_HEARTBEAT_INTERVAL_SECONDS = int(os.environ.get("ASSAY_AGENT_HEARTBEAT_INTERVAL", "10"))
 AGENT_HEARTBEAT_TIMEOUT_SECONDS = float(os.environ.get("ASSAY_AGENT_HEARTBEAT_TIMEOUT", "60"))
 # How often an agent stream and the run daemon look for work (seconds): launch latency.
+# On PostgreSQL they are woken by NOTIFY when there is work and only look every
+# RUN_DISPATCH_FALLBACK_SECONDS in case a wake-up was lost; the poll is for SQLite.
 RUN_DISPATCH_POLL_SECONDS = float(os.environ.get("ASSAY_RUN_DISPATCH_POLL", "0.02"))
+RUN_DISPATCH_FALLBACK_SECONDS = float(os.environ.get("ASSAY_RUN_DISPATCH_FALLBACK", "1"))
 
 # The daemon's loops (`run_daemon`): seconds between passes of each.
 DAEMON_MONITOR_SECONDS = float(os.environ.get("ASSAY_DAEMON_MONITOR_INTERVAL", "5"))

@@ -1,10 +1,15 @@
 """``AgentService.Connect``: a thin adapter from the agent stream to the services.
 
 Per stream, two threads: this handler's thread sends (welcome, acks and notices queued by the
-reader, and the launches/terminations the dequeuer assigned to this session, polled every
-``RUN_DISPATCH_POLL_SECONDS``: the dequeuer may run in another process); a reader thread
-receives and handles the agent's messages in order. Typed errors end the call with one status
-code each; nothing is written for a message that is rejected.
+reader, and the commands for this session: launches the dequeuer assigned, terminations, tick
+and reload requests); a reader thread receives and handles the agent's messages in order.
+Typed errors end the call with one status code each; nothing is written for a message that is
+rejected.
+
+Commands are made by other processes (the dequeuer, the web API, the daemon), so the handler
+takes them from the database when woken by their NOTIFY (``core.wakeups``, on PostgreSQL),
+and every ``RUN_DISPATCH_FALLBACK_SECONDS`` in case a wake-up was lost; on SQLite it polls
+every ``RUN_DISPATCH_POLL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from control_plane.agents.errors import (
 from control_plane.agents.models import AgentSession
 from control_plane.catalog.errors import InvalidSnapshot
 from control_plane.catalog.services import record_location_snapshot
+from control_plane.core import wakeups
 from control_plane.core.context import TenantContext, tenant_context
 from control_plane.core.errors import AssayError
 from control_plane.runs import ingest
@@ -43,6 +49,10 @@ STATUS_CODES: dict[type[AssayError], grpc.StatusCode] = {
     InvalidAgentMessage: grpc.StatusCode.INVALID_ARGUMENT,
     UnsupportedProtocol: grpc.StatusCode.FAILED_PRECONDITION,
 }
+
+
+# Queued by a wake-up (or the first look): take this session's commands now.
+_TAKE_COMMANDS = object()
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,13 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             acked_sequence=acked,
         )
         outgoing: queue.Queue = queue.Queue()
+        woken = wakeups.subscribe(
+            wakeups.AGENT_SESSION, session.pk, lambda: outgoing.put(_TAKE_COMMANDS)
+        )
+        poll = (
+            settings.RUN_DISPATCH_FALLBACK_SECONDS if woken else settings.RUN_DISPATCH_POLL_SECONDS
+        )
+        outgoing.put(_TAKE_COMMANDS)  # at once (and again once the wake-ups listen)
         reader = threading.Thread(
             target=self._read,
             args=(ctx, session, hello, request_iterator, outgoing),
@@ -111,18 +128,20 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             with tenant_context(ctx):
                 while end is None and context.is_active():
                     try:
-                        item = outgoing.get(timeout=settings.RUN_DISPATCH_POLL_SECONDS)
+                        item = outgoing.get(timeout=poll)
                     except queue.Empty:
-                        item = None
+                        item = _TAKE_COMMANDS
                     if isinstance(item, _End):
                         end = item
                         break
-                    if item is not None:
+                    if item is not _TAKE_COMMANDS:
                         yield item
                         continue
                     for command in services.take_commands(session=session):
                         yield self._command_message(command)
         finally:
+            if woken is not None:
+                woken.close()
             with tenant_context(ctx):
                 services.close_session(session=session)
             connection.close()

@@ -19,6 +19,7 @@ from control_plane.agents.errors import (
 from control_plane.agents.models import AgentSession, ReloadRequest, TickRequest
 from control_plane.alerts import incidents
 from control_plane.audit.services import record
+from control_plane.core import wakeups
 from control_plane.core.context import Principal, TenantContext
 from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, Run, RunStatus
 from control_plane.tenancy import tokens
@@ -92,6 +93,7 @@ def open_session(*, ctx: TenantContext, hello: Hello) -> AgentSession:
         code_locations=hello.code_locations,
     )
     incidents.agent_connected(session=session)  # "agent offline" resolves once it is back
+    wakeups.wake_dequeuer()  # queued runs may have been waiting for an agent
     return session
 
 
@@ -127,9 +129,11 @@ def close_session(*, session: AgentSession) -> None:
     now = timezone.now()
     AgentSession.objects.filter(pk=session.pk).update(connected=False, disconnected_at=now)
     # Runs assigned but never sent go back to the queue at once.
-    Run.objects.filter(
+    requeued = Run.objects.filter(
         agent_session=session, status=RunStatus.STARTING, dispatched_at__isnull=True
     ).update(status=RunStatus.QUEUED, agent_session=None, assigned_at=None, updated_at=now)
+    if requeued:
+        wakeups.wake_dequeuer()
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,10 @@ class Command:
 
 
 def take_commands(*, session: AgentSession, now: datetime | None = None) -> list[Command]:
-    """Runs assigned to this session and not sent yet; marked sent as they are taken."""
+    """Commands made for this session and not sent yet; marked sent as they are taken.
+
+    Whoever makes one calls ``wakeups.wake_session`` in the same transaction, so the stream
+    looks as it commits."""
     now = now or timezone.now()
     commands: list[Command] = []
     launches = Run.objects.filter(
@@ -212,6 +219,8 @@ def request_reload(
             for session in serving
         ]
     )
+    for session in serving:
+        wakeups.wake_session(session.pk)
     return serving
 
 
@@ -244,7 +253,7 @@ def request_tick(
             f"{deployment.name!r}"
         )
     session = min(serving, key=lambda s: str(s.pk))
-    return TickRequest.objects.create(
+    request = TickRequest.objects.create(
         organization_id=deployment.organization_id,
         deployment=deployment,
         location_name=location_name,
@@ -256,6 +265,8 @@ def request_tick(
         timeout_seconds=timeout_seconds,
         agent_session=session,
     )
+    wakeups.wake_session(session.pk)
+    return request
 
 
 def record_tick_answer(*, session: AgentSession, answer: TickAnswer) -> bool:

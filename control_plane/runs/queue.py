@@ -10,6 +10,10 @@ Safe with several dequeuers (``run_daemon`` replicas): each deployment is handle
 lock taken with ``SELECT ... FOR UPDATE SKIP LOCKED``, so two dequeuers never count the same
 capacity twice nor assign the same run; a deployment another dequeuer holds is skipped for
 this pass. On SQLite (``assay dev``, one process) the locks are no-ops and writes serialize.
+
+On PostgreSQL, what may make a queued run assignable (a launch, a retry, a run ending, an
+agent connecting) calls ``core.wakeups.wake_dequeuer`` in its transaction, and each
+assignment wakes the session's stream (``wake_session``), so neither polls while idle.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from control_plane.agents.models import AgentSession
+from control_plane.core import wakeups
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.runs.models import IN_PROGRESS_STATUSES, Run, RunStatus
 from control_plane.tenancy.models import Deployment
@@ -75,7 +80,10 @@ def dequeue_deployment(*, deployment_id: int, now: datetime) -> list[Run]:
             return []  # gone, or another dequeuer holds it right now
         ctx = TenantContext(organization=deployment.organization, principal=_PRINCIPAL)
         with tenant_context(ctx):
-            return _assign(deployment, now)
+            assigned = _assign(deployment, now)
+        for session_id in {run.agent_session_id for run in assigned}:
+            wakeups.wake_session(session_id)  # its stream sends the launches on commit
+        return assigned
 
 
 def _assign(deployment: Deployment, now: datetime) -> list[Run]:

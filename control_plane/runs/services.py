@@ -17,6 +17,7 @@ from control_plane.audit.services import record
 from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.models import AssetDefinition
 from control_plane.catalog.partition_status import PartitionKeys
+from control_plane.core import wakeups
 from control_plane.core.context import TenantContext
 from control_plane.runs.audit_actions import RUN_LAUNCH, RUN_TERMINATE
 from control_plane.runs.errors import InvalidRunRequest, RunAlreadyFinished
@@ -147,6 +148,7 @@ def launch_run(
             ip=ctx.ip,
             user_agent=ctx.user_agent,
         )
+        wakeups.wake_dequeuer()
     return run
 
 
@@ -178,6 +180,8 @@ def terminate_run(*, ctx: TenantContext, run: Run, reason: str = "") -> Run:
             ip=ctx.ip,
             user_agent=ctx.user_agent,
         )
+        if run.status == RunStatus.CANCELING:  # its agent's stream sends TerminateRun
+            wakeups.wake_session(run.agent_session_id)
     return run
 
 
@@ -208,6 +212,7 @@ def apply_status(*, run: Run, status: RunStatus, reason: str, at: datetime) -> b
         run.started_at = at
     if status in TERMINAL_STATUSES:
         run.ended_at = at
+        wakeups.wake_dequeuer()  # its slot is free (or its retry is queued)
     run.updated_at = now
     run.save()
     # Alerts are rows written in this transaction; a queued retry is not yet a failure.
