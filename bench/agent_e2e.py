@@ -15,9 +15,13 @@ code location. Then:
   through ``runs.services.launch_run`` (what the REST API calls); each latency is the run's
   ``created_at`` (queued) to the timestamp of its first ``step_started`` event as stored in
   the event log. The location is warm: the first three runs are not counted.
+- ``idle_grpc_cpu_pct`` / ``idle_daemon_cpu_pct`` / ``idle_postgres_cpu_pct``: then, with
+  the agent connected and nothing to do, the CPU time the gRPC server, the run daemon's
+  queue loop and PostgreSQL (all its processes) use over ``BENCH_IDLE_SECONDS`` (10), in
+  percent of one core (from ``/proc/<pid>/stat``).
 
-Prints one JSON line with ``events_per_s``, ``launch_p50_ms`` and ``launch_p99_ms``; a
-breakdown goes to standard error.
+Prints one JSON line with ``events_per_s``, ``launch_p50_ms``, ``launch_p99_ms`` and the
+idle figures; a breakdown goes to standard error.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 LAUNCHES = int(os.environ.get("BENCH_LAUNCHES", "200"))
+IDLE_SECONDS = float(os.environ.get("BENCH_IDLE_SECONDS", "10"))
 WARMUP_LAUNCHES = 3
 AGENT = Path(sys.executable).with_name("assay-agent")
 TIMEOUT_SECONDS = 120.0
@@ -199,6 +204,42 @@ def _launch_latencies(ctx, deployment, location, log: Path) -> list[float]:
     return latencies
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (Linux; a process gone counts nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_pids(server) -> list[int]:
+    """The postmaster and its children (backends, checkpointer, ...)."""
+    postmaster = int((server.directory / "data" / "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return [postmaster, *children]
+
+
+def _idle_cpu(processes: dict[str, list[int]]) -> dict[str, float]:
+    """Percent of one core each group of processes uses over IDLE_SECONDS, nothing to do."""
+    time.sleep(1.0)  # the last run's status changes and acks settle first
+    before = {name: _cpu_seconds(pids) for name, pids in processes.items()}
+    time.sleep(IDLE_SECONDS)
+    return {
+        name: round((_cpu_seconds(pids) - before[name]) / IDLE_SECONDS * 100, 1)
+        for name, pids in processes.items()
+    }
+
+
 def _start(command: list[str], log: Path, **options) -> subprocess.Popen:
     with open(log, "ab") as output:
         return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **options)
@@ -240,9 +281,10 @@ def main() -> None:
         line = grpc_server.stdout.readline()  # "serving the agent endpoint on grpc://host:port"
         address = line.strip().rsplit("//", 1)[-1]
         log = work / "bench.log"
-        processes.append(
-            _start([sys.executable, "-m", "control_plane", "run_daemon", "--loops", "queue"], log)
+        daemon = _start(
+            [sys.executable, "-m", "control_plane", "run_daemon", "--loops", "queue"], log
         )
+        processes.append(daemon)
         (work / "quick_defs.py").write_text(QUICK_DEFS)
         (work / "assay.yaml").write_text(
             f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
@@ -261,6 +303,18 @@ def main() -> None:
         )
         events_per_s = _ingestion_rate(ctx, agent_id, log)
         latencies = _launch_latencies(ctx, deployment, location, log)
+        idle = _idle_cpu(
+            {
+                "grpc": [grpc_server.pid],
+                "daemon": [daemon.pid],
+                "postgres": _postgres_pids(server),
+            }
+        )
+        print(
+            f"idle, one agent connected: gRPC server {idle['grpc']}% of a core, run daemon "
+            f"(queue loop) {idle['daemon']}%, PostgreSQL {idle['postgres']}%",
+            file=sys.stderr,
+        )
         print(
             json.dumps(
                 {
@@ -269,6 +323,9 @@ def main() -> None:
                     "launch_p99_ms": round(
                         statistics.quantiles(latencies, n=100, method="inclusive")[98], 1
                     ),
+                    "idle_grpc_cpu_pct": idle["grpc"],
+                    "idle_daemon_cpu_pct": idle["daemon"],
+                    "idle_postgres_cpu_pct": idle["postgres"],
                 }
             )
         )
