@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
 import threading
 import time
@@ -22,11 +23,12 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.config import CodeLocationConfig
 from agent.outbox import OutboxEntry
 from agent.run_records import RunStatus, event_entry, status_entry
+from agent.tick_process import ChildOutcome
 from agent.warm_process import RunProcess, StaleWarmProcess, WarmProcess, WarmProcessError
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,8 @@ class ProcessRunLauncher:
         self.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.locations_dir = Path(state_dir) / "locations"  # the warm processes' own output
         self.locations_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.ticks_dir = Path(state_dir) / "ticks"  # sensors' and schedules' requests, output
+        self.ticks_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._record = record
         self._hidden = tuple(hidden_env_vars)
         self._grace = terminate_grace_seconds
@@ -223,10 +227,14 @@ class ProcessRunLauncher:
         self._follow(run, read_fd)
 
     def _fork(self, run: _ActiveRun, event_fd: int, stdout_fd: int, stderr_fd: int) -> RunProcess:
-        """Fork from the location's warm process; a stale or dead one is replaced once."""
-        request_file = run.directory / "request.json"
         fds = {"event_fd": event_fd, "stdout_fd": stdout_fd, "stderr_fd": stderr_fd}
-        warm, reused = self._warm_process(run.location)
+        return self._spawn(run.location, run.directory / "request.json", fds)
+
+    def _spawn(
+        self, location: CodeLocationConfig, request_file: Path, fds: dict[str, int]
+    ) -> RunProcess:
+        """Fork from the location's warm process; a stale or dead one is replaced once."""
+        warm, reused = self._warm_process(location)
         try:
             return warm.spawn(request_file, **fds)
         except WarmProcessError as exc:
@@ -234,13 +242,47 @@ class ProcessRunLauncher:
             if not reused:
                 raise
             level = logging.INFO if isinstance(exc, StaleWarmProcess) else logging.WARNING
-            log.log(level, "code location %s: new warm process: %s", run.location.name, exc)
-        warm, _ = self._warm_process(run.location)
+            log.log(level, "code location %s: new warm process: %s", location.name, exc)
+        warm, _ = self._warm_process(location)
         try:
             return warm.spawn(request_file, **fds)
         except WarmProcessError:
             self._discard(warm)
             raise
+
+    def evaluate_tick(
+        self, location: CodeLocationConfig, request: dict[str, Any], timeout: float
+    ) -> ChildOutcome:
+        """Evaluate a sensor or schedule function in a child of the location's warm process
+        (``tick_process.WarmEvaluator``). What the function prints goes to
+        ``state_dir/ticks/<kind>-<name>.log`` (the latest evaluation's); a child still busy
+        at ``timeout`` is killed with its process group."""
+        output_file = self.ticks_dir / f"{request['kind']}-{request['name']}.log"
+        request_file = self.ticks_dir / f"{request['request_id']}.json"
+        request_file.write_text(json.dumps(request))
+        read_fd, write_fd = os.pipe()
+        try:
+            with open(output_file, "wb") as output:
+                fds = {"event_fd": write_fd, "stdout_fd": output.fileno()}
+                process = self._spawn(location, request_file, {**fds, "stderr_fd": output.fileno()})
+        except BaseException:
+            os.close(read_fd)
+            request_file.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(write_fd)
+        try:
+            answer, timed_out = _read_answer(read_fd, timeout)
+            if timed_out:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                return ChildOutcome(None, timed_out=True)
+            code = process.wait(timeout=10)
+        finally:
+            request_file.unlink(missing_ok=True)
+        if answer is not None:
+            return ChildOutcome(answer)
+        return ChildOutcome(None, returncode=code, output_tail=_tail(output_file))
 
     def _warm_process(self, location: CodeLocationConfig) -> tuple[WarmProcess, bool]:
         """The location's warm process (started now if needed) and whether it already ran."""
@@ -391,3 +433,32 @@ def _parse(line: bytes, run_id: str) -> dict | None:
         log.error("run %s: unreadable line from its worker: %r", run_id, line[:200])
         return None
     return message if isinstance(message, dict) else None
+
+
+def _read_answer(read_fd: int, timeout: float) -> tuple[dict[str, Any] | None, bool]:
+    """The tick child's answer from its channel, and whether time ran out first."""
+    deadline = time.monotonic() + timeout
+    buffer = b""
+    with os.fdopen(read_fd, "rb", buffering=0) as channel:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([channel], [], [], left)[0]:
+                return None, True
+            chunk = channel.read(_READ_CHUNK)
+            if not chunk:
+                break
+            buffer += chunk
+    for line in buffer.split(b"\n"):
+        with contextlib.suppress(ValueError):
+            message = json.loads(line)
+            if isinstance(message, dict) and message.get("kind") == "tick_result":
+                return message.get("result"), False
+    return None, False
+
+
+def _tail(path: Path, limit: int = 8 * 1024) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-limit:].decode("utf-8", "replace").strip()

@@ -119,15 +119,110 @@ def _failure_message(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, AssayError) else traceback.format_exc()
 
 
+def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate a sensor or schedule function (``EvaluateTick``) and return its decision,
+    or ``{"error": ...}`` naming what went wrong (the traceback for user code)."""
+    from datetime import UTC, datetime
+
+    from assay.definitions.schedules import evaluate_schedule
+    from assay.definitions.sensors import evaluate_sensor
+    from assay.execution.run_resources import RunResources
+    from assay.loading import load_definitions
+
+    def at(seconds: float) -> datetime | None:
+        return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
+
+    try:
+        defs = load_definitions(module=request.get("module"), file=request.get("file"))
+        kind, name = request["kind"], request["name"]
+        found = [
+            i for i in (defs.sensors if kind == "sensor" else defs.schedules) if i.name == name
+        ]
+        if not found:
+            return {"error": f"code location has no {kind} named {name!r}"}
+        resources = RunResources(defs.resources, defs.resources, "tick-" + request["request_id"])
+        try:
+            opened = resources.open()
+            if kind == "sensor":
+                result = evaluate_sensor(
+                    found[0],
+                    request["cursor"],
+                    evaluation_time=at(request["evaluation_time"]),
+                    last_evaluation_time=at(request["last_evaluation_time"]),
+                    resources=opened,
+                )
+            else:
+                result = evaluate_schedule(
+                    found[0],
+                    scheduled_execution_time=at(request["evaluation_time"]),
+                    resources=opened,
+                )
+        finally:
+            resources.close()
+    except BaseException as exc:
+        return {"error": _tick_error(exc)}
+    sensor = kind == "sensor"
+    return {
+        "run_requests": [
+            {
+                "run_key": r.run_key or "",
+                "partition_key": r.partition_key or "",
+                "tags": {str(k): str(v) for k, v in dict(r.tags).items()},
+                "asset_selection": ",".join(
+                    k if isinstance(k, str) else k.to_user_string() for k in r.asset_selection or ()
+                ),
+            }
+            for r in result.run_requests
+        ],
+        "skip_reason": result.skip_reason or "",
+        "has_cursor": sensor and result.cursor is not None,
+        "cursor": result.cursor if sensor and result.cursor is not None else "",
+        "dynamic_partitions": [
+            {
+                "name": d.partitions_def_name,
+                "add": list(d.partition_keys) if type(d).__name__.startswith("Add") else [],
+                "delete": list(d.partition_keys) if type(d).__name__.startswith("Delete") else [],
+            }
+            for d in result.dynamic_partitions_requests
+        ],
+    }
+
+
+def _tick_error(exc: BaseException) -> str:
+    """The SDK's message (it names the sensor) and the user code's traceback, if any."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})\n{traceback.format_exc().rstrip()}"
+    message = _failure_message(exc)
+    cause = exc.__cause__
+    if cause is None or message.startswith("Traceback"):
+        return message
+    return message + "\n" + "".join(traceback.format_exception(cause)).rstrip()
+
+
 def run(request_path: str, fd: int) -> int:
-    """Execute one run (in a child of the warm process); every outcome becomes a result."""
+    """Execute one run, or evaluate one tick, in a child of the warm process; every outcome
+    becomes a result on the channel."""
     channel = EventChannel(fd)
     try:
         with open(request_path, encoding="utf-8") as handle:
             request = json.load(handle)
+        if request.get("op") == "tick":
+            channel.send({"kind": "tick_result", "result": evaluate_tick(request)})
+            return 0
         execute(request, channel)
     except BaseException as exc:
         channel.send({"kind": "result", "success": False, "message": _failure_message(exc)})
+    return 0
+
+
+def tick(request_path: str, result_path: str) -> int:
+    """Cold path (no warm process): evaluate one tick, answer through ``result_path``."""
+    with open(request_path, encoding="utf-8") as handle:
+        request = json.load(handle)
+    result = evaluate_tick(request)
+    with open(result_path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    os.replace(result_path + ".tmp", result_path)
     return 0
 
 
@@ -303,7 +398,10 @@ def serve(control_fd: int, kind: str, target: str, *, sdk_only: bool) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`."""
+    """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`, or
+    `run_worker.py tick REQUEST_FILE RESULT_FILE`."""
+    if len(argv) == 4 and argv[1] == "tick":
+        return tick(argv[2], argv[3])
     if len(argv) < 5 or argv[1] != "serve":
         print(f"usage: {argv[0]} serve CONTROL_FD module|file TARGET", file=sys.stderr)
         return 2

@@ -247,6 +247,7 @@ class Agent:
             self.locations.config(request.location_name),
             request,
             hidden_env_vars=hidden_env_vars(self.config),
+            warm=self.process_launcher.evaluate_tick if self.process_launcher else None,
         )
 
     def reload(self, location_name: str) -> None:

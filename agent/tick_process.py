@@ -9,98 +9,26 @@ requests, a skip reason, a cursor and dynamic partition changes.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent import run_worker
 from agent.config import CodeLocationConfig
 from agent.location_process import location_environment
+from agent.warm_process import WORKER_BOOTSTRAP, WarmProcessError
+
+log = logging.getLogger(__name__)
 
 MAX_RUN_REQUESTS = 1000
 MAX_CURSOR_BYTES = 64 * 1024
 MAX_ERROR_BYTES = 64 * 1024
 _STDERR_TAIL_BYTES = 8 * 1024
-
-# Runs in the location's interpreter; answers through a result file (user code may print).
-_BOOTSTRAP = """
-import json, os, sys, traceback
-from datetime import datetime, timezone
-
-request_path, result_path = sys.argv[1], sys.argv[2]
-
-def answer(result):
-    with open(result_path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
-    os.replace(result_path + ".tmp", result_path)
-
-try:
-    with open(request_path, encoding="utf-8") as handle:
-        request = json.load(handle)
-    from assay.definitions.schedules import evaluate_schedule
-    from assay.definitions.sensors import evaluate_sensor
-    from assay.execution.run_resources import RunResources
-    from assay.loading import load_definitions
-except BaseException:
-    answer({"error": "the assay SDK cannot be imported by " + sys.executable + ":\\n"
-            + traceback.format_exc()})
-    raise SystemExit(0)
-
-def at(seconds):
-    return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds else None
-
-try:
-    if request["module"]:
-        defs = load_definitions(module=request["module"])
-    else:
-        defs = load_definitions(file=request["file"])
-    kind, name = request["kind"], request["name"]
-    pool = defs.sensors if kind == "sensor" else defs.schedules
-    found = [item for item in pool if item.name == name]
-    if not found:
-        answer({"error": f"code location has no {kind} named {name!r}"})
-        raise SystemExit(0)
-    resources = RunResources(defs.resources, defs.resources, "tick-" + request["request_id"])
-    try:
-        opened = resources.open()
-        if kind == "sensor":
-            result = evaluate_sensor(
-                found[0], request["cursor"], evaluation_time=at(request["evaluation_time"]),
-                last_evaluation_time=at(request["last_evaluation_time"]), resources=opened)
-        else:
-            result = evaluate_schedule(
-                found[0], scheduled_execution_time=at(request["evaluation_time"]),
-                resources=opened)
-    finally:
-        resources.close()
-    answer({
-        "run_requests": [
-            {"run_key": r.run_key or "", "partition_key": r.partition_key or "",
-             "tags": {str(k): str(v) for k, v in dict(r.tags).items()},
-             "asset_selection": ",".join(
-                 k if isinstance(k, str) else k.to_user_string() for k in r.asset_selection or ())}
-            for r in result.run_requests
-        ],
-        "skip_reason": result.skip_reason or "",
-        "has_cursor": kind == "sensor" and result.cursor is not None,
-        "cursor": result.cursor if kind == "sensor" and result.cursor is not None else "",
-        "dynamic_partitions": [
-            {"name": d.partitions_def_name,
-             "add": list(d.partition_keys) if type(d).__name__.startswith("Add") else [],
-             "delete": list(d.partition_keys) if type(d).__name__.startswith("Delete") else []}
-            for d in result.dynamic_partitions_requests
-        ],
-    })
-except SystemExit:
-    raise
-except BaseException as exc:
-    from assay.errors import AssayError
-    detail = str(exc) if isinstance(exc, AssayError) else ""
-    answer({"error": (detail + "\\n" if detail else "") + traceback.format_exc()})
-"""
 
 
 @dataclass(frozen=True)
@@ -130,12 +58,32 @@ class TickOutcome:
     dynamic_partitions: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How a forked tick process ended: its answer, else why there is none."""
+
+    result: dict[str, Any] | None
+    returncode: int | None = None
+    timed_out: bool = False
+    output_tail: str = ""
+
+
+# Evaluates a tick from the location's warm process (the launcher's), or raises.
+WarmEvaluator = Callable[[CodeLocationConfig, dict[str, Any], float], ChildOutcome]
+
+
 def evaluate_tick(
-    location: CodeLocationConfig, request: TickRequest, *, hidden_env_vars: Collection[str] = ()
+    location: CodeLocationConfig,
+    request: TickRequest,
+    *,
+    hidden_env_vars: Collection[str] = (),
+    warm: WarmEvaluator | None = None,
 ) -> TickOutcome:
-    """Run the tick in a subprocess; never raises for anything the user's code does."""
-    what = f"{request.kind} '{request.name}'"
+    """Evaluate the tick in the location's interpreter; never raises for anything the
+    user's code does. With ``warm``, a child forked from the location's warm process does
+    it in milliseconds; without one (or when that cannot start) a fresh interpreter does."""
     payload = {
+        "op": "tick",
         "request_id": request.request_id,
         "module": location.module,
         "file": str(location.file) if location.file is not None else None,
@@ -147,13 +95,28 @@ def evaluate_tick(
         ),
         "cursor": request.cursor,
     }
+    if warm is not None:
+        try:
+            return _outcome(request, warm(location, payload, request.timeout_seconds))
+        except WarmProcessError as exc:
+            log.warning("code location %s: evaluating cold: %s", location.name, exc)
+    return _outcome(request, _evaluate_cold(location, payload, request, hidden_env_vars))
+
+
+def _evaluate_cold(
+    location: CodeLocationConfig,
+    payload: dict[str, Any],
+    request: TickRequest,
+    hidden_env_vars: Collection[str],
+) -> ChildOutcome:
     with tempfile.TemporaryDirectory(prefix="assay-tick-") as scratch:
         request_path = Path(scratch) / "request.json"
         result_path = Path(scratch) / "result.json"
         request_path.write_text(json.dumps(payload), encoding="utf-8")
+        command = [str(location.python), "-c", WORKER_BOOTSTRAP, run_worker.__file__, "tick"]
         try:
             process = subprocess.run(
-                [str(location.python), "-c", _BOOTSTRAP, str(request_path), str(result_path)],
+                [*command, str(request_path), str(result_path)],
                 cwd=location.working_directory,
                 env=location_environment(location.env, hidden=hidden_env_vars),
                 stdin=subprocess.DEVNULL,
@@ -163,22 +126,29 @@ def evaluate_tick(
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return _failed(request, f"{what} timed out after {request.timeout_seconds:g} s")
+            return ChildOutcome(None, timed_out=True)
         except OSError as exc:
-            return _failed(request, f"cannot start {location.python}: {exc.strerror}")
-        if not result_path.exists():
-            code = process.returncode
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            tail = process.stderr[-_STDERR_TAIL_BYTES:].decode("utf-8", "replace").strip()
-            return _failed(
-                request, f"the process evaluating {what} {how}" + (f":\n{tail}" if tail else "")
-            )
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    return _outcome(request, result)
+            return ChildOutcome({"error": f"cannot start {location.python}: {exc.strerror}"})
+        if result_path.exists():
+            return ChildOutcome(json.loads(result_path.read_text(encoding="utf-8")))
+        tail = process.stderr[-_STDERR_TAIL_BYTES:].decode("utf-8", "replace").strip()
+        return ChildOutcome(None, returncode=process.returncode, output_tail=tail)
 
 
-def _outcome(request: TickRequest, result: dict[str, Any]) -> TickOutcome:
+def _outcome(request: TickRequest, child: ChildOutcome) -> TickOutcome:
     what = f"{request.kind} '{request.name}'"
+    if child.timed_out:
+        return _failed(request, f"{what} timed out after {request.timeout_seconds:g} s")
+    result = child.result
+    if result is None:
+        code = child.returncode
+        if code is None:
+            how = "ended without answering"
+        else:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        message = f"the process evaluating {what} {how}"
+        tail = child.output_tail
+        return _failed(request, f"{message}:\n{tail}" if tail else message)
     if result.get("error"):
         return _failed(request, f"{what} failed: {result['error']}")
     run_requests = tuple(result.get("run_requests") or ())

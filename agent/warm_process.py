@@ -33,7 +33,7 @@ _LOG_TAIL_BYTES = 4 * 1024
 _MAX_MESSAGE = 64 * 1024
 # Runs the worker file as __main__ without putting agent/ on the child's sys.path (its
 # modules would shadow user modules named config, cli, ...); needs no agent install.
-_BOOTSTRAP = (
+WORKER_BOOTSTRAP = (
     "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
 )
 
@@ -99,7 +99,7 @@ class WarmProcess:
                     [
                         str(location.python),
                         "-c",
-                        _BOOTSTRAP,
+                        WORKER_BOOTSTRAP,
                         run_worker.__file__,
                         "serve",
                         str(theirs.fileno()),

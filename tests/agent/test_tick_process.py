@@ -12,6 +12,7 @@ import pytest
 
 from agent import convert
 from agent.config import CodeLocationConfig
+from agent.launcher import ProcessRunLauncher
 from agent.tick_process import MAX_RUN_REQUESTS, TickRequest, evaluate_tick
 
 PROJECT = """
@@ -92,6 +93,27 @@ def location(tmp_path: Path) -> CodeLocationConfig:
     )
 
 
+@pytest.fixture(params=["warm", "cold"])
+def evaluate(request, tmp_path):
+    """Evaluate through a warm process's forked child (how the agent runs ticks), and
+    through a fresh interpreter (its fallback): the answers must be the same."""
+    launchers: list[ProcessRunLauncher] = []
+
+    def evaluate(location, tick_request, *, hidden_env_vars=()):
+        warm = None
+        if request.param == "warm":
+            launcher = ProcessRunLauncher(
+                tmp_path / "state", lambda entries: None, hidden_env_vars=hidden_env_vars
+            )
+            launchers.append(launcher)
+            warm = launcher.evaluate_tick
+        return evaluate_tick(location, tick_request, hidden_env_vars=hidden_env_vars, warm=warm)
+
+    yield evaluate
+    for launcher in launchers:
+        launcher.close()
+
+
 def tick(kind: str, name: str, *, cursor: str | None = None, timeout: float = 30.0):
     return TickRequest(
         request_id="t-1",
@@ -105,12 +127,12 @@ def tick(kind: str, name: str, *, cursor: str | None = None, timeout: float = 30
     )
 
 
-def test_a_sensor_returns_run_requests_cursor_and_dynamic_partitions(location) -> None:
+def test_a_sensor_returns_run_requests_cursor_and_dynamic_partitions(location, evaluate) -> None:
     inbox = Path(location.env["INBOX"])
     (inbox / "a.csv").write_text("x")
     (inbox / "b.csv").write_text("y")
 
-    outcome = evaluate_tick(location, tick("sensor", "new_files"))
+    outcome = evaluate(location, tick("sensor", "new_files"))
 
     assert outcome.error == ""
     assert [r["run_key"] for r in outcome.run_requests] == ["a.csv", "b.csv"]
@@ -123,16 +145,16 @@ def test_a_sensor_returns_run_requests_cursor_and_dynamic_partitions(location) -
     assert b"SECRET-ROWS" not in message  # what the function printed stays on this side
 
 
-def test_the_cursor_carries_over_and_a_skip_says_why(location) -> None:
+def test_the_cursor_carries_over_and_a_skip_says_why(location, evaluate) -> None:
     (Path(location.env["INBOX"]) / "a.csv").write_text("x")
-    outcome = evaluate_tick(location, tick("sensor", "new_files", cursor="1"))
+    outcome = evaluate(location, tick("sensor", "new_files", cursor="1"))
     assert outcome.run_requests == ()
     assert outcome.skip_reason == "no new files after 1"
     assert outcome.cursor == "1"
 
 
-def test_a_schedule_function_runs_for_its_scheduled_time(location) -> None:
-    outcome = evaluate_tick(location, tick("schedule", "morning"))
+def test_a_schedule_function_runs_for_its_scheduled_time(location, evaluate) -> None:
+    outcome = evaluate(location, tick("schedule", "morning"))
     assert outcome.error == ""
     [request] = outcome.run_requests
     assert request["tags"] == {"day": "2024-03-01"}
@@ -144,23 +166,25 @@ def test_a_schedule_function_runs_for_its_scheduled_time(location) -> None:
     ("name", "expected"),
     [
         ("broken", "RuntimeError: the vendor API is down"),
-        ("exits", "exited with code 3"),
+        ("exits", "it called sys.exit(3)"),
         ("flood", f"the limit is {MAX_RUN_REQUESTS}"),
         ("missing", "no sensor named 'missing'"),
     ],
 )
-def test_what_a_sensor_does_wrong_is_an_error_for_its_tick(location, name, expected) -> None:
-    outcome = evaluate_tick(location, tick("sensor", name))
+def test_what_a_sensor_does_wrong_is_an_error_for_its_tick(
+    location, evaluate, name, expected
+) -> None:
+    outcome = evaluate(location, tick("sensor", name))
     assert expected in outcome.error
     assert outcome.run_requests == ()
 
 
-def test_a_sensor_that_hangs_is_stopped_at_its_timeout(location) -> None:
-    outcome = evaluate_tick(location, tick("sensor", "stuck", timeout=3))
+def test_a_sensor_that_hangs_is_stopped_at_its_timeout(location, evaluate) -> None:
+    outcome = evaluate(location, tick("sensor", "stuck", timeout=3))
     assert "timed out after 3 s" in outcome.error
 
 
-def test_the_agent_token_variable_is_hidden_from_sensors(location, tmp_path) -> None:
+def test_the_agent_token_variable_is_hidden_from_sensors(location, evaluate, tmp_path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import os\nfrom assay import Definitions, SkipReason, sensor, asset\n"
@@ -171,7 +195,7 @@ def test_the_agent_token_variable_is_hidden_from_sensors(location, tmp_path) -> 
     )
     os.environ["ASSAY_AGENT_TOKEN"] = "agent_secret"
     try:
-        outcome = evaluate_tick(
+        outcome = evaluate(
             CodeLocationConfig("shop", "probe", None, tmp_path, Path(sys.executable)),
             tick("sensor", "peek"),
             hidden_env_vars=("ASSAY_AGENT_TOKEN",),
@@ -179,3 +203,26 @@ def test_the_agent_token_variable_is_hidden_from_sensors(location, tmp_path) -> 
     finally:
         del os.environ["ASSAY_AGENT_TOKEN"]
     assert outcome.skip_reason == "hidden"
+
+
+def test_the_agent_evaluates_ticks_from_the_warm_process_importing_the_location_once(
+    tmp_path,
+) -> None:
+    (tmp_path / "counted.py").write_text(
+        "from pathlib import Path\n"
+        "from assay import Definitions, SkipReason, asset, sensor\n"
+        "with open(Path(__file__).with_name('imports.log'), 'a') as log:\n"
+        "    log.write('imported\\n')\n"
+        "@asset\ndef a() -> int:\n    return 1\n"
+        "@sensor(target=a)\ndef quiet():\n    return SkipReason('nothing new')\n"
+        "defs = Definitions(assets=[a], sensors=[quiet])\n"
+    )
+    location = CodeLocationConfig("shop", "counted", None, tmp_path, Path(sys.executable))
+    launcher = ProcessRunLauncher(tmp_path / "state", lambda entries: None)
+    try:
+        for _ in range(3):
+            outcome = evaluate_tick(location, tick("sensor", "quiet"), warm=launcher.evaluate_tick)
+            assert outcome.skip_reason == "nothing new"
+    finally:
+        launcher.close()
+    assert (tmp_path / "imports.log").read_text().splitlines() == ["imported"]
