@@ -188,3 +188,27 @@ def test_two_replicas_ticking_at_once_evaluate_once_and_queue_one_run(acme):
     assert run.status == RunStatus.QUEUED
     with tenant_context(acme.ctx()):
         assert AutomationEvaluation.objects.filter(asset_key="order_count").count() == 2
+
+
+def test_dynamic_partitions_come_from_the_deployments_store(acme):
+    from assay import DynamicPartitionsDefinition
+    from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
+
+    files = DynamicPartitionsDefinition(name="files")
+
+    @asset(partitions_def=files)
+    def landed() -> None: ...
+
+    @asset(partitions_def=files, automation_condition=AC.eager(), deps=["landed"])
+    def parsed() -> None: ...
+
+    history = _history(acme, Definitions(assets=[landed, parsed]))
+    with tenant_context(acme.ctx()):
+        DeploymentDynamicPartitions(history.deployment).add_dynamic_partitions(
+            "files", ["a.csv", "b.csv"]
+        )
+    tick_automation(now=T0)
+    history.materialize("landed", "b.csv")
+    tick_automation(now=T0 + timedelta(minutes=1))
+    [run] = runs(acme)
+    assert (run.asset_keys, run.partition_key) == (["parsed"], "b.csv")
