@@ -98,8 +98,12 @@ def record(
         raise UndeclaredAuditAction(f"audit action {action!r} is not declared in audit.registry")
     target_type, target_id, target_label = _describe_target(target)
     with transaction.atomic():
-        # Lock the organization row so concurrent writers append one after another.
-        Organization.objects.select_for_update().filter(pk=organization.pk).values("pk").get()
+        # Lock the organization row so concurrent writers append one after another. NO KEY:
+        # writers still queue behind each other, but inserts elsewhere that reference the
+        # organization (their foreign-key checks take KEY SHARE) do not wait for us.
+        Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).values(
+            "pk"
+        ).get()
         last = (
             AuditEvent.objects.unscoped()
             .filter(organization=organization)

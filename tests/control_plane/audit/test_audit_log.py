@@ -280,3 +280,42 @@ def test_csv_export_defuses_spreadsheet_formulas_and_json_lines_keeps_them(acme)
     jsonl = client.get("/api/v1/orgs/acme/audit/export/", {**query, "format": "jsonl"})
     (line,) = b"".join(jsonl.streaming_content).decode().splitlines()
     assert json.loads(line)["target_label"] == evil
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_audited_change_does_not_hold_up_writes_that_reference_the_organization(acme):
+    """Ingestion inserts rows pointing at the organization while a launch, say, is still
+    writing its audit row: the chain's lock must not make them wait."""
+    require_postgresql()
+    from control_plane.agents.models import AgentSession
+
+    recorded, release = threading.Event(), threading.Event()
+
+    def audited_change():
+        try:
+            with transaction.atomic():
+                record(
+                    actor=Principal.system("test"),
+                    action="organization.update",
+                    target=acme.organization,
+                    organization=acme.organization,
+                    after={"name": "held"},
+                )
+                recorded.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=audited_change)
+    holder.start()
+    try:
+        assert recorded.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # blocked: fails, not hangs
+            AgentSession.objects.unscoped().create(
+                organization=acme.organization, agent_id="a", deployment_ids=[], code_locations=[]
+            )
+    finally:
+        release.set()
+        holder.join()
