@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -127,8 +128,12 @@ def _wait(predicate, what: str, log: Path):
     return value
 
 
-def _ingestion_rate(ctx, agent_id: str, log: Path) -> float:
-    """Events per second from the first acknowledged batch to the last event's ack."""
+def _ingestion_rate(
+    ctx, agent_id: str, log: Path, processes: dict[str, Callable[[], list[int]]]
+) -> float:
+    """Events per second from the first acknowledged batch to the last event's ack; the CPU
+    each group of ``processes`` (their pids, listed at the start and at the end: PostgreSQL
+    starts backends) used per 1,000 of those events goes to standard error."""
     from control_plane.core.context import tenant_context
     from control_plane.runs.models import IngestCursor
 
@@ -139,11 +144,19 @@ def _ingestion_rate(ctx, agent_id: str, log: Path) -> float:
     with tenant_context(ctx):
         first = _wait(acked, "the first acknowledged batch", log)
         started = time.perf_counter()
+        before = {name: _cpu_by_pid(pids()) for name, pids in processes.items()}
         _wait(lambda: acked() >= EVENTS, f"all {EVENTS} events to be acknowledged", log)
         elapsed = time.perf_counter() - started
+        cpu = {}
+        for name, pids in processes.items():
+            after = _cpu_by_pid(pids())
+            cpu[name] = sum(after[pid] - before[name].get(pid, 0.0) for pid in after)
+    per_batch = ", ".join(
+        f"{name} {seconds * 1000 / (EVENTS - first) * 1000:.0f} ms" for name, seconds in cpu.items()
+    )
     print(
         f"ingestion: {EVENTS - first} events in {elapsed:.2f} s after the first batch "
-        f"({first} events)",
+        f"({first} events); CPU per 1,000 events: {per_batch}",
         file=sys.stderr,
     )
     return (EVENTS - first) / elapsed
@@ -204,16 +217,20 @@ def _launch_latencies(ctx, deployment, location, log: Path) -> list[float]:
     return latencies
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of processes so far (Linux; a process gone counts nothing)."""
-    total = 0
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process so far (Linux; one gone is left out)."""
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    return sum(_cpu_by_pid(pids).values())
 
 
 def _postgres_pids(server) -> list[int]:
@@ -294,14 +311,22 @@ def main() -> None:
             "code_locations:\n  - name: quick\n    module: quick_defs\n"
         )
         agent_id = _fill_outbox(work / "state", str(run.id))
-        processes.append(
-            _start(
-                [str(AGENT), "run", "--config", str(work / "assay.yaml")],
-                log,
-                env={**os.environ, "ASSAY_AGENT_TOKEN": token},
-            )
+        agent = _start(
+            [str(AGENT), "run", "--config", str(work / "assay.yaml")],
+            log,
+            env={**os.environ, "ASSAY_AGENT_TOKEN": token},
         )
-        events_per_s = _ingestion_rate(ctx, agent_id, log)
+        processes.append(agent)
+        events_per_s = _ingestion_rate(
+            ctx,
+            agent_id,
+            log,
+            {
+                "gRPC server": lambda: [grpc_server.pid],
+                "PostgreSQL": lambda: _postgres_pids(server),
+                "agent": lambda: [agent.pid],
+            },
+        )
         latencies = _launch_latencies(ctx, deployment, location, log)
         idle = _idle_cpu(
             {
