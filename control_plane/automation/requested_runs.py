@@ -88,8 +88,8 @@ def covering_selection(
 ) -> str:
     """A selection of exactly ``keys`` in ``graph``: '' when they are all the
     ``executable`` assets, ``key+`` for a key whose whole downstream is wanted and no
-    wanted parent covers it, and the bare key for the rest (and for leaves) (also for a key ``graph`` does
-    not know: the launch then refuses it by name)."""
+    wanted parent covers it, and the bare key for the rest: for leaves, and for a key
+    ``graph`` does not know (the launch then refuses it by name)."""
     wanted = set(keys)
     if (
         executable
