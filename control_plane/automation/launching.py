@@ -12,7 +12,7 @@ from control_plane.core.context import TenantContext
 from control_plane.runs import services as runs
 from control_plane.runs.models import Run
 from control_plane.tenancy import queries as tenancy_queries
-from control_plane.tenancy.models import Deployment
+from control_plane.tenancy.models import CodeLocation, Deployment
 
 # Tags every run launched by the daemon carries, so a person can see where it came from.
 SCHEDULE_TAG = "assay/schedule"
@@ -42,16 +42,25 @@ def launch_requested_runs(
     deployment: Deployment,
     spec: InstigatorSpec,
     requests: Iterable[RequestedRun],
+    location: CodeLocation | None = None,
+    keep_run_keys: bool = True,
 ) -> Launched:
     """Queue one run per request not seen before (by run key). Call inside a transaction:
-    an invalid request raises and nothing of the tick is kept."""
-    location = tenancy_queries.get_code_location(deployment=deployment, name=spec.location_name)
+    an invalid request raises and nothing of the tick is kept.
+
+    ``keep_run_keys=False`` is for a schedule without a function: its tick claim already
+    makes each scheduled time launch once, so its keys need no bookkeeping.
+    """
+    if location is None:
+        location = tenancy_queries.get_code_location(deployment=deployment, name=spec.location_name)
     requests = list(requests)
-    keys = [r.run_key for r in requests if r.run_key]
+    keys = [r.run_key for r in requests if r.run_key] if keep_run_keys else []
     seen = set(
         InstigatorRunKey.objects.filter(
             deployment=deployment, kind=spec.kind, name=spec.name, run_key__in=keys
         ).values_list("run_key", flat=True)
+        if keys
+        else ()
     )
     launched = Launched()
     origin = SCHEDULE_TAG if spec.kind == "schedule" else SENSOR_TAG
@@ -70,7 +79,7 @@ def launch_requested_runs(
             partition_key=request.partition_key,
             tags=tags,
         )
-        if request.run_key:
+        if request.run_key and keep_run_keys:
             seen.add(request.run_key)
             InstigatorRunKey.objects.create(
                 organization_id=deployment.organization_id,

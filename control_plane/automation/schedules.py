@@ -14,6 +14,7 @@ from datetime import datetime
 from itertools import islice, takewhile
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from assay.definitions.schedules import ScheduleDefinition, evaluate_schedule
@@ -24,10 +25,13 @@ from control_plane.agents import services as agents
 from control_plane.agents.errors import NoAgentAvailable
 from control_plane.automation import ticks
 from control_plane.automation.instigators import InstigatorSpec, running
-from control_plane.automation.launching import RequestedRun
+from control_plane.automation.launching import RequestedRun, launch_requested_runs
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
-from control_plane.automation.outcomes import TickOutcome, complete_tick, instigator_pass
-from control_plane.tenancy.models import Deployment
+from control_plane.automation.outcomes import TickOutcome, instigator_pass
+from control_plane.core.context import Principal, TenantContext
+from control_plane.core.errors import AssayError
+from control_plane.tenancy import queries as tenancy_queries
+from control_plane.tenancy.models import CodeLocation, Deployment
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_CATCHUP_TICKS = 100
 # Catch-up "latest": how many missed ticks are counted for the tick's details, at most.
 MAX_COUNTED = 10_000
+# Function-less schedules' runs queued per transaction.
+LAUNCH_BATCH = 100
 
 
 def tick_schedules(*, now: datetime | None = None) -> int:
@@ -45,23 +51,51 @@ def tick_schedules(*, now: datetime | None = None) -> int:
 
 
 def _tick_deployment(deployment: Deployment, now: datetime) -> int:
-    handled = 0
+    """Claim every due tick of the deployment in one statement, ask agents to evaluate
+    schedule functions, and launch the rest in batches (one transaction per batch)."""
+    due: list[tuple[InstigatorSpec, datetime, int]] = []
+    advanced: dict[datetime, list[int]] = {}
     for spec, state in running(deployment=deployment, kind=InstigatorKind.SCHEDULE, now=now):
-        since = state.last_tick_time or now
         try:
-            due, missed = due_ticks(spec, since=since, now=now, catchup=state.catchup)
+            scheduled, missed = due_ticks(
+                spec, since=state.last_tick_time or now, now=now, catchup=state.catchup
+            )
         except SdkError as exc:
             log.error("schedule %s: %s", spec.name, exc)
             continue
-        if not due:
-            continue
-        for scheduled in due:
-            handled += _run_tick(deployment, spec, scheduled, missed=missed)
-        # Only ever forward, so replicas that computed the same ticks agree.
-        InstigatorState.objects.filter(pk=state.pk, last_tick_time__lt=due[-1]).update(
-            last_tick_time=due[-1], updated_at=now
+        if scheduled:
+            due += [(spec, when, missed) for when in scheduled]
+            advanced.setdefault(scheduled[-1], []).append(state.pk)
+    specs = {(spec.location_name, spec.name): spec for spec, _, _ in due}
+    claimed = ticks.claim_ticks(
+        deployment=deployment,
+        loop=DaemonTick.Loop.SCHEDULE,
+        wanted=[
+            ticks.Claim(
+                spec.name,
+                spec.location_name,
+                when.isoformat(),
+                when,
+                {"missed_ticks": missed} if missed else {},
+            )
+            for spec, when, missed in due
+        ],
+        now=now,
+    )  # what another replica claimed first is not ours to run
+    inline = []
+    for tick in claimed:
+        spec = specs[(tick.location_name, tick.name)]
+        if spec.has_function:
+            _ask_agent(deployment, spec, tick)
+        else:
+            inline.append((spec, tick))
+    _launch_inline(deployment, inline)
+    # Only ever forward, so replicas that computed the same ticks agree.
+    for last, state_ids in advanced.items():
+        InstigatorState.objects.filter(pk__in=state_ids, last_tick_time__lt=last).update(
+            last_tick_time=last, updated_at=now
         )
-    return handled
+    return len(claimed)
 
 
 def due_ticks(
@@ -82,39 +116,74 @@ def due_ticks(
     return [latest], missed
 
 
-def _run_tick(
-    deployment: Deployment, spec: InstigatorSpec, scheduled: datetime, *, missed: int
-) -> int:
-    tick = ticks.claim_tick(
+def _ask_agent(deployment: Deployment, spec: InstigatorSpec, tick: DaemonTick) -> None:
+    """A schedule function runs in the code location: the answer completes the tick."""
+    try:
+        request = agents.request_tick(
+            deployment=deployment,
+            location_name=spec.location_name,
+            kind="schedule",
+            name=spec.name,
+            evaluation_time=tick.scheduled_time,
+            timeout_seconds=settings.TICK_TIMEOUT_SECONDS,
+        )
+    except NoAgentAvailable as exc:
+        ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=exc.message)
+    else:
+        ticks.attach_request(tick, request)  # completed by collect_answers
+
+
+def _launch_inline(deployment: Deployment, inline: list[tuple[InstigatorSpec, DaemonTick]]) -> None:
+    """Schedules without a function: evaluated here, their runs queued LAUNCH_BATCH ticks
+    to a transaction. A request that cannot launch fails its own tick only (it is refused
+    before anything is written)."""
+    if not inline:
+        return
+    locations: dict[str, CodeLocation] = {}
+    open_failures = ticks.open_failure_keys(deployment=deployment, loop=DaemonTick.Loop.SCHEDULE)
+    for start in range(0, len(inline), LAUNCH_BATCH):
+        batch = inline[start : start + LAUNCH_BATCH]
+        with transaction.atomic():
+            for spec, tick in batch:
+                _launch_one(deployment, spec, tick, locations)
+            ticks.finish_ticks([tick for _, tick in batch], open_failures=open_failures)
+
+
+def _launch_one(
+    deployment: Deployment,
+    spec: InstigatorSpec,
+    tick: DaemonTick,
+    locations: dict[str, CodeLocation],
+) -> None:
+    outcome = evaluate_here(spec, tick.scheduled_time)
+    if outcome.error:
+        tick.status, tick.error = DaemonTick.Status.FAILURE, outcome.error
+        return
+    ctx = TenantContext(
+        organization=deployment.organization,
+        principal=Principal.system(f"schedule {spec.name}"),
         deployment=deployment,
-        loop=DaemonTick.Loop.SCHEDULE,
-        name=spec.name,
-        location_name=spec.location_name,
-        tick_key=scheduled.isoformat(),
-        scheduled_time=scheduled,
     )
-    if tick is None:
-        return 0  # another daemon replica has this tick
-    if missed:
-        tick.details = {"missed_ticks": missed}
-        tick.save(update_fields=["details"])
-    if spec.has_function:
-        try:
-            request = agents.request_tick(
-                deployment=deployment,
-                location_name=spec.location_name,
-                kind="schedule",
-                name=spec.name,
-                evaluation_time=scheduled,
-                timeout_seconds=settings.TICK_TIMEOUT_SECONDS,
+    try:
+        if spec.location_name not in locations:
+            locations[spec.location_name] = tenancy_queries.get_code_location(
+                deployment=deployment, name=spec.location_name
             )
-        except NoAgentAvailable as exc:
-            ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=exc.message)
-        else:
-            ticks.attach_request(tick, request)  # completed by collect_answers
-        return 1
-    complete_tick(tick, spec=spec, outcome=evaluate_here(spec, scheduled))
-    return 1
+        launched = launch_requested_runs(
+            ctx=ctx,
+            deployment=deployment,
+            spec=spec,
+            requests=outcome.run_requests,
+            location=locations[spec.location_name],
+            keep_run_keys=False,
+        )
+    except AssayError as exc:
+        tick.status = DaemonTick.Status.FAILURE
+        tick.error = f"the tick's run requests were not launched: {exc.message}"
+        return
+    tick.run_ids = [str(run.id) for run in launched.runs]
+    tick.status = DaemonTick.Status.SUCCESS if launched.runs else DaemonTick.Status.SKIPPED
+    tick.skip_reason = "" if launched.runs else (outcome.skip_reason or "no runs were requested")
 
 
 def evaluate_here(spec: InstigatorSpec, scheduled: datetime) -> TickOutcome:

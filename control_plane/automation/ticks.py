@@ -9,12 +9,14 @@ tick of the same instigator resolves it.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from control_plane.agents.models import TickRequest
@@ -28,6 +30,17 @@ log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 64 * 1024
 ALERTED_LOOPS = {DaemonTick.Loop.SCHEDULE, DaemonTick.Loop.SENSOR}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A tick to claim: which instigator, and its key (a schedule's scheduled time)."""
+
+    name: str
+    location_name: str
+    tick_key: str
+    scheduled_time: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -69,6 +82,85 @@ def claim_tick(
         return None
 
 
+def claim_ticks(
+    *, deployment: Deployment, loop: str, wanted: Iterable[Claim], now: datetime
+) -> list[DaemonTick]:
+    """Claim many ticks in one statement (``INSERT ... ON CONFLICT DO NOTHING RETURNING``):
+    those another replica already holds are left out of the answer."""
+    wanted = list(wanted)
+    if not wanted:
+        return []
+    table = DaemonTick._meta.db_table
+    columns = (
+        "organization_id, deployment_id, loop, name, location_name, tick_key, scheduled_time, "
+        "status, started_at, error, skip_reason, run_ids, details"
+    )
+    row = "(" + ", ".join(["%s"] * 13) + ")"
+    params: list[Any] = []
+    for claim in wanted:
+        params += [
+            deployment.organization_id,
+            deployment.pk,
+            loop,
+            claim.name,
+            claim.location_name,
+            claim.tick_key,
+            claim.scheduled_time,
+            DaemonTick.Status.STARTED,
+            now,
+            "",
+            "",
+            "[]",
+            json.dumps(claim.details),
+        ]
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(wanted))} "
+        "ON CONFLICT (deployment_id, loop, name, tick_key) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [r[0] for r in cursor.fetchall()]
+    claimed = list(DaemonTick.objects.filter(pk__in=ids).order_by("id"))
+    for tick in claimed:
+        tick.deployment = deployment
+    return claimed
+
+
+def finish_ticks(ticks: list[DaemonTick], *, open_failures: set[str]) -> None:
+    """Record many outcomes (set on the objects; details are set when claimed). Failures
+    open alerts;
+    a success resolves one only when ``open_failures`` (keys of open incidents) has it."""
+    now = timezone.now()
+    for tick in ticks:  # one small UPDATE each: cheaper than bulk_update's CASE per field
+        tick.finished_at = now
+        tick.error = tick.error[-MAX_ERROR_CHARS:]
+        tick.skip_reason = tick.skip_reason[:4000]
+        DaemonTick.objects.filter(pk=tick.pk).update(
+            status=tick.status,
+            finished_at=now,
+            error=tick.error,
+            skip_reason=tick.skip_reason,
+            run_ids=tick.run_ids,
+        )
+    for tick in ticks:
+        if tick.status == DaemonTick.Status.FAILURE or _incident_key(tick) in open_failures:
+            _alert(tick)
+
+
+def open_failure_keys(*, deployment: Deployment, loop: str) -> set[str]:
+    """Keys of the loop's open tick-failure incidents (one query for a whole pass)."""
+    from control_plane.alerts.models import Incident
+
+    return set(
+        Incident.objects.filter(
+            deployment=deployment,
+            kind=IncidentKind.TICK_FAILURE,
+            key__startswith=f"{loop}:",
+            resolved_at__isnull=True,
+        ).values_list("key", flat=True)
+    )
+
+
 def attach_request(tick: DaemonTick, request: TickRequest) -> None:
     tick.tick_request = request
     tick.save(update_fields=["tick_request"])
@@ -108,8 +200,12 @@ def finish_tick(
     return tick
 
 
+def _incident_key(tick: DaemonTick) -> str:
+    return f"{tick.loop}:{tick.location_name}/{tick.name}"
+
+
 def _alert(tick: DaemonTick) -> None:
-    key = f"{tick.loop}:{tick.location_name}/{tick.name}"
+    key = _incident_key(tick)
     if tick.status == DaemonTick.Status.FAILURE:
         open_incident(
             deployment=tick.deployment,

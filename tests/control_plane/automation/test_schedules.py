@@ -226,3 +226,50 @@ def test_catchup_all_runs_a_bounded_number_of_missed_ticks_per_pass_then_continu
     assert len(runs_of(acme)) == 6
     days = sorted(t.scheduled_time.day for t in DaemonTick.objects.unscoped().all())
     assert days == [2, 3, 4, 5, 6, 7]
+
+
+def test_a_tick_that_cannot_launch_fails_alone_and_alerts_while_the_others_run(acme):
+    from assay import AssetSpec, Definitions, ScheduleDefinition, asset
+    from assay.snapshot import build_snapshot
+    from control_plane.alerts.models import Incident
+    from control_plane.catalog.services import record_location_snapshot
+    from tests.control_plane.factories import agent_ctx
+
+    @asset
+    def orders() -> int:
+        return 1
+
+    schedules = [
+        ScheduleDefinition(name="orders_hourly", cron_schedule="0 * * * *", target="orders"),
+        # An external asset is observed, never materialized: nothing to launch.
+        ScheduleDefinition(name="vendor_hourly", cron_schedule="0 * * * *", target="vendor"),
+    ]
+    snapshot = build_snapshot(
+        Definitions(assets=[orders, AssetSpec("vendor")], schedules=schedules)
+    )
+    with tenant_context(acme.ctx()):
+        prod = queries.get_deployment(name="prod")
+        record_location_snapshot(
+            ctx=agent_ctx(acme.ctx()),
+            deployment=prod,
+            location_name="shop",
+            ok=True,
+            snapshot_json=snapshot.to_json().encode(),
+            snapshot_id=snapshot.snapshot_id,
+            snapshot_version=1,
+        )
+    for name in ("orders_hourly", "vendor_hourly"):
+        assert acme.client().patch(URL + f"{name}/", {"status": "running"}).status_code == 200
+    from control_plane.automation.models import InstigatorState
+
+    InstigatorState.objects.unscoped().update(last_tick_time=T0)
+    tick_schedules(now=T0 + timedelta(hours=1, seconds=5))
+    by_name = {t.name: t for t in DaemonTick.objects.unscoped().all()}
+    assert by_name["orders_hourly"].status == "success"
+    assert len(by_name["orders_hourly"].run_ids) == 1
+    assert by_name["vendor_hourly"].status == "failure"
+    assert "matches no executable asset" in by_name["vendor_hourly"].error
+    assert [r.selection for r in runs_of(acme)] == ["orders"]
+    with tenant_context(acme.ctx()):
+        [incident] = Incident.objects.filter(kind="tick_failure")
+    assert incident.key == "schedule:shop/vendor_hourly"
