@@ -65,6 +65,8 @@ class AssetDefinition(models.Model):
     deps = models.JSONField(default=list)
     group = models.CharField(max_length=200, blank=True)
     is_external = models.BooleanField(default=False)
+    # External but with an observation function: a run may observe it.
+    is_observable = models.BooleanField(default=False)
     is_partitioned = models.BooleanField(default=False)
     partitions = models.JSONField(null=True, blank=True)  # PartitionsDefinition.to_snapshot()
     code_version = models.CharField(max_length=200, blank=True)

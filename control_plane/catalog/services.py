@@ -131,6 +131,7 @@ def record_location_snapshot(
                         deps=list(asset.deps),
                         group=asset.group or "",
                         is_external=asset.is_external,
+                        is_observable=asset.is_observable,
                         is_partitioned=asset.partitions is not None,
                         partitions=asset.partitions,
                         code_version=asset.code_version or "",

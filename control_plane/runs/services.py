@@ -112,6 +112,16 @@ def launch_run(
         raise InvalidRunRequest(
             "the selection matches no executable asset", fields={"selection": ["Nothing to run."]}
         )
+    external = [d.asset_key for d in selected if d.is_external and not d.is_observable]
+    selected = [d for d in selected if not d.is_external or d.is_observable]
+    if not selected:
+        names = ", ".join(external[:5])
+        raise InvalidRunRequest(
+            f"the selection matches no executable asset: {names} "
+            f"{'is' if len(external) == 1 else 'are'} external (Assay tracks it but does "
+            "not compute it); select assets the location materializes or observes",
+            fields={"selection": ["Nothing to run."]},
+        )
     _validate_partitions(selected, partition_key=partition_key, partition_range=partition_range)
     asset_keys = [d.asset_key for d in selected]
     # No savepoint when the caller's transaction is open (a daemon tick launching many

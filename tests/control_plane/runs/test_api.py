@@ -150,3 +150,40 @@ def test_admin_sets_tag_concurrency_limits_on_the_deployment(acme, shop):
     assert acme.client().patch(url, {}, format="json").status_code == 400
     launcher = client_with(acme, Role.LAUNCHER)
     assert launcher.patch(url, {"run_tag_limits": []}, format="json").status_code == 403
+
+
+def test_launching_only_external_assets_is_a_400_saying_they_are_not_computed(acme):
+    from assay import AssetSpec, Definitions, asset
+    from assay.snapshot import build_snapshot
+    from control_plane.catalog.services import record_location_snapshot
+    from control_plane.core.context import tenant_context
+    from control_plane.runs.models import Run
+    from control_plane.tenancy import queries
+    from tests.control_plane.factories import agent_ctx
+
+    @asset(deps=["vendor_feed"])
+    def orders() -> int:
+        return 1
+
+    snapshot = build_snapshot(Definitions(assets=[orders, AssetSpec("vendor_feed")]))
+    with tenant_context(acme.ctx()):
+        record_location_snapshot(
+            ctx=agent_ctx(acme.ctx()),
+            deployment=queries.get_deployment(name="prod"),
+            location_name="ingest",
+            ok=True,
+            snapshot_json=snapshot.to_json().encode(),
+            snapshot_id=snapshot.snapshot_id,
+            snapshot_version=1,
+        )
+    url = "/api/v1/orgs/acme/deployments/prod/runs/"
+    answer = acme.client().post(
+        url, {"location": "ingest", "selection": "vendor_feed"}, format="json"
+    )
+    assert answer.status_code == 400
+    assert "vendor_feed is external" in answer.json()["detail"]
+    mixed = acme.client().post(url, {"location": "ingest", "selection": "+orders"}, format="json")
+    assert mixed.status_code == 201
+    assert mixed.json()["asset_keys"] == ["orders"]
+    with tenant_context(acme.ctx()):
+        assert Run.objects.count() == 1
