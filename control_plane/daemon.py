@@ -47,6 +47,7 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
     from control_plane.alerts.delivery import deliver_due
     from control_plane.automation.declarative import tick_automation
     from control_plane.automation.freshness import check_freshness
+    from control_plane.automation.retention import prune
     from control_plane.automation.schedules import tick_schedules
     from control_plane.automation.sensors import tick_sensors
     from control_plane.backfills.loop import tick_backfills
@@ -71,6 +72,7 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
         Loop("alerts", settings.DAEMON_ALERT_SECONDS, deliver, drain=True),
         Loop("freshness", settings.DAEMON_FRESHNESS_SECONDS, check_freshness),
         Loop("backfills", settings.DAEMON_BACKFILL_SECONDS, tick_backfills),
+        Loop("retention", settings.DAEMON_RETENTION_SECONDS, prune),
     ]
 
 

@@ -242,6 +242,10 @@ DAEMON_BACKFILL_SECONDS = float(os.environ.get("ASSAY_DAEMON_BACKFILL_INTERVAL",
 DAEMON_AUTOMATION_SECONDS = float(os.environ.get("ASSAY_DAEMON_AUTOMATION_INTERVAL", "30"))
 # How long a sensor or schedule function may run on the agent before its tick fails.
 TICK_TIMEOUT_SECONDS = int(os.environ.get("ASSAY_TICK_TIMEOUT", "60"))
+# Daemon ticks and automation evaluations older than this are pruned (each schedule's,
+# sensor's and loop's latest tick and each asset's latest evaluation are always kept).
+TICK_RETENTION_DAYS = float(os.environ.get("ASSAY_TICK_RETENTION_DAYS", "30"))
+DAEMON_RETENTION_SECONDS = float(os.environ.get("ASSAY_DAEMON_RETENTION_INTERVAL", "3600"))
 
 # Alerts: email through SMTP (Django's email backend), webhooks over HTTP(S).
 EMAIL_HOST = os.environ.get("ASSAY_SMTP_HOST", "localhost")
