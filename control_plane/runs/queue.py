@@ -51,6 +51,23 @@ def live_sessions(*, now: datetime) -> list[AgentSession]:
     return list(AgentSession.objects.filter(connected=True, last_heartbeat_at__gte=cutoff))
 
 
+def _lock_serving_sessions(deployment: Deployment, now: datetime) -> list[AgentSession]:
+    """The live sessions serving ``deployment``, locked until the assignments commit.
+
+    A stream that ends meanwhile closes its session (``close_session``) and puts back the
+    runs it was given but never sent: its update waits for this lock, so it sees what this
+    pass assigns; or it came first, and the session is no longer connected here.
+    """
+    serving = [s.pk for s in live_sessions(now=now) if deployment.pk in s.deployment_ids]
+    if not serving:
+        return []
+    return list(
+        AgentSession.objects.select_for_update(no_key=True)
+        .filter(pk__in=serving, connected=True)
+        .order_by("pk")  # one order for every dequeuer: no deadlock between replicas
+    )
+
+
 def dequeue_runs(*, now: datetime | None = None) -> list[Run]:
     """One pass over every deployment with queued runs; returns the runs assigned."""
     now = now or timezone.now()
@@ -95,7 +112,7 @@ def _assign(deployment: Deployment, now: datetime) -> list[Run]:
     capacity = deployment.max_concurrent_runs - len(running)
     if capacity <= 0:
         return []
-    sessions = [s for s in live_sessions(now=now) if deployment.pk in s.deployment_ids]
+    sessions = _lock_serving_sessions(deployment, now)
     if not sessions:
         return []
     limits = [lim for lim in deployment.run_tag_limits or [] if isinstance(lim, dict)]
