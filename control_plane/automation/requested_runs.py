@@ -21,10 +21,10 @@ from control_plane.catalog import queries as catalog_queries
 from control_plane.core.context import TenantContext
 from control_plane.core.errors import InvalidInput
 from control_plane.runs import services as runs
-from control_plane.runs.models import Run
+from control_plane.runs.models import MAX_DAEMON_SELECTION, Run
 from control_plane.tenancy.models import CodeLocation, Deployment
 
-MAX_SELECTION = Run._meta.get_field("selection").max_length or 2000
+MAX_SELECTION = MAX_DAEMON_SELECTION
 
 
 class SelectionTooLong(InvalidInput):

@@ -34,13 +34,14 @@ from control_plane.backfills.stored_state import Stage, Stages, StoredBackfill
 from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.models import LocationSnapshot, Materialization
+from control_plane.runs.models import MAX_DAEMON_SELECTION
 from control_plane.tenancy.models import CodeLocation, Deployment
 
 DEFAULT_MAX_CONCURRENT_RUNS = 1
 MAX_CONCURRENT_RUNS = 100
 # A plan larger than this is refused: use a BackfillPolicy with more partitions per run.
 MAX_PLANNED_RUNS = 50_000
-MAX_SELECTION_CHARS = 2000  # Run.selection, and the protocol's asset_selection
+MAX_SELECTION_CHARS = MAX_DAEMON_SELECTION  # Run.selection, the protocol's asset_selection
 
 
 @dataclass(frozen=True)
@@ -256,10 +257,10 @@ def _stages(
 
 
 def _selection_for(snapshot: LocationSnapshot, keys: list[str], selection: str) -> str:
-    """A selection that names exactly ``keys`` in the location: the keys themselves, or,
-    when that is too long, the backfill's own selection if it means the same there."""
+    """The shorter of the backfill's own selection (when it means exactly ``keys`` in the
+    location) and the keys themselves: a run stores it, and the agent receives it."""
     wanted = set(keys)
-    candidates = [", ".join(keys), selection.strip()]
+    candidates = sorted([", ".join(keys), selection.strip()], key=len)
     for candidate in candidates:
         if not candidate or len(candidate) > MAX_SELECTION_CHARS:
             continue

@@ -21,6 +21,10 @@ class RunStatus(models.TextChoices):
     CANCELED = "CANCELED", "Canceled"
 
 
+# The longest selection the daemon (automation, backfills) writes into one run: well
+# inside a gRPC message (LaunchRun.asset_selection) of the default 4 MiB.
+MAX_DAEMON_SELECTION = 1_000_000
+
 TERMINAL_STATUSES = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
 IN_PROGRESS_STATUSES = frozenset({RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING})
 
@@ -32,7 +36,9 @@ class Run(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
     code_location = models.ForeignKey(CodeLocation, on_delete=models.CASCADE, related_name="+")
-    selection = models.CharField(max_length=2000, blank=True)  # SDK selection syntax
+    # SDK selection syntax. People type short ones (the API takes up to 2,000 characters);
+    # the daemon may name hundreds of keys (at most MAX_DAEMON_SELECTION).
+    selection = models.TextField(blank=True)
     asset_keys = models.JSONField(default=list)  # the selection resolved at launch
     snapshot_id = models.CharField(max_length=64, blank=True)
     partition_key = models.CharField(max_length=255, blank=True)

@@ -130,7 +130,10 @@ def test_only_an_editor_turns_automation_off_and_bad_input_changes_nothing(acme,
     assert acme.client(editor).patch(url, {"enabled": False}, format="json").status_code == 200
 
 
-def test_a_tick_whose_runs_cannot_launch_fails_loudly_and_keeps_its_cursor(acme):
+def test_a_tick_whose_runs_cannot_launch_fails_loudly_and_keeps_its_cursor(acme, monkeypatch):
+    from control_plane.automation import requested_runs
+
+    monkeypatch.setattr(requested_runs, "MAX_SELECTION", 2000)  # reached with 40 long names
     long_names = [
         asset(
             name=f"table_with_a_rather_long_descriptive_name_number_{i:03d}",
@@ -212,3 +215,20 @@ def test_dynamic_partitions_come_from_the_deployments_store(acme):
     tick_automation(now=T0 + timedelta(minutes=1))
     [run] = runs(acme)
     assert (run.asset_keys, run.partition_key) == (["parsed"], "b.csv")
+
+
+def test_a_tick_requesting_many_named_assets_launches_one_run_naming_them_all(acme):
+    long_names = [
+        asset(
+            name=f"table_with_a_rather_long_descriptive_name_number_{i:03d}",
+            automation_condition=AC.missing(),
+        )(lambda: None)
+        for i in range(40)
+    ]
+    _history(acme, Definitions(assets=[*long_names, orders]))
+    tick_automation(now=T0)
+    [tick] = automation_ticks(acme)
+    assert tick.status == "success", tick.error
+    [run] = runs(acme)
+    assert len(run.selection) > 2000
+    assert len(run.asset_keys) == 40
