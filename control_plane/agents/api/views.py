@@ -8,16 +8,14 @@ from rest_framework.response import Response
 
 from control_plane.agents import queries, services
 from control_plane.agents.api import serializers as s
-from control_plane.core.api.views import OrganizationScopedView
+from control_plane.core.api.views import DeploymentScopedView
 from control_plane.tenancy import queries as tenancy_queries
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
 
 
-class _LocationView(OrganizationScopedView):
-    def resolve(self, *, deployment, location, **kwargs):
-        self.deployment = tenancy_queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
+class _LocationView(DeploymentScopedView):
+    def resolve_in_deployment(self, *, location, **kwargs):
         self.location = tenancy_queries.get_code_location(deployment=self.deployment, name=location)
 
 

@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from control_plane.alerts import queries, services
 from control_plane.alerts.api import serializers as s
 from control_plane.core.api.pagination import CursorPagination, IdCursorPagination
-from control_plane.core.api.views import OrganizationScopedView
-from control_plane.tenancy import queries as tenancy_queries
+from control_plane.core.api.views import DeploymentScopedView
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
 
@@ -19,18 +18,11 @@ class NewestFirstPagination(CursorPagination):
     ordering = "-opened_at"
 
 
-class _DeploymentView(OrganizationScopedView):
-    def resolve(self, *, deployment, **kwargs):
-        self.deployment = tenancy_queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
+class _DeploymentView(DeploymentScopedView):
+    def resolve_in_deployment(self, **kwargs):
         policy_id = kwargs.get("policy_id")
         if policy_id is not None:
             self.policy = queries.get_policy(deployment=self.deployment, policy_id=policy_id)
-
-    def read(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
 
 class AlertPolicyListView(_DeploymentView):

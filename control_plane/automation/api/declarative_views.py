@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from control_plane.automation import automation_settings, evaluations
 from control_plane.automation.api import declarative_serializers as s
 from control_plane.core.api.pagination import CursorPagination
-from control_plane.core.api.views import OrganizationScopedView
-from control_plane.tenancy import queries as tenancy_queries
+from control_plane.core.api.views import DeploymentScopedView
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
 
@@ -23,13 +22,7 @@ class ByAssetKey(CursorPagination):
     ordering = "asset_key"
 
 
-class _DeploymentView(OrganizationScopedView):
-    def resolve(self, *, deployment, **kwargs):
-        self.deployment = tenancy_queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
-
-
-class AutomationSettingsView(_DeploymentView):
+class AutomationSettingsView(DeploymentScopedView):
     """Declarative automation of the deployment: ``enabled`` and the latest tick. PATCH
     ``{"enabled": false}`` turns it off (Editor role)."""
 
@@ -50,7 +43,7 @@ class AutomationSettingsView(_DeploymentView):
         return Response(s.AutomationSettingsSerializer(found).data)
 
 
-class AssetEvaluationListView(_DeploymentView):
+class AssetEvaluationListView(DeploymentScopedView):
     """An asset's automation evaluations, newest first: the first is its latest explanation."""
 
     serializer_class = s.EvaluationSerializer
@@ -64,7 +57,7 @@ class AssetEvaluationListView(_DeploymentView):
         return self.get_paginated_response(s.EvaluationSerializer(page, many=True).data)
 
 
-class TickEvaluationListView(_DeploymentView):
+class TickEvaluationListView(DeploymentScopedView):
     """Every asset one automation tick evaluated, by asset key."""
 
     serializer_class = s.EvaluationSerializer

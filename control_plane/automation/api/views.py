@@ -9,8 +9,7 @@ from control_plane.automation import queries, services
 from control_plane.automation.api import serializers as s
 from control_plane.automation.models import DaemonTick, InstigatorKind
 from control_plane.core.api.pagination import CursorPagination
-from control_plane.core.api.views import OrganizationScopedView
-from control_plane.tenancy import queries as tenancy_queries
+from control_plane.core.api.views import DeploymentScopedView
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
 
@@ -23,18 +22,7 @@ class NewestTicksFirst(CursorPagination):
     ordering = "-id"
 
 
-class _DeploymentView(OrganizationScopedView):
-    def resolve(self, *, deployment, **kwargs):
-        self.deployment = tenancy_queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
-
-    def read(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
-
-class _InstigatorList(_DeploymentView):
+class _InstigatorList(DeploymentScopedView):
     kind: str
 
     def get(self, request, org, deployment):
@@ -43,7 +31,7 @@ class _InstigatorList(_DeploymentView):
         return Response({"results": self.serializer_class(instigators, many=True).data})
 
 
-class _InstigatorDetail(_DeploymentView):
+class _InstigatorDetail(DeploymentScopedView):
     kind: str
     update_serializer: type
 
@@ -120,7 +108,7 @@ class SensorDetailView(_InstigatorDetail):
         return super().patch(request, org, deployment, sensor_name=sensor_name)
 
 
-class TickListView(_DeploymentView):
+class TickListView(DeploymentScopedView):
     """Every daemon tick of the deployment, newest first: ``?loop=schedule&name=nightly``,
     ``?status=failure``."""
 
@@ -148,7 +136,7 @@ class TickListView(_DeploymentView):
         return self.get_paginated_response(s.TickSerializer(page, many=True).data)
 
 
-class TickDetailView(_DeploymentView):
+class TickDetailView(DeploymentScopedView):
     serializer_class = s.TickSerializer
 
     def get(self, request, org, deployment, tick_id):

@@ -17,8 +17,7 @@ from control_plane.backfills.models import Backfill
 from control_plane.backfills.models import BackfillStatus as Status
 from control_plane.backfills.planning import BackfillRequest
 from control_plane.core.api.pagination import CursorPagination
-from control_plane.core.api.views import OrganizationScopedView
-from control_plane.tenancy import queries as tenancy_queries
+from control_plane.core.api.views import DeploymentScopedView
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
 
@@ -29,20 +28,13 @@ class NewestFirst(CursorPagination):
     ordering = "-created_at"
 
 
-class _DeploymentView(OrganizationScopedView):
-    def resolve(self, *, deployment, **kwargs):
-        self.deployment = tenancy_queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
+class _DeploymentView(DeploymentScopedView):
+    def resolve_in_deployment(self, **kwargs):
         backfill_id = kwargs.get("backfill_id")
         if backfill_id is not None:
             self.backfill = queries.get_backfill(
                 deployment=self.deployment, backfill_id=backfill_id
             )
-
-    def read(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def detail(self, backfill) -> dict:
         stored = queries.stored_state(backfill)

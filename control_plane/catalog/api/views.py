@@ -7,16 +7,13 @@ from rest_framework.response import Response
 
 from control_plane.catalog import queries
 from control_plane.catalog.api import serializers as s
-from control_plane.core.api.views import OrganizationScopedView
-from control_plane.tenancy import queries as tenancy_queries
+from control_plane.core.api.views import DeploymentScopedView
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
 
 
-class _DeploymentView(OrganizationScopedView):
-    def resolve(self, *, deployment, **kwargs):
-        self.deployment = tenancy_queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
+class _DeploymentView(DeploymentScopedView):
+    def resolve_in_deployment(self, **kwargs):
         authorize(self.ctx.principal, Action.VIEW, self.deployment)
 
 

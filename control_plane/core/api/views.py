@@ -41,6 +41,12 @@ class OrganizationScopedView(GenericAPIView):
     def resolve(self, **kwargs) -> None:
         """Look up the objects named in the URL (inside the tenant context)."""
 
+    def read(self, serializer_class) -> dict:
+        """The request body, validated (a 400 naming every bad field otherwise)."""
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
     def finalize_response(self, request, response, *args, **kwargs):
         token = getattr(self, "_context_token", None)
         if token is not None:
@@ -50,3 +56,18 @@ class OrganizationScopedView(GenericAPIView):
 
     def get_queryset(self):
         raise NotFound("not found")  # lists and details come from services/queries
+
+
+class DeploymentScopedView(OrganizationScopedView):
+    """``/orgs/{org}/deployments/{deployment}/...``: the deployment is resolved once, inside
+    the organization's context (another organization's deployment answers 404)."""
+
+    def resolve(self, *, deployment, **kwargs):
+        from control_plane.tenancy.queries import get_deployment
+
+        self.deployment = get_deployment(name=deployment)
+        self.ctx.deployment = self.deployment
+        self.resolve_in_deployment(**kwargs)
+
+    def resolve_in_deployment(self, **kwargs) -> None:
+        """Look up the objects the URL names below the deployment."""

@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from control_plane.core.api.pagination import CursorPagination, IdCursorPagination
-from control_plane.core.api.views import OrganizationScopedView
+from control_plane.core.api.views import DeploymentScopedView
 from control_plane.runs import queries, services
 from control_plane.runs.api import serializers as s
 from control_plane.tenancy import queries as tenancy_queries
@@ -19,17 +19,10 @@ class NewestFirstPagination(CursorPagination):
     ordering = "-created_at"
 
 
-class _DeploymentView(OrganizationScopedView):
-    def resolve(self, *, deployment, **kwargs):
-        self.deployment = tenancy_queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
+class _DeploymentView(DeploymentScopedView):
+    def resolve_in_deployment(self, **kwargs):
         run_id = kwargs.get("run_id")
         self.run = queries.get_run(deployment=self.deployment, run_id=run_id) if run_id else None
-
-    def read(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
 
 class RunListView(_DeploymentView):

@@ -8,7 +8,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from control_plane.core.api.pagination import IdCursorPagination
-from control_plane.core.api.views import OrganizationScopedView
+from control_plane.core.api.views import DeploymentScopedView, OrganizationScopedView
 from control_plane.core.context import Principal
 from control_plane.tenancy import queries, services
 from control_plane.tenancy.api import serializers as s
@@ -17,11 +17,6 @@ from control_plane.tenancy.roles import Action, Role
 
 
 class _Base(OrganizationScopedView):
-    def read(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
     def paginated(self, queryset, serializer_class) -> Response:
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
@@ -75,10 +70,8 @@ class DeploymentListView(_Base):
         return Response(s.DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
-class _DeploymentBase(_Base):
-    def resolve(self, *, deployment, **kwargs):
-        self.deployment = queries.get_deployment(name=deployment)
-        self.ctx.deployment = self.deployment
+class _DeploymentBase(_Base, DeploymentScopedView):
+    """Views below ``/deployments/{deployment}/``: the deployment resolved in core."""
 
 
 class DeploymentDetailView(_DeploymentBase):
@@ -120,8 +113,7 @@ class CodeLocationListView(_DeploymentBase):
 class CodeLocationDetailView(_DeploymentBase):
     serializer_class = s.CodeLocationSerializer
 
-    def resolve(self, *, location, **kwargs):
-        super().resolve(**kwargs)
+    def resolve_in_deployment(self, *, location, **kwargs):
         self.location = queries.get_code_location(deployment=self.deployment, name=location)
 
     def get(self, request, org, deployment, location):
