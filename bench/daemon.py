@@ -35,11 +35,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-LAYERS = 20
-WIDTH = 500
-PARTITIONS = 730
-MATERIALIZED_FRACTION = 0.9
-NEW_MATERIALIZATIONS = 100
+# The graph of bench/automation.py, so the SDK and the hosted figures compare directly.
+from bench.automation import (
+    MATERIALIZED_FRACTION,
+    NEW_MATERIALIZATIONS,
+    PARTITIONS,
+    WIDTH,
+    build_definitions,
+)
+
 SCHEDULES = 1000
 NOW = datetime(2025, 1, 1, 1, 0, tzinfo=UTC)
 SEED_PARTITION_ROWS = not os.environ.get("BENCH_SKIP_PARTITION_ROWS")
@@ -47,35 +51,6 @@ SEED_PARTITION_ROWS = not os.environ.get("BENCH_SKIP_PARTITION_ROWS")
 
 def note(message: str) -> None:
     print(f"# {message}", file=sys.stderr, flush=True)
-
-
-def build_definitions():  # type: ignore[no-untyped-def]
-    from assay import AssetKey, Definitions, asset
-    from assay.automation import AutomationCondition
-    from assay.partitions import DailyPartitionsDefinition
-
-    daily = DailyPartitionsDefinition(start_date="2023-01-02")
-
-    def body() -> None:
-        return None
-
-    assets = []
-    for layer in range(LAYERS):
-        for i in range(WIDTH):
-            deps = (
-                []
-                if layer == 0
-                else [AssetKey(f"l{layer - 1}_{i}"), AssetKey(f"l{layer - 1}_{(i + 1) % WIDTH}")]
-            )
-            assets.append(
-                asset(
-                    name=f"l{layer}_{i}",
-                    deps=deps,
-                    partitions_def=daily,
-                    automation_condition=AutomationCondition.eager(),
-                )(body)
-            )
-    return Definitions(assets=assets), daily
 
 
 def schedule_definitions():  # type: ignore[no-untyped-def]
