@@ -8,19 +8,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
-from django.db import connection
 
+from control_plane.agents.servicer import add_to_server
 from control_plane.catalog.models import LocationSnapshot
 from control_plane.core.context import tenant_context
+from control_plane.daemon import Loop, run_loops
 from control_plane.runs.queue import dequeue_runs
 from control_plane.tenancy import queries
-from tests.control_plane.agents.fake_agent import start_server
 from tests.control_plane.factories import agent_token
 
 AGENT = Path(sys.executable).with_name("assay-agent")
@@ -41,37 +43,44 @@ def wait_for(predicate: Callable[[], Any], what: str, *, timeout: float = 60.0, 
 
 @contextmanager
 def real_agent(
-    world, directory: Path, *, project: str, module: str = "project", dequeue: bool = True
+    world,
+    directory: Path,
+    *,
+    project: str,
+    module: str = "project",
+    location: str = "shop",
+    dequeue: bool = True,
+    loops: Sequence[Loop] = (),
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> Iterator[Path]:
-    """Serve ``project`` (Python source of a code location named ``shop``) in ``world``'s
-    prod deployment through a real agent; yields the agent's log path once the location's
-    snapshot has arrived. ``dequeue`` runs a dequeuer thread so queued runs execute."""
+    """Serve ``project`` (Python source of a code location named ``location``) in
+    ``world``'s prod deployment through a real agent; yields the agent's log path once the
+    location's snapshot has arrived.
+
+    The servicer runs in-process on loopback (with ``interceptors``), and so do the
+    daemon ``loops`` (threads, as ``run_daemon`` runs them): the run queue unless
+    ``dequeue=False``, plus any others the test needs.
+    """
     if not AGENT.exists():
         pytest.skip("assay-agent is not installed in this environment")
     with tenant_context(world.ctx()):
         prod = queries.get_deployment(name="prod")
     token = agent_token(world.ctx(), deployments=[prod])
-    server, address = start_server()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=interceptors)
+    add_to_server(server)
+    address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    server.start()
+    running = [*([Loop("queue", 0.02, dequeue_runs, drain=True)] if dequeue else []), *loops]
     stop = threading.Event()
-
-    def dequeuer() -> None:
-        try:
-            while not stop.is_set():
-                if not dequeue_runs():
-                    stop.wait(0.02)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=dequeuer, daemon=True)
-    if dequeue:
-        thread.start()
+    daemon = threading.Thread(target=run_loops, args=(running,), kwargs={"stop": stop})
+    daemon.start()
     (directory / f"{module}.py").write_text(project)
     (directory / "assay.yaml").write_text(
         f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
         "  tls:\n    insecure: true\n"
         f"state_dir: {directory / 'state'}\n"
         "deployments:\n  - prod\n"
-        f"code_locations:\n  - name: shop\n    module: {module}\n"
+        f"code_locations:\n  - name: {location}\n    module: {module}\n"
         f"    working_directory: {directory}\n"
     )
     log = directory / "agent.log"
@@ -86,7 +95,7 @@ def real_agent(
         with tenant_context(world.ctx()):
             wait_for(
                 lambda: LocationSnapshot.objects.filter(
-                    code_location__name="shop", is_current=True
+                    code_location__name=location, is_current=True
                 ).exists(),
                 "the location's snapshot",
                 log=log,
@@ -100,7 +109,6 @@ def real_agent(
             process.kill()
             process.wait()
         stop.set()
-        if dequeue:
-            thread.join()
+        daemon.join()
         server.stop(grace=None)
         shutil.rmtree(directory / "state", ignore_errors=True)

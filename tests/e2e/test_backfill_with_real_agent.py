@@ -9,30 +9,21 @@ says why); after the marker is gone, retry-failed re-runs only that day and the 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import pytest
 
-from control_plane.agents.servicer import add_to_server
 from control_plane.backfills.loop import tick_backfills
 from control_plane.core.context import tenant_context
-from control_plane.daemon import Loop, run_loops
+from control_plane.daemon import Loop
 from control_plane.runs.models import Run, RunStatus
-from control_plane.runs.queue import dequeue_runs
-from control_plane.tenancy import queries
 from tests.control_plane.conftest import OrgWorld, make_org
-from tests.control_plane.factories import agent_token
+from tests.control_plane.real_agent import real_agent
+from tests.control_plane.real_agent import wait_for as harness_wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-AGENT = Path(sys.executable).with_name("assay-agent")
 BAD_DAY = "2024-01-15"
 BACKFILLS = "/api/v1/orgs/acme/deployments/prod/backfills/"
 
@@ -75,59 +66,21 @@ def acme(transactional_db) -> OrgWorld:
 def control_plane_with_agent(acme, tmp_path) -> Iterator[Path]:
     """gRPC servicer + daemon loops (run queue, backfills) in threads, the agent as a
     subprocess; yields the project directory."""
-    if not AGENT.exists():
-        pytest.skip("assay-agent is not installed in this environment")
-    with tenant_context(acme.ctx()):
-        prod = queries.get_deployment(name="prod")
-    token = agent_token(acme.ctx(), deployments=[prod])
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-    add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    stop = threading.Event()
-    loops = [Loop("queue", 0.02, dequeue_runs, drain=True), Loop("backfills", 0.2, tick_backfills)]
-    daemon = threading.Thread(target=run_loops, args=(loops,), kwargs={"stop": stop})
-    daemon.start()
     (tmp_path / "marker").write_text("present")
     source = PROJECT.format(marker=str(tmp_path / "marker"), bad_day=BAD_DAY)
-    (tmp_path / "january_defs.py").write_text(source)
-    (tmp_path / "assay.yaml").write_text(
-        f"control_plane:\n  address: 127.0.0.1:{port}\n  token: $ASSAY_AGENT_TOKEN\n"
-        "  tls:\n    insecure: true\n"
-        f"state_dir: {tmp_path / 'state'}\n"
-        "deployments:\n  - prod\n"
-        "code_locations:\n  - name: january\n    module: january_defs\n"
-    )
-    log = (tmp_path / "agent.log").open("w")
-    agent = subprocess.Popen(
-        [str(AGENT), "run", "--config", str(tmp_path / "assay.yaml")],
-        env={"ASSAY_AGENT_TOKEN": token, "PATH": "/usr/bin:/bin", "GRPC_VERBOSITY": "ERROR"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with real_agent(
+        acme,
+        tmp_path,
+        project=source,
+        module="january_defs",
+        location="january",
+        loops=[Loop("backfills", 0.2, tick_backfills)],
+    ):
         yield tmp_path
-    finally:
-        agent.terminate()
-        try:
-            agent.wait(20)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-        stop.set()
-        daemon.join()
-        server.stop(grace=None)
-        shutil.rmtree(tmp_path / "state", ignore_errors=True)
 
 
 def wait_for(predicate, what: str, log: Path, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{log.read_text()[-3000:]}")
-        time.sleep(0.1)
+    return harness_wait_for(predicate, what, timeout=timeout, log=log)
 
 
 def finished(client, backfill_id: str):

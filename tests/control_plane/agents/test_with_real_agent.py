@@ -6,29 +6,19 @@ sent, captured on the wire by a server interceptor)."""
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
-import sys
 import threading
-import time
-from concurrent import futures
-from pathlib import Path
 
 import grpc
 import pytest
 from django.db import connection
 
 from assay.api.v1 import agent_pb2 as pb
-from control_plane.agents.servicer import add_to_server
 from control_plane.core.context import tenant_context
 from control_plane.runs.models import TERMINAL_STATUSES, Run, RunStatus
-from control_plane.runs.queue import dequeue_runs
-from control_plane.tenancy import queries
-from tests.control_plane.factories import agent_token
+from tests.control_plane.real_agent import real_agent, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SENTINEL = "SENTINEL-7f3a9c-customer-data"
-AGENT = Path(sys.executable).with_name("assay-agent")
 
 PROJECT = f'''
 from assay import AssetCheckResult, Definitions, asset, asset_check
@@ -78,15 +68,6 @@ class WireRecorder(grpc.ServerInterceptor):
         return handler._replace(request_deserializer=recording)
 
 
-def start_recorded_server() -> tuple[grpc.Server, str, WireRecorder]:
-    recorder = WireRecorder()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), interceptors=[recorder])
-    add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, f"127.0.0.1:{port}", recorder
-
-
 def encodings_of(text: str) -> list[bytes]:
     """Byte patterns ``text`` would leave in a message: UTF-8/16/32 (either byte order),
     hex, and base64 at each of the three alignments (the part not touched by neighbours)."""
@@ -103,63 +84,9 @@ def encodings_of(text: str) -> list[bytes]:
 
 @pytest.fixture
 def running_agent(acme, tmp_path):
-    if not AGENT.exists():
-        pytest.skip("assay-agent is not installed in this environment")
-    with tenant_context(acme.ctx()):
-        prod = queries.get_deployment(name="prod")
-    token = agent_token(acme.ctx(), deployments=[prod])
-    server, address, recorder = start_recorded_server()
-    stop = threading.Event()
-
-    def dequeuer() -> None:
-        try:
-            while not stop.is_set():
-                if not dequeue_runs():
-                    stop.wait(0.02)
-        finally:
-            connection.close()
-
-    daemon = threading.Thread(target=dequeuer, daemon=True)
-    daemon.start()
-    (tmp_path / "shop_defs.py").write_text(PROJECT)
-    (tmp_path / "assay.yaml").write_text(
-        f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
-        "  tls:\n    insecure: true\n"
-        f"state_dir: {tmp_path / 'state'}\n"
-        "deployments:\n  - prod\n"
-        "code_locations:\n  - name: shop\n    module: shop_defs\n"
-    )
-    log = (tmp_path / "agent.log").open("w")
-    agent = subprocess.Popen(
-        [str(AGENT), "run", "--config", str(tmp_path / "assay.yaml")],
-        env={"ASSAY_AGENT_TOKEN": token, "PATH": "/usr/bin:/bin", "GRPC_VERBOSITY": "ERROR"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    recorder = WireRecorder()
+    with real_agent(acme, tmp_path, project=PROJECT, module="shop_defs", interceptors=[recorder]):
         yield tmp_path, recorder
-    finally:
-        agent.terminate()
-        try:
-            agent.wait(20)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-        stop.set()
-        daemon.join()
-        server.stop(grace=None)
-        shutil.rmtree(tmp_path / "state", ignore_errors=True)
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            detail = log.read_text()[-3000:] if log and log.exists() else ""
-            raise AssertionError(f"timed out waiting for {what}\n{detail}")
-        time.sleep(0.1)
 
 
 def every_text_in_the_database() -> str:
