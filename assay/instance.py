@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from assay.automation.status import MaterializationRecord
-from assay.automation.subsets import AssetSubset, subset_of_keys
+from assay.automation.subsets import AssetSubset, subset_of_keys, subset_of_known_keys
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError
 from assay.execution.events import Event, EventType
@@ -500,15 +500,4 @@ def _to_subset(
     """Rows to a subset; rows of another shape (the asset changed partitioning) are dropped."""
     if partitions_def is None:
         return subset_of_keys(None, (p for p in partitions if p == _NO_PARTITION))
-    keys = [p for p in partitions if p != _NO_PARTITION]
-    try:
-        return subset_of_keys(partitions_def, keys)
-    except PartitionsError:
-        known = []
-        for key in keys:
-            try:
-                partitions_def.subset_with_partition_keys([key])
-            except PartitionsError:
-                continue
-            known.append(key)
-        return subset_of_keys(partitions_def, known)
+    return subset_of_known_keys(partitions_def, [p for p in partitions if p != _NO_PARTITION])

@@ -7,7 +7,7 @@ written once against the same algebra (``|``, ``&``, ``-``, ``len``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Union
 
@@ -118,6 +118,24 @@ def subset_of_keys(
     if partitions_def is None:
         return _UNPARTITIONED[any(True for _ in partition_keys)]
     return partitions_def.subset_with_partition_keys(k for k in partition_keys if k is not None)
+
+
+def subset_of_known_keys(
+    partitions_def: PartitionsDefinition, partition_keys: Sequence[str]
+) -> AssetSubset:
+    """The subset naming those of ``partition_keys`` the definition has: stored history may
+    hold keys of an earlier partitioning, which status reads must skip, not fail on."""
+    try:
+        return partitions_def.subset_with_partition_keys(partition_keys)
+    except PartitionsError:
+        known = []
+        for key in partition_keys:
+            try:
+                partitions_def.subset_with_partition_keys([key])
+            except PartitionsError:
+                continue
+            known.append(key)
+        return partitions_def.subset_with_partition_keys(known)
 
 
 def subset_to_serializable(subset: AssetSubset) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from assay.automation.subsets import (
     empty_subset,
     subset_from_serializable,
     subset_of_keys,
+    subset_of_known_keys,
     subtract,
     union,
 )
@@ -356,14 +357,4 @@ def _to_subset(
     keys = [p for p in partitions if p]
     if not keys:
         return empty_subset(partitions_def)
-    try:
-        return subset_of_keys(partitions_def, keys)
-    except PartitionsError:
-        known = []
-        for key in keys:
-            try:
-                partitions_def.subset_with_partition_keys([key])
-            except PartitionsError:
-                continue
-            known.append(key)
-        return subset_of_keys(partitions_def, known)
+    return subset_of_known_keys(partitions_def, keys)
