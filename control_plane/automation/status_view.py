@@ -260,11 +260,12 @@ class CatalogStatusView:
             done: set[str] = set()
             latest_kind: dict[str, str] = {}
             for _, change in changes:
-                latest_kind[change.partition] = change.kind
-                if change.kind == _MATERIALIZED:
-                    done.add(change.partition)
-                    if last is None or change.timestamp > last:
-                        last = change.timestamp
+                for partition in _partitions_of(change, partitions_def):
+                    latest_kind[partition] = change.kind
+                    if change.kind == _MATERIALIZED:
+                        done.add(partition)
+                        if last is None or change.timestamp > last:
+                            last = change.timestamp
             now_done = _to_subset(partitions_def, done)
             now_failed = _to_subset(partitions_def, (p for p, k in latest_kind.items() if k != "m"))
             materialized = union(materialized, now_done)
@@ -345,6 +346,19 @@ def _decode(text: str, partitions_def: PartitionsDefinition | None) -> AssetSubs
     if not text:
         return empty_subset(partitions_def)
     return subset_from_serializable(json.loads(text), partitions_def)
+
+
+def _partitions_of(
+    change: StatusChange, partitions_def: PartitionsDefinition | None
+) -> Iterable[str]:
+    """The partitions a change is about: its own, or those of a step over several (a
+    subset of another shape, from before the asset was re-partitioned, counts for none)."""
+    if change.partition or change.partition_subset is None or partitions_def is None:
+        return (change.partition,)
+    try:
+        return list(partitions_def.subset_from_serializable(change.partition_subset))
+    except (PartitionsError, KeyError, TypeError, ValueError):
+        return ()
 
 
 def _to_subset(

@@ -49,17 +49,32 @@ class ProjectableEvent(Protocol):
     asset_key: str
     partition: str
     timestamp: datetime
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """One queued change: ``kind`` is ``m`` (materialized or observed) or ``f`` (failed)."""
+    """One queued change: ``kind`` is ``m`` (materialized or observed) or ``f`` (failed).
+    A step over several partitions has ``partition`` '' and names them in
+    ``partition_subset`` (``PartitionsSubset.to_serializable()``)."""
 
     storage_id: int
     asset_key: str
     partition: str
     kind: str
     timestamp: datetime
+    partition_subset: dict[str, Any] | None = None
+
+
+def step_partition_subset(event: ProjectableEvent) -> dict[str, Any] | None:
+    """The partitions a step over several of them covered (``step_failed`` events carry
+    them in their payload), or None; a subset the agent had to truncate is no use."""
+    if event.partition or event.event_type != "step_failed":
+        return None
+    subset = (event.payload.get("payload") or {}).get("partition_subset")
+    if not isinstance(subset, dict) or subset.get("truncated"):
+        return None
+    return subset
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +121,7 @@ def queue_status_changes(
                 e.partition,
                 STATUS_KINDS[e.event_type],
                 e.timestamp.isoformat(),
+                step_partition_subset(e),
             ]
             for e in changes
         ],
@@ -116,9 +132,11 @@ def queue_status_changes(
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {q(AssetStatusChange._meta.db_table)} (storage_id, organization_id, "
-            f"deployment_id, asset_key, {q('partition')}, kind, {q('timestamp')}) "
+            f"deployment_id, asset_key, {q('partition')}, kind, {q('timestamp')}, "
+            "partition_subset) "
             f"SELECT (SELECT e.id FROM {q(log)} e WHERE e.event_id = v->>0), %s, "
-            "(v->>1)::bigint, v->>2, v->>3, v->>4, (v->>5)::timestamptz "
+            "(v->>1)::bigint, v->>2, v->>3, v->>4, (v->>5)::timestamptz, "
+            "CASE WHEN jsonb_typeof(v->6) = 'object' THEN v->6 END "
             "FROM jsonb_array_elements(%s::jsonb) AS v",
             [organization_id, rows],
         )
@@ -142,6 +160,7 @@ def _queue_elsewhere(
                 partition=e.partition,
                 kind=STATUS_KINDS[e.event_type],
                 timestamp=e.timestamp,
+                partition_subset=step_partition_subset(e),
             )
             for e in changes
         ],
@@ -154,7 +173,9 @@ def queued_changes(*, deployment: Deployment) -> list[StatusChange]:
     rows = (
         AssetStatusChange.objects.filter(deployment=deployment)
         .order_by("storage_id")
-        .values_list("storage_id", "asset_key", "partition", "kind", "timestamp")
+        .values_list(
+            "storage_id", "asset_key", "partition", "kind", "timestamp", "partition_subset"
+        )
     )
     return [StatusChange(*row) for row in rows]
 

@@ -278,6 +278,9 @@ class AssetStatusChange(models.Model):
     )
     asset_key = models.CharField(max_length=500)
     partition = models.CharField(max_length=255, blank=True)
+    # A step over several partitions (a single-run backfill) names them here, as the SDK's
+    # ``PartitionsSubset.to_serializable()``; the fold reads it with the asset's definition.
+    partition_subset = models.JSONField(null=True, blank=True)
     kind = models.CharField(max_length=1, choices=Kind.choices)
     timestamp = models.DateTimeField()
 

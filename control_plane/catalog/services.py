@@ -15,10 +15,11 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from assay.errors import AssayError
+from assay.partitions.snapshot import partitions_def_from_snapshot
 from assay.snapshot import DefinitionsSnapshot
 from control_plane.alerts import incidents
 from control_plane.audit.services import record
-from control_plane.catalog.asset_status import queue_status_changes
+from control_plane.catalog.asset_status import queue_status_changes, step_partition_subset
 from control_plane.catalog.errors import InvalidSnapshot
 from control_plane.catalog.models import (
     AssetCheckStatus,
@@ -161,6 +162,35 @@ def _small(metadata: Any) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
+def _partitions_of_steps(
+    steps: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> Iterable[tuple[dict[str, Any], str]]:
+    """Each partition key a multi-partition step covered, read with the asset's current
+    definition (one query for the batch; a subset that no longer fits it is skipped)."""
+    if not steps:
+        return
+    wanted = {(c["deployment_id"], c["asset_key"]) for c, _ in steps}
+    definitions = {
+        (deployment_id, key): data
+        for deployment_id, key, data in AssetDefinition.objects.filter(
+            snapshot__is_current=True,
+            deployment_id__in={d for d, _ in wanted},
+            asset_key__in={k for _, k in wanted},
+        ).values_list("deployment_id", "asset_key", "partitions")
+        if data
+    }
+    for common, subset in steps:
+        data = definitions.get((common["deployment_id"], common["asset_key"]))
+        if data is None:
+            continue
+        try:
+            keys = list(partitions_def_from_snapshot(data).subset_from_serializable(subset))
+        except (AssayError, KeyError, TypeError, ValueError):
+            continue
+        for key in keys:
+            yield common, key
+
+
 def project_events(
     *, ctx: TenantContext, events: Iterable[ProjectableEvent], deployment_of: Mapping[Any, int]
 ) -> None:
@@ -172,6 +202,7 @@ def project_events(
     evaluations: list[CheckEvaluation] = []
     partitions: dict[tuple[int, str, str], AssetPartitionStatus] = {}
     checks: dict[tuple[int, str, str], AssetCheckStatus] = {}
+    failed_steps: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for event in events:
         if not event.asset_key:
             continue
@@ -197,6 +228,10 @@ def project_events(
             )
             status = AssetPartitionStatus.Status.MATERIALIZED
         elif event.event_type == STEP_FAILED:
+            subset = step_partition_subset(event)
+            if subset is not None:  # a step over several partitions: each of them failed
+                failed_steps.append((common, subset))
+                continue
             status = AssetPartitionStatus.Status.FAILED
         elif event.event_type == OBSERVATION:
             observations.append(
@@ -228,6 +263,10 @@ def project_events(
             continue
         partitions[(deployment_id, event.asset_key, event.partition)] = AssetPartitionStatus(
             **common, partition=event.partition, status=status
+        )
+    for common, key in _partitions_of_steps(failed_steps):
+        partitions[(common["deployment_id"], common["asset_key"], key)] = AssetPartitionStatus(
+            **common, partition=key, status=AssetPartitionStatus.Status.FAILED
         )
     _save_all(Materialization, materializations, unique=["event_id"])
     _save_all(Observation, observations, unique=["event_id"])

@@ -259,3 +259,32 @@ def test_changes_of_an_asset_no_location_defines_stay_queued(history):
     with tenant_context(history.ctx):
         assert list(AssetStatusChange.objects.values_list("asset_key", flat=True)) == ["gone"]
         assert not AssetStatusSummary.objects.exists()
+
+
+def test_a_failed_step_over_several_partitions_marks_each_of_them_failed(acme, history):
+    """A single-run backfill's step reports its partitions as a subset, not one key: each
+    is failed in the catalog and for automation, as in the SDK's local instance."""
+    from assay.execution.events import Event, EventType
+    from control_plane.catalog.models import AssetPartitionStatus
+
+    days = ["2024-01-03", "2024-01-04", "2024-01-05"]
+    run = history.launch("clean", days[0])
+    history.begin(run)
+    history.clock += 1
+    subset = DAILY.subset_with_partition_keys(days).to_serializable()
+    failed = Event(
+        EventType.STEP_FAILED,
+        str(run.id),
+        AssetKey("raw"),
+        "raw",
+        {"message": "boom", "partition_key_range": [days[0], days[-1]], "partition_subset": subset},
+        None,
+        timestamp=history.clock,
+    )
+    history.send([failed])
+    view, _ = history.view(now=T)
+    assert sorted(view.failed_subset(AssetKey("raw"), DAILY)) == days
+    assert sorted(history.local.failed_subset(AssetKey("raw"), DAILY)) == days
+    with tenant_context(acme.ctx()):
+        stored = AssetPartitionStatus.objects.filter(asset_key="raw").order_by("partition")
+        assert [(s.partition, s.status) for s in stored] == [(d, "failed") for d in days]
