@@ -38,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.control_plane_env import throwaway_control_plane
+
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 LAUNCHES = int(os.environ.get("BENCH_LAUNCHES", "200"))
 IDLE_SECONDS = float(os.environ.get("BENCH_IDLE_SECONDS", "10"))
@@ -261,108 +263,86 @@ def _start(command: list[str], log: Path, **options) -> subprocess.Popen:
 
 
 def main() -> None:
-    from control_plane.testing import postgres
-
     if not AGENT.exists():
         raise SystemExit(f"{AGENT} is not installed (pip install -e . in this environment)")
-    server = postgres.start()
     work = Path(tempfile.mkdtemp(prefix="assay-bench-agent-"))
-    os.environ.update(
-        {
-            "DATABASE_URL": server.url,
-            "ASSAY_SECRET_KEY": "bench-" + "x" * 50,
-            "ASSAY_HOME": str(work / "home"),
-            "ASSAY_LOG_LEVEL": "WARNING",
-            "GRPC_VERBOSITY": "ERROR",
-            "DJANGO_SETTINGS_MODULE": "control_plane.settings",
-        }
-    )
     processes: list[subprocess.Popen] = []
     succeeded = False
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        ctx, token, deployment, location, run = _seed()
-        grpc_server = subprocess.Popen(
-            [sys.executable, "-m", "control_plane", "grpc", "--port", "0"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        processes.append(grpc_server)
-        line = grpc_server.stdout.readline()  # "serving the agent endpoint on grpc://host:port"
-        address = line.strip().rsplit("//", 1)[-1]
-        log = work / "bench.log"
-        daemon = _start(
-            [sys.executable, "-m", "control_plane", "run_daemon", "--loops", "queue"], log
-        )
-        processes.append(daemon)
-        (work / "quick_defs.py").write_text(QUICK_DEFS)
-        (work / "assay.yaml").write_text(
-            f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
-            "  tls:\n    insecure: true\n"
-            f"state_dir: {work / 'state'}\n"
-            "deployments:\n  - prod\n"
-            "code_locations:\n  - name: quick\n    module: quick_defs\n"
-        )
-        agent_id = _fill_outbox(work / "state", str(run.id))
-        agent = _start(
-            [str(AGENT), "run", "--config", str(work / "assay.yaml")],
-            log,
-            env={**os.environ, "ASSAY_AGENT_TOKEN": token},
-        )
-        processes.append(agent)
-        events_per_s = _ingestion_rate(
-            ctx,
-            agent_id,
-            log,
-            {
-                "gRPC server": lambda: [grpc_server.pid],
-                "PostgreSQL": lambda: _postgres_pids(server),
-                "agent": lambda: [agent.pid],
-            },
-        )
-        latencies = _launch_latencies(ctx, deployment, location, log)
-        idle = _idle_cpu(
-            {
-                "grpc": [grpc_server.pid],
-                "daemon": [daemon.pid],
-                "postgres": _postgres_pids(server),
-            }
-        )
-        print(
-            f"idle, one agent connected: gRPC server {idle['grpc']}% of a core, run daemon "
-            f"(queue loop) {idle['daemon']}%, PostgreSQL {idle['postgres']}%",
-            file=sys.stderr,
-        )
-        print(
-            json.dumps(
+    with throwaway_control_plane(ASSAY_HOME=str(work / "home"), GRPC_VERBOSITY="ERROR") as server:
+        try:
+            ctx, token, deployment, location, run = _seed()
+            grpc_server = subprocess.Popen(
+                [sys.executable, "-m", "control_plane", "grpc", "--port", "0"],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            processes.append(grpc_server)
+            line = grpc_server.stdout.readline()  # "serving the agent endpoint on grpc://host:port"
+            address = line.strip().rsplit("//", 1)[-1]
+            log = work / "bench.log"
+            daemon = _start(
+                [sys.executable, "-m", "control_plane", "run_daemon", "--loops", "queue"], log
+            )
+            processes.append(daemon)
+            (work / "quick_defs.py").write_text(QUICK_DEFS)
+            (work / "assay.yaml").write_text(
+                f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
+                "  tls:\n    insecure: true\n"
+                f"state_dir: {work / 'state'}\n"
+                "deployments:\n  - prod\n"
+                "code_locations:\n  - name: quick\n    module: quick_defs\n"
+            )
+            agent_id = _fill_outbox(work / "state", str(run.id))
+            agent = _start(
+                [str(AGENT), "run", "--config", str(work / "assay.yaml")],
+                log,
+                env={**os.environ, "ASSAY_AGENT_TOKEN": token},
+            )
+            processes.append(agent)
+            events_per_s = _ingestion_rate(
+                ctx,
+                agent_id,
+                log,
                 {
-                    "events_per_s": round(events_per_s),
-                    "launch_p50_ms": round(statistics.median(latencies), 1),
-                    "launch_p99_ms": round(
-                        statistics.quantiles(latencies, n=100, method="inclusive")[98], 1
-                    ),
+                    "gRPC server": lambda: [grpc_server.pid],
+                    "PostgreSQL": lambda: _postgres_pids(server),
+                    "agent": lambda: [agent.pid],
+                },
+            )
+            latencies = _launch_latencies(ctx, deployment, location, log)
+            idle = _idle_cpu(
+                {
+                    "grpc": [grpc_server.pid],
+                    "daemon": [daemon.pid],
+                    "postgres": _postgres_pids(server),
                 }
             )
-        )
-        succeeded = True
-    finally:
-        from django.db import connections
-
-        for process in reversed(processes):  # the agent first: it says goodbye
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        connections.close_all()
-        server.stop()
-        if succeeded:  # else keep the logs the error message points at
-            shutil.rmtree(work, ignore_errors=True)
+            print(
+                f"idle, one agent connected: gRPC server {idle['grpc']}% of a core, run daemon "
+                f"(queue loop) {idle['daemon']}%, PostgreSQL {idle['postgres']}%",
+                file=sys.stderr,
+            )
+            print(
+                json.dumps(
+                    {
+                        "events_per_s": round(events_per_s),
+                        "launch_p50_ms": round(statistics.median(latencies), 1),
+                        "launch_p99_ms": round(
+                            statistics.quantiles(latencies, n=100, method="inclusive")[98], 1
+                        ),
+                    }
+                )
+            )
+            succeeded = True
+        finally:
+            for process in reversed(processes):  # the agent first: it says goodbye
+                process.terminate()
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    if succeeded:  # else keep the logs the error message points at
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.control_plane_env import throwaway_control_plane
 
 ORGANIZATIONS = 100
 LOCATIONS_PER_ORG = 100
@@ -164,30 +164,11 @@ def _seed() -> dict[str, str]:
 
 
 def main() -> None:
-    from control_plane.testing import postgres
-
-    server = postgres.start()
-    home = tempfile.mkdtemp(prefix="assay-bench-")
-    os.environ.update(
-        {
-            "DATABASE_URL": server.url,
-            "ASSAY_SECRET_KEY": "bench-" + "x" * 50,
-            "ASSAY_HOME": home,
-            "ASSAY_ALLOWED_HOSTS": "testserver",
-            "ASSAY_LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "control_plane.settings",
-        }
-    )
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+    with throwaway_control_plane(ASSAY_ALLOWED_HOSTS="testserver"):
         from django.db import connection
         from django.test import Client
         from django.test.utils import CaptureQueriesContext
 
-        call_command("migrate", verbosity=0)
         tokens = _seed()
         client = Client()
 
@@ -235,11 +216,6 @@ def main() -> None:
             for endpoint, (q,) in queries.items()
         }
         print(json.dumps(details), file=sys.stderr)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        server.stop()
 
 
 if __name__ == "__main__":

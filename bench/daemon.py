@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -43,6 +42,7 @@ from bench.automation import (
     WIDTH,
     build_definitions,
 )
+from bench.control_plane_env import throwaway_control_plane
 
 SCHEDULES = 1000
 NOW = datetime(2025, 1, 1, 1, 0, tzinfo=UTC)
@@ -299,25 +299,7 @@ def measure_schedules(ctx) -> float:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from control_plane.testing import postgres
-
-    server = postgres.start()
-    os.environ.update(
-        {
-            "DATABASE_URL": server.url,
-            "ASSAY_SECRET_KEY": "bench-" + "x" * 50,
-            "ASSAY_HOME": tempfile.mkdtemp(prefix="assay-bench-"),
-            "ASSAY_LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "control_plane.settings",
-        }
-    )
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    with throwaway_control_plane():
         from control_plane.core.context import Principal, TenantContext, tenant_context
         from control_plane.tenancy import services
         from control_plane.tenancy.models import User
@@ -331,11 +313,6 @@ def main() -> None:
             result = measure_automation(ctx)
             result["schedules_1000_s"] = measure_schedules(ctx)
         print(json.dumps({k: round(v, 3) for k, v in result.items()}))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        server.stop()
 
 
 if __name__ == "__main__":

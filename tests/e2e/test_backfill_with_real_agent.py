@@ -9,7 +9,6 @@ says why); after the marker is gone, retry-failed re-runs only that day and the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,7 +98,6 @@ def test_a_failing_day_skips_only_its_downstream_and_retry_failed_reruns_only_it
     client = acme.client()
     assets = "/api/v1/orgs/acme/deployments/prod/assets/"
     wait_for(lambda: client.get(assets).json()["results"], "the location's snapshot", log)
-    started = time.monotonic()
     response = client.post(
         BACKFILLS,
         {
@@ -113,7 +111,6 @@ def test_a_failing_day_skips_only_its_downstream_and_retry_failed_reruns_only_it
     backfill_id = response.json()["id"]
 
     shown = wait_for(finished(client, backfill_id), "the backfill to finish", log)
-    first_pass = time.monotonic() - started
     assert shown["status"] == "failed", shown
     assert shown["run_counts"]["succeeded"] == 29
     assert (shown["run_counts"]["failed"], shown["run_counts"]["skipped"]) == (1, 1)
@@ -146,4 +143,3 @@ def test_a_failing_day_skips_only_its_downstream_and_retry_failed_reruns_only_it
         ("report", ""),
     ]
     assert all(r.status == RunStatus.SUCCESS for r in again)
-    assert first_pass < 60, f"the first pass took {first_pass:.1f} s"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -72,9 +71,9 @@ def test_a_backfill_another_replica_is_advancing_is_skipped_not_waited_for(acme,
     thread.start()
     try:
         assert locked.wait(10)
-        started = time.perf_counter()
+        # SKIP LOCKED: a pass that waited for the lock would get it only when the other
+        # replica lets go (after this line), and then advance the backfill: 1, not 0.
         assert tick_backfills() == 0
-        assert time.perf_counter() - started < 2  # SKIP LOCKED: no waiting on the lock
         assert runs_of(acme) == []
     finally:
         release.set()
@@ -181,14 +180,12 @@ def _chain(length: int) -> Definitions:
 @pytest.mark.django_db
 def test_a_year_of_a_thousand_assets_stays_small_to_store_and_read(acme, prod):
     load_definitions(acme.ctx(), prod, "big", _chain(1000))
-    started = time.perf_counter()
     created = launch(
         acme,
         selection="*",
         partition_range={"start": "2024-01-01", "end": "2024-12-30"},
         max_concurrent_runs=4,
     )
-    planning_seconds = time.perf_counter() - started
     assert created["num_runs"] == 365
     assert created["partition_counts"]["requested"] == 365_000
     stored = Backfill.objects.unscoped().get()
@@ -201,4 +198,3 @@ def test_a_year_of_a_thousand_assets_stays_small_to_store_and_read(acme, prod):
     page = acme.client().get(f"{URL}{created['id']}/partitions/", {"status": "in_progress"})
     assert len(page.json()["results"]) == 200 and page.json()["next"]
     assert {r.status for r in runs} == {RunStatus.QUEUED}
-    assert planning_seconds < 10
