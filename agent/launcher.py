@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import select
 import signal
 import threading
@@ -195,14 +196,18 @@ class ProcessRunLauncher:
         if run.cancel_reason is not None:  # terminated before it was forked
             self._end(run, RunStatus.CANCELED, run.cancel_reason)
             return
-        read_fd, write_fd = os.pipe()
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError as exc:  # out of file descriptors
+            self._end(run, RunStatus.FAILED, f"the run process could not be started: {exc}")
+            return
         try:
             with (
                 open(directory / "stdout.log", "wb") as stdout,
                 open(directory / "stderr.log", "wb") as stderr,
             ):
                 process = self._fork(run, write_fd, stdout.fileno(), stderr.fileno())
-        except WarmProcessError as exc:
+        except (WarmProcessError, OSError) as exc:  # a full disk, no descriptors left, ...
             os.close(read_fd)
             self._end(run, RunStatus.FAILED, f"the run process could not be started: {exc}")
             return
@@ -257,7 +262,7 @@ class ProcessRunLauncher:
         (``tick_process.WarmEvaluator``). What the function prints goes to
         ``state_dir/ticks/<kind>-<name>.log`` (the latest evaluation's); a child still busy
         at ``timeout`` is killed with its process group."""
-        output_file = self.ticks_dir / f"{request['kind']}-{request['name']}.log"
+        output_file = self.ticks_dir / f"{request['kind']}-{_file_name(request['name'])}.log"
         request_file = self.ticks_dir / f"{request['request_id']}.json"
         request_file.write_text(json.dumps(request))
         read_fd, write_fd = os.pipe()
@@ -462,3 +467,8 @@ def _tail(path: Path, limit: int = 8 * 1024) -> str:
     except OSError:
         return ""
     return data[-limit:].decode("utf-8", "replace").strip()
+
+
+def _file_name(name: str) -> str:
+    """A sensor or schedule name as one safe file name (names may hold '/')."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:150] or "_"

@@ -237,20 +237,28 @@ class _ChildRun:
     event_fd: int
 
 
-def preload(kind: str, target: str) -> str:
-    """Import the SDK and the location once, so every forked run starts warm.
-
-    Returns "" or why the location is not preloaded; children then import it themselves and
-    report any error as the run's failure, exactly as a fresh interpreter would.
-    """
+def preload_sdk() -> str:
+    """Import the SDK once (what runs and ticks use), so every forked child starts warm.
+    Returns "" or why it cannot be imported (children then fail with that error)."""
     try:
         import assay.cli.materialize
         import assay.definitions.io_managers
+        import assay.definitions.schedules
+        import assay.definitions.sensors
         import assay.execution.in_process
-        import assay.execution.materialize  # noqa: F401
-        from assay.loading import load_definitions
+        import assay.execution.materialize
+        import assay.execution.run_resources
+        import assay.loading  # noqa: F401
     except BaseException:
         return "the assay SDK cannot be imported:\n" + traceback.format_exc()
+    return ""
+
+
+def preload_location(kind: str, target: str) -> str:
+    """Import the location once too. Returns "" or why it is not preloaded; children then
+    import it themselves and report any error, exactly as a fresh interpreter would."""
+    from assay.loading import load_definitions
+
     try:
         if kind == "module":
             load_definitions(module=target)
@@ -379,9 +387,12 @@ class WarmProcess:
 def serve(control_fd: int, kind: str, target: str, *, sdk_only: bool) -> int:
     """The warm process of one location: preload, say ready, then fork a child per run."""
     control = socket.socket(fileno=control_fd)
-    note = "started without the location (it starts threads when imported)" if sdk_only else ""
-    if not sdk_only:
-        note = preload(kind, target)
+    note = preload_sdk()
+    if sdk_only:
+        sdk_only_note = "started with the SDK only: it starts threads when imported"
+        note = note or sdk_only_note
+    elif not note:
+        note = preload_location(kind, target)
         if threading.active_count() > 1:
             # Forking a process with threads copies their locks in whatever state they are;
             # start again without the user's module (each run imports it itself).
@@ -389,7 +400,7 @@ def serve(control_fd: int, kind: str, target: str, *, sdk_only: bool) -> int:
             os.execv(sys.executable, [*sys.orig_argv, _SDK_ONLY])
     gc.freeze()  # what was imported stays shared between the children (copy-on-write)
     warm = WarmProcess(control)
-    if not warm._send({"op": "ready", "preloaded": not note, "note": note}):
+    if not warm._send({"op": "ready", "note": note}):
         return 0
     child = warm.loop()
     if child is None:

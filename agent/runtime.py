@@ -227,7 +227,14 @@ class Agent:
         except ValueError as exc:
             outcome = TickOutcome(request_id=message.request_id, error=str(exc))
         else:
-            outcome = self._tick_outcome(request)
+            try:
+                outcome = self._tick_outcome(request)
+            except Exception as exc:  # the agent's own trouble (a full disk, ...): say so
+                log.exception("%s '%s' could not be evaluated", request.kind, request.name)
+                outcome = TickOutcome(
+                    request_id=request.request_id,
+                    error=f"the agent could not evaluate it: {type(exc).__name__}: {exc}",
+                )
         if outcome.error:
             log.warning("%s '%s': %s", message.kind, message.name, outcome.error.splitlines()[0])
         self.session.send(convert.tick_result(outcome))

@@ -24,7 +24,7 @@ from control_plane.automation.instigators import (
     ensure_states,
     instigator_specs,
 )
-from control_plane.automation.launching import RequestedRun, launch_requested_runs
+from control_plane.automation.launching import Launched, RequestedRun, launch_requested_runs
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.core.errors import AssayError
@@ -103,7 +103,7 @@ def complete_tick(
                     status=DaemonTick.Status.SUCCESS
                     if launched.runs
                     else DaemonTick.Status.SKIPPED,
-                    skip_reason="" if launched.runs else _skip_reason(outcome, launched),
+                    skip_reason="" if launched.runs else skip_reason(outcome, launched),
                     run_ids=[run.id for run in launched.runs],
                     details={
                         "run_keys": [r.run_key for r in outcome.run_requests if r.run_key][:100],
@@ -119,11 +119,17 @@ def complete_tick(
             return ticks.finish_tick(
                 tick,
                 status=DaemonTick.Status.FAILURE,
-                error=f"the tick's run requests were not launched: {message}",
+                error=not_launched(message),
             )
 
 
-def _skip_reason(outcome: TickOutcome, launched) -> str:
+def not_launched(message: str) -> str:
+    """A tick's error when its requests were refused (nothing of the tick was kept)."""
+    return f"the tick's run requests were not launched: {message}"
+
+
+def skip_reason(outcome: TickOutcome, launched: Launched) -> str:
+    """Why a tick that launched nothing was skipped, for a person."""
     if launched.duplicate_run_keys and not outcome.skip_reason:
         shown = ", ".join(launched.duplicate_run_keys[:3])
         return f"every run key had launched before ({shown})"

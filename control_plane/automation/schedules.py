@@ -27,7 +27,12 @@ from control_plane.automation import ticks
 from control_plane.automation.instigators import InstigatorSpec, running
 from control_plane.automation.launching import RequestedRun, launch_requested_runs
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
-from control_plane.automation.outcomes import TickOutcome, instigator_pass
+from control_plane.automation.outcomes import (
+    TickOutcome,
+    instigator_pass,
+    not_launched,
+    skip_reason,
+)
 from control_plane.core.context import Principal, TenantContext
 from control_plane.core.errors import AssayError
 from control_plane.tenancy import queries as tenancy_queries
@@ -179,11 +184,11 @@ def _launch_one(
         )
     except AssayError as exc:
         tick.status = DaemonTick.Status.FAILURE
-        tick.error = f"the tick's run requests were not launched: {exc.message}"
+        tick.error = not_launched(exc.message)
         return
     tick.run_ids = [str(run.id) for run in launched.runs]
     tick.status = DaemonTick.Status.SUCCESS if launched.runs else DaemonTick.Status.SKIPPED
-    tick.skip_reason = "" if launched.runs else (outcome.skip_reason or "no runs were requested")
+    tick.skip_reason = "" if launched.runs else skip_reason(outcome, launched)
 
 
 def evaluate_here(spec: InstigatorSpec, scheduled: datetime) -> TickOutcome:

@@ -226,3 +226,24 @@ def test_the_agent_evaluates_ticks_from_the_warm_process_importing_the_location_
     finally:
         launcher.close()
     assert (tmp_path / "imports.log").read_text().splitlines() == ["imported"]
+
+
+def test_a_sensor_whose_name_holds_a_slash_is_evaluated_and_its_output_kept(tmp_path) -> None:
+    (tmp_path / "slashed.py").write_text(
+        "from assay import Definitions, SkipReason, asset, sensor\n"
+        "@asset\ndef a() -> int:\n    return 1\n"
+        "@sensor(target=a, name='s3/new_files')\n"
+        "def watch():\n    print('listing the bucket')\n    return SkipReason('empty bucket')\n"
+        "defs = Definitions(assets=[a], sensors=[watch])\n"
+    )
+    location = CodeLocationConfig("shop", "slashed", None, tmp_path, Path(sys.executable))
+    launcher = ProcessRunLauncher(tmp_path / "state", lambda entries: None)
+    try:
+        outcome = evaluate_tick(
+            location, tick("sensor", "s3/new_files"), warm=launcher.evaluate_tick
+        )
+    finally:
+        launcher.close()
+    assert (outcome.error, outcome.skip_reason) == ("", "empty bucket")
+    [log] = (tmp_path / "state" / "ticks").glob("sensor-*.log")
+    assert log.read_text() == "listing the bucket\n"
