@@ -203,8 +203,10 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Assay control plane API",
     "VERSION": "v1",
-    "DESCRIPTION": "Organizations, deployments, code locations, members, teams, grants, "
-    "tokens and the audit log.",
+    "DESCRIPTION": "Organizations, deployments, code locations (their load status and "
+    "reload), members, teams, grants, tokens and the audit log; runs and their event logs, "
+    "the asset catalog, schedules, sensors and their ticks, declarative automation and its "
+    "evaluations, backfills, alert policies and incidents.",
     "SERVE_INCLUDE_SCHEMA": False,
     **(
         {
