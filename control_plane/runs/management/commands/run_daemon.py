@@ -1,8 +1,10 @@
 """``python -m control_plane run_daemon``: every background loop of the control plane.
 
-The run queue, run monitoring, schedules, sensors, declarative automation, backfills,
-freshness and alert delivery (see ``control_plane.daemon``). Stateless over the
-database, so several replicas may run.
+Its loops, each in a thread of its own (``control_plane.daemon.all_loops``): ``queue``
+(the run queue), ``monitor`` (lost agents and their runs), ``schedules``, ``sensors``,
+``automation`` (declarative automation), ``alerts`` (delivery), ``freshness``,
+``backfills`` and ``retention`` (pruning old ticks). Stateless over the database, so
+several replicas may run.
 """
 
 from __future__ import annotations
