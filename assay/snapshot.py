@@ -1,7 +1,9 @@
 """A versioned, JSON-serialisable description of a code location's definitions.
 
-This, never data, is what an agent uploads: keys, dependencies, ownership,
-checks, code versions and the names of jobs, schedules and sensors.
+This, never data, is what an agent uploads: assets (keys, dependencies, ownership, code
+versions, partitions and mappings, freshness and backfill policies, automation conditions
+as trees), checks, jobs, resource names, and schedule and sensor specs, enough for the
+control plane's daemon to tick them and evaluate automation without importing the code.
 """
 
 from __future__ import annotations
