@@ -15,6 +15,7 @@ import difflib
 import fnmatch
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from assay.definitions.asset_key import AssetKey
 from assay.errors import InvalidSelection
@@ -46,24 +47,29 @@ def select_keys(graph: AssetGraph, selection: Selection, *, where: str = "") -> 
                     parts.append(str(item))
         text = ", ".join(parts)
     suffix = f" (in {where})" if where else ""
-    clauses = _clauses(text)
-    if not any(clauses):
-        raise InvalidSelection(f"empty selection{suffix}")
     result: set[AssetKey] = set()
-    for terms in clauses:
-        if not terms:
-            raise InvalidSelection(f"empty term in selection {text!r}{suffix}")
+    for terms in _parse(text, suffix):
         matched: set[AssetKey] | None = None
-        for i, term in enumerate(terms):
-            if _DANGLING_DEPTH.match(term):
-                raise InvalidSelection(_dangling_depth(term, terms, i, suffix))
+        for term in terms:
             keys = _select_term(graph, term, suffix)
             matched = keys if matched is None else matched & keys
         if not matched:
-            listed = " and ".join(f"'{t}'" for t in terms)
+            listed = " and ".join(f"'{t.text}'" for t in terms)
             raise InvalidSelection(f"no asset matches {listed} at once{suffix}")
         result |= matched
     return result
+
+
+def check_syntax(selection: str) -> None:
+    """Raise `InvalidSelection` unless ``selection`` is well-formed, without resolving any
+    name: for selections stored before the assets they name are loaded (alert policies)."""
+    _parse(selection, "")
+
+
+def selection_clauses(selection: str) -> list[str]:
+    """The clauses of a selection's union (split on `,` and `or`), each a selection of its
+    own: resolving them one by one lets a clause naming an unknown asset fail alone."""
+    return [" ".join(terms) for terms in _clauses(selection) if terms]
 
 
 def _clauses(text: str) -> list[list[str]]:
@@ -76,6 +82,30 @@ def _clauses(text: str) -> list[list[str]]:
         elif lowered != "and":
             clauses[-1].append(token)
     return clauses
+
+
+@dataclass(frozen=True)
+class _Term:
+    """One term as written, split into its base and its lineage operators (depth ``-1``:
+    not asked for; ``None``: all the way)."""
+
+    text: str
+    base: str
+    up_depth: int | None = -1
+    down_depth: int | None = -1
+
+
+def _parse(text: str, suffix: str) -> list[list[_Term]]:
+    """The selection's clauses of terms; raises `InvalidSelection` for malformed syntax."""
+    clauses = _clauses(text)
+    if not any(clauses):
+        raise InvalidSelection(f"empty selection{suffix}")
+    parsed = []
+    for terms in clauses:
+        if not terms:
+            raise InvalidSelection(f"empty term in selection {text!r}{suffix}")
+        parsed.append([_parse_term(terms, i, suffix) for i in range(len(terms))])
+    return parsed
 
 
 # A depth with no asset attached, as in "+1 key": the hops belong next to the key.
@@ -93,23 +123,58 @@ def _dangling_depth(term: str, terms: list[str], index: int, suffix: str) -> str
     )
 
 
-def _select_term(graph: AssetGraph, term: str, suffix: str) -> set[AssetKey]:
+def _parse_term(terms: list[str], index: int, suffix: str) -> _Term:
+    text = terms[index]
+    if _DANGLING_DEPTH.match(text):
+        raise InvalidSelection(_dangling_depth(text, terms, index, suffix))
+    base = text
     up_depth: int | None = -1
     down_depth: int | None = -1
-    m = _UP.match(term)
+    m = _UP.match(base)
     if m:
         up_depth = int(m.group(1)) if m.group(1) else None
-        term = m.group(2)
-    m = _DOWN.match(term)
+        base = m.group(2)
+    m = _DOWN.match(base)
     if m:
         down_depth = int(m.group(2)) if m.group(2) else None
-        term = m.group(1)
-    base = _select_base(graph, term, suffix)
+        base = m.group(1)
+    _check_base(text, base, suffix)
+    return _Term(text, base, up_depth, down_depth)
+
+
+def _check_base(text: str, base: str, suffix: str) -> None:
+    if base == "*":
+        return
+    attr, sep, value = base.partition(":")
+    if sep and attr not in _ATTRS:
+        raise InvalidSelection(
+            f"unknown selection attribute '{attr}:' in '{text}'{suffix}; "
+            f"use one of {', '.join(a + ':' for a in _ATTRS)}"
+        )
+    if sep and not value:
+        raise InvalidSelection(f"'{text}' names no {attr}{suffix}")
+    if sep and attr != "key":
+        return
+    key = (value if sep else base).strip("/")
+    if "+" in key:
+        raise InvalidSelection(
+            f"'{text}' is not a selection term: '+' goes once before and once after a key{suffix}"
+        )
+    if any(ch in key for ch in "*?["):
+        return
+    try:
+        AssetKey.from_user_string(key)
+    except Exception:
+        raise InvalidSelection(f"'{key}' is not a valid asset key{suffix}") from None
+
+
+def _select_term(graph: AssetGraph, term: _Term, suffix: str) -> set[AssetKey]:
+    base = _select_base(graph, term.base, suffix)
     result = set(base)
-    if up_depth != -1:
-        result |= graph.upstream(base, depth=up_depth)
-    if down_depth != -1:
-        result |= graph.downstream(base, depth=down_depth)
+    if term.up_depth != -1:
+        result |= graph.upstream(base, depth=term.up_depth)
+    if term.down_depth != -1:
+        result |= graph.downstream(base, depth=term.down_depth)
     return result
 
 
@@ -117,13 +182,8 @@ def _select_base(graph: AssetGraph, term: str, suffix: str) -> set[AssetKey]:
     if term == "*":
         return set(graph.nodes)
     attr, sep, value = term.partition(":")
-    if sep and attr in _ATTRS:
+    if sep:  # a known attribute: _parse checked it
         return _select_attribute(graph, attr, value, suffix)
-    if sep:
-        raise InvalidSelection(
-            f"unknown selection attribute '{attr}:' in '{term}'{suffix}; "
-            f"use one of {', '.join(a + ':' for a in _ATTRS)}"
-        )
     return _select_key(graph, term, suffix)
 
 
@@ -134,10 +194,7 @@ def _select_key(graph: AssetGraph, text: str, suffix: str) -> set[AssetKey]:
         if not matched:
             raise InvalidSelection(f"no asset matches '{text}'{suffix}{_close(graph, text)}")
         return matched
-    try:
-        key = AssetKey.from_user_string(text)
-    except Exception:
-        raise InvalidSelection(f"'{text}' is not a valid asset key{suffix}") from None
+    key = AssetKey.from_user_string(text)  # _parse checked that it is one
     if key in graph.nodes:
         return {key}
     by_name = [k for k in graph.nodes if k.name == text]

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assay.errors import InvalidSelection
+from assay.selection import check_syntax
 from control_plane.alerts import audit_actions
 from control_plane.alerts.errors import InvalidAlertPolicy
 from control_plane.alerts.masking import mask_url
@@ -28,7 +29,7 @@ from control_plane.alerts.models import (
     Incident,
     IncidentKind,
 )
-from control_plane.alerts.targeting import AlertSubject, PolicyMatcher, check_selection_syntax
+from control_plane.alerts.targeting import AlertSubject, PolicyMatcher
 from control_plane.audit.services import record
 from control_plane.core.context import (
     Principal,
@@ -228,7 +229,7 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
     selection = values["selection"].strip()
     if selection:
         try:
-            check_selection_syntax(selection)
+            check_syntax(selection)
         except InvalidSelection as error:
             errors["selection"] = [str(error)]
     tags = values["tags"]

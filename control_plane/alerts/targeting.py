@@ -7,7 +7,6 @@ graph, rebuilt from the code locations' stored snapshots (which carry tags and o
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetSpec
 from assay.errors import InvalidSelection
 from assay.graph import AssetGraph
-from assay.selection import select_keys
+from assay.selection import select_keys, selection_clauses
 from assay.snapshot import AssetSnapshot, DefinitionsSnapshot
 from control_plane.alerts.models import AlertPolicy, CheckSeverity, IncidentKind
 from control_plane.catalog.models import LocationSnapshot
@@ -23,8 +22,6 @@ from control_plane.tenancy.models import Deployment
 
 logger = logging.getLogger(__name__)
 
-_TERM = re.compile(r"^(\d*\+)?(?P<base>[^+]+?)(\+\d*)?$")
-_ATTRIBUTES = ("group", "tag", "owner", "kind", "key")
 _SEVERITY_RANK = {CheckSeverity.WARN.value: 1, CheckSeverity.ERROR.value: 2}
 
 
@@ -36,29 +33,6 @@ class AlertSubject:
     asset_keys: tuple[str, ...] | None = None
     tags: Mapping[str, str] | None = None
     severity: str | None = None  # check failures: WARN | ERROR
-
-
-def check_selection_syntax(selection: str) -> None:
-    """Raise ``InvalidSelection`` unless ``selection`` is well-formed (names are not resolved:
-    a policy may name assets before an agent has loaded them)."""
-    clauses = selection.split(",")
-    for clause in clauses:
-        terms = [t for t in clause.split() if t.lower() != "and"]
-        if not terms:
-            raise InvalidSelection(f"empty term in selection {selection!r}")
-        for term in terms:
-            match = _TERM.match(term)
-            if match is None:
-                raise InvalidSelection(f"'{term}' is not a selection term")
-            base = match.group("base")
-            attribute, sep, value = base.partition(":")
-            if sep and attribute not in _ATTRIBUTES:
-                raise InvalidSelection(
-                    f"unknown selection attribute '{attribute}:' in '{term}'; "
-                    f"use one of {', '.join(a + ':' for a in _ATTRIBUTES)}"
-                )
-            if sep and not value:
-                raise InvalidSelection(f"'{term}' names no {attribute}")
 
 
 _GRAPH_CACHE: dict[tuple[int, ...], AssetGraph] = {}
@@ -151,7 +125,7 @@ class PolicyMatcher:
         if graph is None:
             return None
         selected: set[str] = set()
-        for clause in policy.selection.split(","):
+        for clause in selection_clauses(policy.selection):
             try:
                 keys = select_keys(graph, clause)
             except InvalidSelection as error:
@@ -159,7 +133,7 @@ class PolicyMatcher:
                     "alert policy %s (%s): selection clause %r matches nothing: %s",
                     policy.pk,
                     policy.name,
-                    clause.strip(),
+                    clause,
                     error,
                 )
                 continue

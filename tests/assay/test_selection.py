@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assay import AssetKey, Definitions, InvalidSelection, asset
-from assay.selection import select_keys
+from assay.selection import check_syntax, select_keys, selection_clauses
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,38 @@ def test_any_selection_text_either_selects_or_raises_invalid_selection(graph, te
     except InvalidSelection:
         return
     assert keys <= set(graph.nodes)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    ["raw_orders", "sales/*", "group:sales, tag:team=finance", "2+clean_orders+1", "a and b", "*"],
+)
+def test_well_formed_selections_pass_the_syntax_check_without_resolving_names(selection):
+    check_syntax(selection)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    ["color:red", "a,,b", "a or or b", "group:", "a++", "+1 clean", "2+ clean", "a//b", ","],
+)
+def test_malformed_selections_fail_the_syntax_check(graph, selection):
+    with pytest.raises(InvalidSelection):
+        check_syntax(selection)
+    with pytest.raises(InvalidSelection):
+        select_keys(graph, selection)
+
+
+def test_a_selection_splits_into_clauses_on_commas_and_or():
+    assert selection_clauses("a, b OR c and d+1") == ["a", "b", "c d+1"]
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet="ab/_*+,:= 12groupta", max_size=20))
+def test_what_the_syntax_check_refuses_select_keys_refuses_too(graph, text):
+    try:
+        check_syntax(text)
+    except InvalidSelection:
+        with pytest.raises(InvalidSelection):
+            select_keys(graph, text)

@@ -62,6 +62,9 @@ def test_audit_rows_keep_webhook_urls_masked(acme, prod):
         ({"webhooks": [{"url": "ftp://example.com/x"}]}, "webhooks"),
         ({"webhooks": [{"url": HOOK, "format": "xml"}]}, "webhooks"),
         ({"selection": "color:red"}, "selection"),
+        ({"selection": "+1 clean_orders"}, "selection"),  # refused by the SDK too
+        ({"selection": "2+ clean_orders"}, "selection"),
+        ({"selection": "raw_orders or"}, "selection"),
         ({"min_check_severity": "FATAL"}, "min_check_severity"),
         ({"colour": "red"}, "colour"),
         ({"emails": [], "webhooks": []}, "emails"),
