@@ -14,10 +14,11 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from agent.config import CodeLocationConfig
 
@@ -31,7 +32,7 @@ _STDERR_TAIL_BYTES = 8 * 1024
 _BOOTSTRAP = """
 import json, os, sys, traceback
 
-result_path, kind, target = sys.argv[1], sys.argv[2], sys.argv[3]
+kind, target, result_path = sys.argv[1], sys.argv[2], sys.argv[3]
 
 def answer(result):
     with open(result_path + ".tmp", "w", encoding="utf-8") as handle:
@@ -85,6 +86,67 @@ class LocationLoad:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How a child in the location's interpreter ended: its answer, else why there is none."""
+
+    result: dict[str, Any] | None
+    returncode: int | None = None
+    timed_out: bool = False
+    output_tail: str = ""  # the end of its stderr, when it died without answering
+    start_error: str = ""  # why the interpreter could not start at all
+
+
+def run_in_location(
+    location: CodeLocationConfig,
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    hidden_env_vars: Collection[str] = (),
+    request: Mapping[str, Any] | None = None,
+) -> ChildOutcome:
+    """Run ``location.python *argv [request.json] result.json`` in the location's working
+    directory and environment (without ``hidden_env_vars``), and read back the JSON the
+    child wrote to ``result.json``; never raises for anything the child does.
+
+    The child's stdout is discarded (user code may print customer data; it stays on the
+    agent's side) and its stderr kept for a child that dies without answering."""
+    with tempfile.TemporaryDirectory(prefix="assay-location-") as scratch:
+        paths = []
+        if request is not None:
+            paths.append(Path(scratch) / "request.json")
+            paths[0].write_text(json.dumps(request), encoding="utf-8")
+        result_path = Path(scratch) / "result.json"
+        try:
+            process = subprocess.run(
+                [str(location.python), *argv, *map(str, paths), str(result_path)],
+                cwd=location.working_directory,
+                env=location_environment(location.env, hidden=hidden_env_vars),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return ChildOutcome(None, timed_out=True)
+        except OSError as exc:
+            return ChildOutcome(None, start_error=f"cannot start {location.python}: {exc.strerror}")
+        if result_path.exists():
+            return ChildOutcome(json.loads(result_path.read_text(encoding="utf-8")))
+    tail = process.stderr[-_STDERR_TAIL_BYTES:].decode("utf-8", "replace").strip()
+    return ChildOutcome(None, returncode=process.returncode, output_tail=tail)
+
+
+def ended(returncode: int | None) -> str:
+    """How a child that did not answer ended, for a person."""
+    if returncode is None:
+        return "ended without answering"
+    if returncode < 0:
+        return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
 def load_location(
     location: CodeLocationConfig,
     *,
@@ -99,28 +161,22 @@ def load_location(
     kind, target = (
         ("module", location.module) if location.module is not None else ("file", str(location.file))
     )
-    with tempfile.TemporaryDirectory(prefix="assay-location-") as scratch:
-        result_path = Path(scratch) / "result.json"
-        try:
-            process = subprocess.run(
-                [str(location.python), "-c", _BOOTSTRAP, str(result_path), kind, str(target)],
-                cwd=location.working_directory,
-                env=location_environment(location.env, hidden=hidden_env_vars),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,  # user output stays on the agent's side
-                stderr=subprocess.PIPE,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return _error(location, f"loading {location.target} took longer than {timeout:g} s")
-        except OSError as exc:
-            return _error(
-                location, f"cannot start {location.python} for {location.target}: {exc.strerror}"
-            )
-        if not result_path.exists():
-            return _error(location, _died_message(location, process))
-        result = json.loads(result_path.read_text(encoding="utf-8"))
+    child = run_in_location(
+        location,
+        ["-c", _BOOTSTRAP, kind, str(target)],
+        timeout=timeout,
+        hidden_env_vars=hidden_env_vars,
+    )
+    if child.timed_out:
+        return _error(location, f"loading {location.target} took longer than {timeout:g} s")
+    if child.start_error:
+        return _error(location, f"{child.start_error} (for {location.target})")
+    result = child.result
+    if result is None:
+        how = ended(child.returncode)
+        message = f"the process loading {location.target} {how} before reporting a result"
+        tail = child.output_tail
+        return _error(location, f"{message}; its last output:\n{tail}" if tail else message)
     if result["status"] == LocationStatus.OK:
         return LocationLoad(
             location_name=location.name,
@@ -140,14 +196,6 @@ def location_environment(
     env = {name: value for name, value in os.environ.items() if name not in hidden}
     env.update(extra)
     return env
-
-
-def _died_message(location: CodeLocationConfig, process: subprocess.CompletedProcess) -> str:
-    code = process.returncode
-    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    stderr = process.stderr[-_STDERR_TAIL_BYTES:].decode("utf-8", "replace").strip()
-    message = f"the process loading {location.target} {how} before reporting a result"
-    return f"{message}; its last output:\n{stderr}" if stderr else message
 
 
 def _error(location: CodeLocationConfig, message: str, *, sdk_version: str = "") -> LocationLoad:

@@ -121,10 +121,17 @@ def _failure_message(exc: BaseException) -> str:
 
 def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
     """Evaluate a sensor or schedule function (``EvaluateTick``) and return its decision,
-    or ``{"error": ...}`` naming what went wrong (the traceback for user code)."""
+    or ``{"error": ...}`` naming what went wrong (the traceback for user code).
+
+    A resource is opened only when the function first reads it from ``context.resources``
+    (a sensor listing files opens no warehouse connection), and only those are torn down.
+    A teardown error does not undo the decision (failing the tick would only repeat it):
+    it comes back in ``"teardown_errors"``, or after the error when the tick failed."""
     from datetime import UTC, datetime
 
     from assay.definitions.schedules import evaluate_schedule
+    from assay.definitions.sensors import AddDynamicPartitionsRequest as Add
+    from assay.definitions.sensors import DeleteDynamicPartitionsRequest as Delete
     from assay.definitions.sensors import evaluate_sensor
     from assay.execution.run_resources import RunResources
     from assay.loading import load_definitions
@@ -132,6 +139,7 @@ def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
     def at(seconds: float) -> datetime | None:
         return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
 
+    teardown_errors: list[str] = []
     try:
         defs = load_definitions(module=request.get("module"), file=request.get("file"))
         kind, name = request["kind"], request["name"]
@@ -142,25 +150,24 @@ def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
             return {"error": f"code location has no {kind} named {name!r}"}
         resources = RunResources(defs.resources, defs.resources, "tick-" + request["request_id"])
         try:
-            opened = resources.open()
             if kind == "sensor":
                 result = evaluate_sensor(
                     found[0],
                     request["cursor"],
                     evaluation_time=at(request["evaluation_time"]),
                     last_evaluation_time=at(request["last_evaluation_time"]),
-                    resources=opened,
+                    resources=resources.opened_on_read(),
                 )
             else:
                 result = evaluate_schedule(
                     found[0],
                     scheduled_execution_time=at(request["evaluation_time"]),
-                    resources=opened,
+                    resources=resources.opened_on_read(),
                 )
         finally:
-            resources.close()
+            teardown_errors = resources.close()
     except BaseException as exc:
-        return {"error": _tick_error(exc)}
+        return {"error": "\n".join([_tick_error(exc), *teardown_errors])}
     sensor = kind == "sensor"
     return {
         "run_requests": [
@@ -180,11 +187,12 @@ def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
         "dynamic_partitions": [
             {
                 "name": d.partitions_def_name,
-                "add": list(d.partition_keys) if type(d).__name__.startswith("Add") else [],
-                "delete": list(d.partition_keys) if type(d).__name__.startswith("Delete") else [],
+                "add": list(d.partition_keys) if isinstance(d, Add) else [],
+                "delete": list(d.partition_keys) if isinstance(d, Delete) else [],
             }
             for d in result.dynamic_partitions_requests
         ],
+        "teardown_errors": teardown_errors,
     }
 
 

@@ -8,19 +8,15 @@ requests, a skip reason, a cursor and dynamic partition changes.
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
-import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from agent import run_worker
 from agent.config import CodeLocationConfig
-from agent.location_process import location_environment
+from agent.location_process import ChildOutcome, ended, run_in_location
 from agent.warm_process import WORKER_BOOTSTRAP, WarmProcessError
 
 log = logging.getLogger(__name__)
@@ -28,7 +24,6 @@ log = logging.getLogger(__name__)
 MAX_RUN_REQUESTS = 1000
 MAX_CURSOR_BYTES = 64 * 1024
 MAX_ERROR_BYTES = 64 * 1024
-_STDERR_TAIL_BYTES = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,16 +51,6 @@ class TickOutcome:
     skip_reason: str = ""
     cursor: str | None = None
     dynamic_partitions: tuple[dict[str, Any], ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class ChildOutcome:
-    """How a forked tick process ended: its answer, else why there is none."""
-
-    result: dict[str, Any] | None
-    returncode: int | None = None
-    timed_out: bool = False
-    output_tail: str = ""
 
 
 # Evaluates a tick from the location's warm process (the launcher's), or raises.
@@ -97,60 +82,38 @@ def evaluate_tick(
     }
     if warm is not None:
         try:
-            return _outcome(request, warm(location, payload, request.timeout_seconds))
+            return _outcome(location, request, warm(location, payload, request.timeout_seconds))
         except WarmProcessError as exc:
             log.warning("code location %s: evaluating cold: %s", location.name, exc)
-    return _outcome(request, _evaluate_cold(location, payload, request, hidden_env_vars))
+    cold = run_in_location(
+        location,
+        ["-c", WORKER_BOOTSTRAP, run_worker.__file__, "tick"],
+        timeout=request.timeout_seconds,
+        hidden_env_vars=hidden_env_vars,
+        request=payload,
+    )
+    return _outcome(location, request, cold)
 
 
-def _evaluate_cold(
-    location: CodeLocationConfig,
-    payload: dict[str, Any],
-    request: TickRequest,
-    hidden_env_vars: Collection[str],
-) -> ChildOutcome:
-    with tempfile.TemporaryDirectory(prefix="assay-tick-") as scratch:
-        request_path = Path(scratch) / "request.json"
-        result_path = Path(scratch) / "result.json"
-        request_path.write_text(json.dumps(payload), encoding="utf-8")
-        command = [str(location.python), "-c", WORKER_BOOTSTRAP, run_worker.__file__, "tick"]
-        try:
-            process = subprocess.run(
-                [*command, str(request_path), str(result_path)],
-                cwd=location.working_directory,
-                env=location_environment(location.env, hidden=hidden_env_vars),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,  # user output stays on the agent's side
-                stderr=subprocess.PIPE,
-                timeout=request.timeout_seconds,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return ChildOutcome(None, timed_out=True)
-        except OSError as exc:
-            return ChildOutcome({"error": f"cannot start {location.python}: {exc.strerror}"})
-        if result_path.exists():
-            return ChildOutcome(json.loads(result_path.read_text(encoding="utf-8")))
-        tail = process.stderr[-_STDERR_TAIL_BYTES:].decode("utf-8", "replace").strip()
-        return ChildOutcome(None, returncode=process.returncode, output_tail=tail)
-
-
-def _outcome(request: TickRequest, child: ChildOutcome) -> TickOutcome:
+def _outcome(
+    location: CodeLocationConfig, request: TickRequest, child: ChildOutcome
+) -> TickOutcome:
     what = f"{request.kind} '{request.name}'"
     if child.timed_out:
         return _failed(request, f"{what} timed out after {request.timeout_seconds:g} s")
+    if child.start_error:
+        return _failed(request, f"{what} failed: {child.start_error}")
     result = child.result
     if result is None:
-        code = child.returncode
-        if code is None:
-            how = "ended without answering"
-        else:
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        message = f"the process evaluating {what} {how}"
+        message = f"the process evaluating {what} {ended(child.returncode)}"
         tail = child.output_tail
         return _failed(request, f"{message}:\n{tail}" if tail else message)
     if result.get("error"):
         return _failed(request, f"{what} failed: {result['error']}")
+    for error in result.get("teardown_errors") or ():
+        # The decision stands (failing the tick would only repeat it); say so where the
+        # agent's operator looks.
+        log.warning("code location %s: %s: %s", location.name, what, error)
     run_requests = tuple(result.get("run_requests") or ())
     if len(run_requests) > MAX_RUN_REQUESTS:
         return _failed(

@@ -181,7 +181,7 @@ def evaluate_schedule(
             return SensorResult(skip_reason="no partition has ended yet")
         request = RunRequest(f"{schedule.name}:{key}", partition_key=key, tags=schedule.tags)
         return SensorResult(run_requests=(request,))
-    context = ScheduleEvaluationContext(tick, schedule.name, dict(resources or {}))
+    context = ScheduleEvaluationContext(tick, schedule.name, resources or {})
     fn = schedule.execution_fn
     try:
         raw = fn(context) if inspect.signature(fn).parameters else fn()

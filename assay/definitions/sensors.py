@@ -113,7 +113,8 @@ class SensorEvaluationContext:
         self.evaluation_time = evaluation_time
         self.last_evaluation_time = last_evaluation_time
         self.sensor_name = sensor_name
-        self.resources = dict(resources or {})
+        # Kept as given, not copied: the agent's mapping opens a resource on first read.
+        self.resources: Mapping[str, Any] = resources if resources is not None else {}
         self.dynamic_partitions_requests: list[DynamicPartitionsRequest] = []
 
     def update_cursor(self, cursor: str | None) -> None:

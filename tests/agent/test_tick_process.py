@@ -3,8 +3,10 @@ come back, and whatever they do wrong becomes an error for that tick only."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -247,3 +249,134 @@ def test_a_sensor_whose_name_holds_a_slash_is_evaluated_and_its_output_kept(tmp_
     assert (outcome.error, outcome.skip_reason) == ("", "empty bucket")
     [log] = (tmp_path / "state" / "ticks").glob("sensor-*.log")
     assert log.read_text() == "listing the bucket\n"
+
+
+RESOURCES_PROJECT = """
+import os
+from pathlib import Path
+from assay import ConfigurableResource, Definitions, RunRequest, SkipReason, asset, schedule, sensor
+
+LIFECYCLE = Path(__file__).with_name("lifecycle.log")
+
+
+def record(line):
+    with open(LIFECYCLE, "a") as log:
+        log.write(line + "\\n")
+
+
+class Warehouse(ConfigurableResource):
+    dsn: str
+
+    def setup_for_execution(self, context):
+        record("setup warehouse")
+        raise ConnectionError("the warehouse is unreachable")
+
+
+class Inbox(ConfigurableResource):
+    folder: str
+
+    def setup_for_execution(self, context):
+        record("setup inbox")
+
+    def teardown_after_execution(self, context):
+        record("teardown inbox")
+        if os.environ.get("INBOX_TEARDOWN_FAILS"):
+            raise OSError("the inbox lock was lost")
+
+
+@asset
+def a() -> int:
+    return 1
+
+
+@sensor(target=a)
+def list_files(context):
+    assert "warehouse" in context.resources  # asking does not open it
+    assert context.resources["inbox"] is context.resources["inbox"]  # opened once
+    return SkipReason(",".join(sorted(os.listdir(context.resources["inbox"].folder))))
+
+
+@sensor(target=a)
+def count_rows(context):
+    return SkipReason(str(context.resources["warehouse"].dsn))
+
+
+@schedule(cron_schedule="0 6 * * *", target=a)
+def daily(context):
+    return RunRequest(tags={"files": str(len(os.listdir(context.resources["inbox"].folder)))})
+
+
+defs = Definitions(assets=[a], sensors=[list_files, count_rows], schedules=[daily],
+                   resources={"inbox": Inbox(folder=os.environ["INBOX"]),
+                              "warehouse": Warehouse(dsn="postgres://warehouse")})
+"""
+
+
+@pytest.fixture
+def resource_location(tmp_path: Path) -> CodeLocationConfig:
+    (tmp_path / "stores.py").write_text(RESOURCES_PROJECT)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("x")
+    return CodeLocationConfig(
+        "shop", "stores", None, tmp_path, Path(sys.executable), env={"INBOX": str(inbox)}
+    )
+
+
+def lifecycle(location: CodeLocationConfig) -> list[str]:
+    path = location.working_directory / "lifecycle.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_tick_opens_only_the_resources_its_function_reads(resource_location, evaluate) -> None:
+    sensor_outcome = evaluate(resource_location, tick("sensor", "list_files"))
+    schedule_outcome = evaluate(resource_location, tick("schedule", "daily"))
+
+    assert (sensor_outcome.error, sensor_outcome.skip_reason) == ("", "a.csv")
+    assert schedule_outcome.error == ""
+    assert [r["tags"] for r in schedule_outcome.run_requests] == [{"files": "1"}]
+    # Read several times, opened once, torn down once; the warehouse it never read stays closed.
+    assert lifecycle(resource_location) == ["setup inbox", "teardown inbox"] * 2
+
+
+def test_a_resource_that_cannot_start_fails_only_the_ticks_that_read_it(
+    resource_location, evaluate
+) -> None:
+    outcome = evaluate(resource_location, tick("sensor", "count_rows"))
+    assert outcome.run_requests == ()
+    assert (
+        "resource 'warehouse' failed to start: ConnectionError: the warehouse is unreachable"
+        in outcome.error
+    )
+    assert lifecycle(resource_location) == ["setup warehouse"]
+
+
+def test_a_teardown_error_is_logged_by_the_agent_and_the_decision_stands(
+    resource_location, evaluate, caplog
+) -> None:
+    location = replace(
+        resource_location, env={**resource_location.env, "INBOX_TEARDOWN_FAILS": "1"}
+    )
+    with caplog.at_level(logging.WARNING, logger="agent.tick_process"):
+        outcome = evaluate(location, tick("schedule", "daily"))
+    assert outcome.error == ""
+    assert [r["tags"] for r in outcome.run_requests] == [{"files": "1"}]
+    assert (
+        "code location shop: schedule 'daily': resource 'inbox' failed to tear down: "
+        "OSError: the inbox lock was lost" in caplog.text
+    )
+
+
+def test_a_teardown_error_follows_the_error_of_a_tick_that_failed(
+    resource_location, evaluate
+) -> None:
+    (Path(resource_location.env["INBOX"]) / "a.csv").unlink()
+    Path(resource_location.env["INBOX"]).rmdir()  # listing it raises
+    location = replace(
+        resource_location, env={**resource_location.env, "INBOX_TEARDOWN_FAILS": "1"}
+    )
+    outcome = evaluate(location, tick("sensor", "list_files"))
+    assert "sensor 'list_files' raised FileNotFoundError" in outcome.error
+    assert outcome.error.rstrip().endswith(
+        "resource 'inbox' failed to tear down: OSError: the inbox lock was lost"
+    )
