@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from control_plane.core.api.pagination import CursorPagination, IdCursorPagination
 from control_plane.core.api.views import DeploymentScopedView
 from control_plane.runs import queries, services
 from control_plane.runs.api import serializers as s
+from control_plane.runs.models import RunStatus
 from control_plane.tenancy import queries as tenancy_queries
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
@@ -31,12 +32,16 @@ class RunListView(_DeploymentView):
     serializer_class = s.RunSerializer
     pagination_class = NewestFirstPagination
 
-    @extend_schema(responses=s.RunSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=RunStatus.values)],
+        responses=s.RunSerializer(many=True),
+    )
     def get(self, request, org, deployment):
         authorize(self.ctx.principal, Action.VIEW, self.deployment)
-        runs = queries.runs_of(
-            deployment=self.deployment, status=request.query_params.get("status")
-        )
+        wanted = request.query_params.get("status")
+        if wanted and wanted not in RunStatus.values:
+            raise serializers.ValidationError({"status": [f"Choose from {', '.join(RunStatus)}."]})
+        runs = queries.runs_of(deployment=self.deployment, status=wanted)
         page = self.paginate_queryset(runs)
         return self.get_paginated_response(s.RunSerializer(page, many=True).data)
 

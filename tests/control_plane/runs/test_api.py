@@ -126,6 +126,18 @@ def test_list_detail_events_and_terminate(acme, shop):
     assert client.post(f"{RUNS}{run_id}/terminate/", {}, format="json").status_code == 409
 
 
+def test_listing_runs_by_an_unknown_status_is_a_400_naming_the_statuses(acme, shop):
+    client = acme.client()
+    client.post(RUNS, {"location": "shop", "selection": "raw_orders"}, format="json")
+    assert [r["status"] for r in client.get(RUNS + "?status=QUEUED").json()["results"]] == [
+        "QUEUED"
+    ]
+    response = client.get(RUNS + "?status=queued")
+    assert response.status_code == 400
+    [message] = response.json()["errors"]["status"]
+    assert "QUEUED" in message and "CANCELED" in message
+
+
 def test_terminating_a_dispatched_run_asks_the_agent_to_stop(acme, shop):
     client = acme.client()
     run_id = client.post(
