@@ -98,15 +98,14 @@ class PartitionView:
 
 
 def partitions(
-    stored: StoredBackfill, *, status: str | None = None, asset_key: str | None = None
+    stored: StoredBackfill, *, status: str | None = None, asset_key: AssetKey | None = None
 ) -> Iterator[PartitionView]:
     """Every asset partition of the backfill in plan order, optionally only one status or
     one asset; failed and skipped ones say why."""
-    wanted_key = AssetKey.from_user_string(asset_key) if asset_key else None
     for index, key, partition, partition_status in stored.partitions():
         if status and partition_status.value != status:
             continue
-        if wanted_key is not None and key != wanted_key:
+        if asset_key is not None and key != asset_key:
             continue
         attempt = stored.attempts.get(index)
         yield PartitionView(

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from assay.backfill import BackfillStatus
+from assay.definitions.asset_key import AssetKey
+from assay.errors import DefinitionError
 from control_plane.backfills import queries, services
 from control_plane.backfills.api import serializers as s
 from control_plane.backfills.models import Backfill
@@ -106,6 +108,12 @@ class _PartitionQuery(serializers.Serializer):
     asset = serializers.CharField(max_length=500, required=False)
     offset = serializers.IntegerField(min_value=0, required=False, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=200)
+
+    def validate_asset(self, value: str) -> AssetKey:
+        try:
+            return AssetKey.from_user_string(value)
+        except DefinitionError as error:
+            raise serializers.ValidationError(str(error)) from None
 
 
 class BackfillPartitionsView(_DeploymentView):

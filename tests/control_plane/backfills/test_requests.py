@@ -110,6 +110,19 @@ def test_a_location_narrows_the_selection_to_its_assets(acme, prod, shop):
     ]
 
 
+def test_listing_partitions_of_an_asset_key_that_cannot_exist_is_a_400(acme, shop):
+    backfill_id = (
+        acme.client()
+        .post(URL, {"selection": "raw", "partition_range": DAYS}, format="json")
+        .json()["id"]
+    )
+    response = acme.client().get(f"{URL}{backfill_id}/partitions/", {"asset": "a//b"})
+    assert response.status_code == 400, response.content
+    assert "non-empty" in " ".join(response.json()["errors"]["asset"])
+    one = acme.client().get(f"{URL}{backfill_id}/partitions/", {"asset": "raw", "limit": 1})
+    assert [p["asset_key"] for p in one.json()["results"]] == ["raw"]
+
+
 def _post_everything(client, backfill_id) -> list[int]:
     return [
         client.post(URL, {"selection": "raw", "partition_range": DAYS}, format="json").status_code,
