@@ -117,31 +117,49 @@ def check_failure_key(asset_key: str, check_name: str) -> str:
 
 
 def checks_evaluated(*, evaluations: Iterable[CheckEvaluation]) -> None:
-    """Ingested check evaluations (one batch, in event order): the latest of each check
-    decides. A failure opens ``check_failure``; a pass resolves it only if one is open
-    (one query per batch that has passing checks)."""
-    latest: dict[tuple[int, str], CheckEvaluation] = {}
+    """Ingested check evaluations (one batch, in event order): the latest of each check and
+    partition decides. A failure opens ``check_failure`` (its details name the partition);
+    a pass resolves it only for the same partition (or any, when the failure had none), as
+    a run's success does: another day passing does not fix the one that failed. Resolving
+    comes first, so a batch where one day recovers and another fails ends with the other
+    day's incident open. One query per batch that has passing checks."""
+    latest: dict[tuple[int, str, str | None], CheckEvaluation] = {}
     for evaluation in evaluations:
         key = check_failure_key(evaluation.asset_key, evaluation.check_name)
-        latest[(evaluation.deployment_id, key)] = evaluation
+        latest[(evaluation.deployment_id, key, evaluation.partition or None)] = evaluation
     if not latest:
         return
-    passing = [(d, k) for (d, k), e in latest.items() if e.passed]
-    failing = [(d, k) for (d, k), e in latest.items() if not e.passed]
+    passed: dict[tuple[int, str], set[str | None]] = {}
+    for (deployment_id, key, partition), evaluation in latest.items():
+        if evaluation.passed:
+            passed.setdefault((deployment_id, key), set()).add(partition)
+    failing = [triple for triple, e in latest.items() if not e.passed]
     recovering: list[tuple[int, str]] = []
-    if passing:
-        open_pairs = Incident.objects.filter(
-            deployment_id__in={d for d, _ in passing},
+    if passed:
+        open_incidents = Incident.objects.filter(
+            deployment_id__in={d for d, _ in passed},
             kind=IncidentKind.CHECK_FAILURE,
-            key__in={k for _, k in passing},
+            key__in={k for _, k in passed},
             resolved_at__isnull=True,
-        ).values_list("deployment_id", "key")
-        recovering = sorted(set(open_pairs) & set(passing))
+        ).values_list("deployment_id", "key", "details")
+        recovering = sorted(
+            (deployment_id, key)
+            for deployment_id, key, details in open_incidents
+            if (deployment_id, key) in passed
+            and (
+                details.get("partition") is None
+                or details["partition"] in passed[(deployment_id, key)]
+            )
+        )
     if not failing and not recovering:
         return
-    deployments = Deployment.objects.in_bulk({d for d, _ in failing + recovering})
-    for deployment_id, key in failing:
-        evaluation = latest[(deployment_id, key)]
+    deployments = Deployment.objects.in_bulk({d for d, *_ in failing + recovering})
+    for deployment_id, key in recovering:
+        resolve_incident(
+            deployment=deployments[deployment_id], kind=IncidentKind.CHECK_FAILURE, key=key
+        )
+    for deployment_id, key, partition in failing:
+        evaluation = latest[(deployment_id, key, partition)]
         severity = (evaluation.severity or "ERROR").upper()
         open_incident(
             deployment=deployments[deployment_id],
@@ -151,14 +169,10 @@ def checks_evaluated(*, evaluations: Iterable[CheckEvaluation]) -> None:
                 "asset": evaluation.asset_key,
                 "check": evaluation.check_name,
                 "severity": severity,
-                "partition": evaluation.partition or None,
+                "partition": partition,
                 "run_id": str(evaluation.run_id),
             },
             subject=AlertSubject(asset_keys=(evaluation.asset_key,), severity=severity),
-        )
-    for deployment_id, key in recovering:
-        resolve_incident(
-            deployment=deployments[deployment_id], kind=IncidentKind.CHECK_FAILURE, key=key
         )
 
 

@@ -29,7 +29,7 @@ from control_plane.alerts.models import (
     Incident,
     IncidentKind,
 )
-from control_plane.alerts.targeting import AlertSubject, PolicyMatcher
+from control_plane.alerts.targeting import AlertSubject, PolicyMatcher, severity_rank
 from control_plane.audit.services import record
 from control_plane.core.context import (
     Principal,
@@ -79,14 +79,16 @@ def open_incident(
     """Open an incident and queue an "opened" notice for every enabled policy covering it.
 
     Idempotent while open: a second call with the same (deployment, kind, key) returns the
-    open incident and queues nothing, so a condition seen on every tick alerts once.
+    open incident and queues nothing, so a condition seen on every tick alerts once -- unless
+    its severity rose (a check failing at ``ERROR`` after ``WARN``): the policies the higher
+    severity newly reaches are then told, and nobody is told twice.
     """
     kind = IncidentKind(kind).value
     subject = subject or AlertSubject()
     with _deployment_context(deployment), transaction.atomic():
         existing = _open_incident(deployment=deployment, kind=kind, key=key)
         if existing is not None:
-            return existing
+            return _escalate(existing, deployment=deployment, subject=subject)
         incident = Incident(
             organization_id=deployment.organization_id,
             deployment=deployment,
@@ -101,18 +103,57 @@ def open_incident(
             winner = _open_incident(deployment=deployment, kind=kind, key=key)
             if winner is None:
                 raise
-            return winner
-        matcher = PolicyMatcher(deployment=deployment, kind=kind, subject=subject)
-        policies = [
-            p
-            for p in AlertPolicy.objects.filter(deployment=deployment, enabled=True).order_by("id")
-            if matcher.matches(p)
-        ]
+            return _escalate(winner, deployment=deployment, subject=subject)
         _queue_notices(
             incident,
             notice=AlertDelivery.Notice.OPENED,
-            targets=[target for policy in policies for target in _targets_of(policy)],
+            targets=_covering(deployment=deployment, kind=kind, subject=subject),
         )
+    return incident
+
+
+def _covering(
+    *, deployment: Deployment, kind: str, subject: AlertSubject
+) -> list[tuple[int, str, str, str]]:
+    """The targets of every enabled policy that covers an incident of ``kind`` about
+    ``subject``."""
+    matcher = PolicyMatcher(deployment=deployment, kind=kind, subject=subject)
+    policies = AlertPolicy.objects.filter(deployment=deployment, enabled=True)
+    return [
+        target
+        for policy in policies.order_by("id")
+        if matcher.matches(policy)
+        for target in _targets_of(policy)
+    ]
+
+
+def _escalate(incident: Incident, *, deployment: Deployment, subject: AlertSubject) -> Incident:
+    """The open incident seen again: if at a higher severity, record it and queue "opened"
+    notices for the targets that now match and were not told (the resolved notice will
+    then reach them too)."""
+
+    def rises(seen: Incident) -> bool:
+        old = seen.details.get("severity")
+        return subject.severity is not None and severity_rank(subject.severity) > severity_rank(old)
+
+    if not rises(incident):
+        return incident  # the common case: nothing more to tell, and no write
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)  # one escalation at once
+    if not rises(incident):
+        return incident
+    incident.details = {**incident.details, "severity": subject.severity.upper()}
+    incident.save(update_fields=["details"])
+    told = set(
+        AlertDelivery.objects.filter(
+            incident=incident, notice=AlertDelivery.Notice.OPENED
+        ).values_list("channel", "target")
+    )
+    covering = _covering(deployment=deployment, kind=incident.kind, subject=subject)
+    _queue_notices(
+        incident,
+        notice=AlertDelivery.Notice.OPENED,
+        targets=[t for t in covering if (t[1], t[2]) not in told],
+    )
     return incident
 
 

@@ -35,6 +35,12 @@ class AlertSubject:
     severity: str | None = None  # check failures: WARN | ERROR
 
 
+def severity_rank(severity: str | None) -> int:
+    """A check severity's rank (``WARN`` < ``ERROR``). An unknown or missing severity counts
+    as ``ERROR``: better one alert too many."""
+    return _SEVERITY_RANK.get((severity or "ERROR").upper(), _SEVERITY_RANK["ERROR"])
+
+
 _GRAPH_CACHE: dict[tuple[int, ...], AssetGraph] = {}
 _GRAPH_CACHE_SIZE = 16
 
@@ -114,9 +120,7 @@ class PolicyMatcher:
         return not policy.tags or self._tags_match(policy.tags)
 
     def _severity_matches(self, policy: AlertPolicy) -> bool:
-        # An unknown or missing severity counts as ERROR: better one alert too many.
-        rank = _SEVERITY_RANK.get((self.subject.severity or "ERROR").upper(), 2)
-        return rank >= _SEVERITY_RANK[policy.min_check_severity]
+        return severity_rank(self.subject.severity) >= _SEVERITY_RANK[policy.min_check_severity]
 
     def _selected(self, policy: AlertPolicy) -> set[str] | None:
         """Clause by clause, so one clause naming a since-removed asset spoils only itself.
