@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
                 tags=tags,
                 on_event=_print_json if printer is None else printer,
                 partition_key=args.partition,
+                dynamic_partitions_store=instance,
                 instance=instance,
             )
         finally:

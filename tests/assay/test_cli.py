@@ -104,6 +104,37 @@ def test_unknown_selection_is_a_readable_error_with_close_matches():
     assert "Traceback" not in proc.stderr
 
 
+def test_a_dynamic_partition_the_instance_does_not_hold_is_refused_and_not_recorded(tmp_path):
+    from assay import LocalInstance
+
+    path = write(
+        tmp_path,
+        """
+        from assay import Definitions, DynamicPartitionsDefinition, asset
+
+        @asset(partitions_def=DynamicPartitionsDefinition(name="customers"))
+        def export(context):
+            return context.partition_key
+
+        defs = Definitions(assets=[export])
+        """,
+    )
+    instance_path = tmp_path / "home" / "instance.db"
+    with LocalInstance(instance_path) as instance:
+        instance.add_dynamic_partitions("customers", ["acme", "globex"])
+    storage = ["--storage", str(tmp_path / "s")]
+    refused = assay("materialize", "-f", path, "--partition", "acem", *storage)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "partition key 'acem' does not exist" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = assay("materialize", "-f", path, "--partition", "acme", *storage)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with LocalInstance(instance_path) as instance:
+        runs = {e.run_id for e in instance.get_events()}
+        materialized = {e.partition for e in instance.get_events() if e.asset_key}
+    assert len(runs) == 1 and materialized == {"acme"}  # the refused run left nothing
+
+
 def test_failed_step_exits_non_zero_and_shows_the_user_traceback(tmp_path):
     path = write(
         tmp_path,
