@@ -14,11 +14,12 @@ back with the asset's partitions definition when a status is asked for, so a run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from assay.automation.status import MaterializationRecord
@@ -119,7 +120,8 @@ class LocalInstance:
             self._conn.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise InstanceError(f"cannot open the instance at {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._in_transaction = False  # read and written only by the thread holding _lock
 
     @classmethod
     def ephemeral(cls) -> LocalInstance:
@@ -135,6 +137,32 @@ class LocalInstance:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Writes made inside commit together or not at all (a tick's dynamic partition
+        changes, say); other threads wait until it ends."""
+        with self._write():
+            yield
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction, or the one this thread already has open."""
+        with self._lock:
+            cur = self._conn.cursor()
+            if self._in_transaction:
+                yield cur
+                return
+            cur.execute("BEGIN IMMEDIATE")
+            self._in_transaction = True
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                self._in_transaction = False
+
     # -- recording -------------------------------------------------------------------
     def store_event(self, event: Event) -> bool:
         """Append one event and update the status; False when it was already recorded."""
@@ -143,16 +171,9 @@ class LocalInstance:
     def store_events(self, events: Iterable[Event]) -> int:
         """Append events in one transaction; returns how many were new."""
         stored = 0
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for event in events:
-                    stored += self._append(cur, event)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self._write() as cur:
+            for event in events:
+                stored += self._append(cur, event)
         return stored
 
     def _append(self, cur: sqlite3.Cursor, event: Event) -> int:
@@ -445,39 +466,28 @@ class LocalInstance:
         where = f"dynamic partitions {partitions_def_name!r}"
         keys = [validate_partition_key(k, where=where) for k in partition_keys]
         added: list[str] = []
-        with self._lock:
-            cur = self._conn.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for key in dict.fromkeys(keys):
-                    cur.execute(
-                        "INSERT OR IGNORE INTO dynamic_partitions "
-                        "(partitions_def_name, partition_key) VALUES (?, ?)",
-                        (partitions_def_name, key),
-                    )
-                    if cur.rowcount:
-                        added.append(key)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        with self._write() as cur:
+            for key in dict.fromkeys(keys):
+                cur.execute(
+                    "INSERT OR IGNORE INTO dynamic_partitions "
+                    "(partitions_def_name, partition_key) VALUES (?, ?)",
+                    (partitions_def_name, key),
+                )
+                if cur.rowcount:
+                    added.append(key)
         return added
 
     def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
-        """Unregister a key; deleting a key that is not there is an error, so typos surface.
+        """Unregister a key; deleting a key that is not there changes nothing (as on the
+        control plane, so a tick that deletes a key twice is not an error).
 
         Materialization records of the key stay in the event log.
         """
-        with self._lock:
-            deleted = self._conn.execute(
+        with self._write() as cur:
+            cur.execute(
                 "DELETE FROM dynamic_partitions "
                 "WHERE partitions_def_name = ? AND partition_key = ?",
                 (partitions_def_name, partition_key),
-            ).rowcount
-        if not deleted:
-            raise PartitionsError(
-                f"dynamic partitions {partitions_def_name!r} have no key {partition_key!r} "
-                "to delete"
             )
 
     # -- automation cursor -----------------------------------------------------------

@@ -8,17 +8,19 @@ daemon persists those; nothing here touches a database or reads a clock.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from assay.definitions.default_status import DefaultSensorStatus, coerce_default_status
 from assay.definitions.jobs import AssetJob
 from assay.definitions.targets import Target, coerce_target
 from assay.errors import AssayError, DefinitionError
 from assay.partitions import DynamicPartitionsDefinition, PartitionsError
+from assay.partitions.static import validate_partition_key
 
 
 class SensorEvaluationError(AssayError):
@@ -277,20 +279,40 @@ class WritableDynamicPartitionsStore(Protocol):
     def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None: ...
 
 
+@runtime_checkable
+class _Transactional(Protocol):
+    """A store whose writes can commit together (the local instance)."""
+
+    def transaction(self) -> contextlib.AbstractContextManager[object]: ...
+
+
 def apply_dynamic_partitions_requests(
     store: WritableDynamicPartitionsStore, requests: Iterable[DynamicPartitionsRequest]
 ) -> None:
     """Carry out what a tick asked for (`SensorResult.dynamic_partitions_requests`), in order.
 
     Whoever runs the tick calls this before launching its run requests, so a request for
-    a partition the sensor just added finds the key.
+    a partition the sensor just added finds the key. All or nothing: every key to add is
+    checked before anything changes, deleting a missing key changes nothing (the rule of
+    `DynamicPartitionsChange` on the control plane), and a store with a ``transaction()``
+    (the local instance) commits the changes in one transaction.
     """
+    requests = list(requests)
     for request in requests:
         if isinstance(request, AddDynamicPartitionsRequest):
-            store.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
-        else:
+            where = f"dynamic partitions {request.partitions_def_name!r}"
             for key in request.partition_keys:
-                store.delete_dynamic_partition(request.partitions_def_name, key)
+                validate_partition_key(key, where=where)
+    together = (
+        store.transaction() if isinstance(store, _Transactional) else contextlib.nullcontext()
+    )
+    with together:
+        for request in requests:
+            if isinstance(request, AddDynamicPartitionsRequest):
+                store.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+            else:
+                for key in request.partition_keys:
+                    store.delete_dynamic_partition(request.partitions_def_name, key)
 
 
 def evaluate_sensor(

@@ -31,22 +31,15 @@ class InMemoryDynamicPartitionsStore:
     def add_dynamic_partitions(
         self, partitions_def_name: str, partition_keys: Iterable[str]
     ) -> None:
-        """Register keys (idempotent: adding an existing key changes nothing)."""
-        keys = self._keys.setdefault(partitions_def_name, {})
-        for key in partition_keys:
-            keys[
-                validate_partition_key(key, where=f"dynamic partitions {partitions_def_name!r}")
-            ] = None
+        """Register keys (idempotent: adding an existing key changes nothing). Every key is
+        checked before any is added, so a bad key adds nothing."""
+        where = f"dynamic partitions {partitions_def_name!r}"
+        checked = [validate_partition_key(key, where=where) for key in partition_keys]
+        self._keys.setdefault(partitions_def_name, {}).update(dict.fromkeys(checked))
 
     def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
-        """Unregister a key; deleting a missing key is an error so typos surface."""
-        keys = self._keys.get(partitions_def_name, {})
-        if partition_key not in keys:
-            raise PartitionsError(
-                f"dynamic partitions {partitions_def_name!r} have no key {partition_key!r} "
-                "to delete"
-            )
-        del keys[partition_key]
+        """Unregister a key; deleting a missing key changes nothing (as on the control plane)."""
+        self._keys.get(partitions_def_name, {}).pop(partition_key, None)
 
 
 class DynamicPartitionsDefinition(PartitionsDefinition):

@@ -245,13 +245,36 @@ def test_instance_keeps_dynamic_partition_keys_in_order_across_reopening(tmp_pat
         assert isinstance(reopened, DynamicPartitionsStore)
 
 
-def test_a_bad_dynamic_partition_key_adds_nothing_and_a_missing_one_cannot_be_deleted():
+def test_a_bad_dynamic_partition_key_adds_nothing_and_deleting_a_missing_one_changes_nothing():
     instance = LocalInstance.ephemeral()
     with pytest.raises(PartitionsError, match=re.escape("'a|b'")):
         instance.add_dynamic_partitions("customers", ["acme", "a|b"])
     assert instance.get_dynamic_partitions("customers") == []
-    with pytest.raises(PartitionsError, match="no key 'acme' to delete"):
-        instance.delete_dynamic_partition("customers", "acme")
+    instance.add_dynamic_partitions("customers", ["globex"])
+    # The rule of DynamicPartitionsChange.delete_keys on the control plane: a no-op.
+    instance.delete_dynamic_partition("customers", "acme")
+    instance.delete_dynamic_partition("suppliers", "acme")
+    assert instance.get_dynamic_partitions("customers") == ["globex"]
+    assert instance.get_dynamic_partitions("suppliers") == []
+
+
+def test_writes_in_an_instance_transaction_are_seen_together_or_not_at_all(tmp_path):
+    with (
+        LocalInstance(tmp_path / "instance.db") as instance,
+        LocalInstance(tmp_path / "instance.db") as reader,
+    ):
+        instance.add_dynamic_partitions("customers", ["acme"])
+        with pytest.raises(RuntimeError, match="interrupted"), instance.transaction():
+            instance.add_dynamic_partitions("customers", ["globex"])
+            instance.delete_dynamic_partition("customers", "acme")
+            raise RuntimeError("interrupted")
+        assert instance.get_dynamic_partitions("customers") == ["acme"]
+
+        with instance.transaction():
+            instance.add_dynamic_partitions("customers", ["globex"])
+            instance.delete_dynamic_partition("customers", "acme")
+            assert reader.get_dynamic_partitions("customers") == ["acme"]  # not yet
+        assert reader.get_dynamic_partitions("customers") == ["globex"]
 
 
 def test_dynamic_partitions_in_the_instance_are_materialized_and_automated():

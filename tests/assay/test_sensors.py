@@ -1,5 +1,7 @@
 """Sensors: pure evaluation with cursors, skip reasons, run-key dedupe, dynamic partitions."""
 
+import re
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -9,6 +11,7 @@ from assay import (
     DefaultSensorStatus,
     DefinitionError,
     Definitions,
+    DeleteDynamicPartitionsRequest,
     DynamicPartitionsDefinition,
     LocalInstance,
     RunRequest,
@@ -25,7 +28,7 @@ from assay import (
 )
 from assay.definitions.sensors import SensorEvaluationError
 from assay.errors import InvalidSelection
-from assay.partitions import InMemoryDynamicPartitionsStore
+from assay.partitions import InMemoryDynamicPartitionsStore, PartitionsError
 from assay.snapshot import build_snapshot
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -165,6 +168,56 @@ def test_partitions_a_sensor_adds_are_applied_to_the_instance_before_its_runs_la
         instance, evaluate_sensor(churned, evaluation_time=NOW).dynamic_partitions_requests
     )
     assert instance.get_dynamic_partitions("customers") == ["acme", "initech"]
+
+
+@pytest.fixture(params=["local instance", "in memory"])
+def dynamic_store(request):
+    if request.param == "in memory":
+        return InMemoryDynamicPartitionsStore({"customers": ["acme"]})
+    instance = LocalInstance.ephemeral()
+    instance.add_dynamic_partitions("customers", ["acme"])
+    return instance
+
+
+def test_a_ticks_dynamic_partition_requests_apply_all_or_nothing(dynamic_store):
+    @sensor(target=[customer_report])
+    def reshuffle(context):
+        context.add_dynamic_partitions("customers", ["globex"])
+        context.delete_dynamic_partitions("customers", ["acme"])
+        context.add_dynamic_partitions("customers", ["initech", "a|b"])
+
+    requests = evaluate_sensor(reshuffle, evaluation_time=NOW).dynamic_partitions_requests
+    with pytest.raises(PartitionsError, match=re.escape("'a|b'")):
+        apply_dynamic_partitions_requests(dynamic_store, requests)
+    assert dynamic_store.get_dynamic_partitions("customers") == ["acme"]
+
+
+def test_a_ticks_dynamic_partition_requests_commit_in_one_instance_transaction(tmp_path):
+    with LocalInstance(tmp_path / "instance.db") as instance:
+        instance.add_dynamic_partitions("customers", ["acme"])
+        requests = [
+            AddDynamicPartitionsRequest("customers", ("globex",)),
+            DeleteDynamicPartitionsRequest("customers", ("acme",)),
+            # Valid keys, but a name the database cannot store: the write fails midway.
+            AddDynamicPartitionsRequest(["customers"], ("initech",)),  # type: ignore[arg-type]
+        ]
+        with pytest.raises(sqlite3.Error):
+            apply_dynamic_partitions_requests(instance, requests)
+        assert instance.get_dynamic_partitions("customers") == ["acme"]
+
+
+def test_a_tick_deleting_a_missing_dynamic_partition_still_applies_its_other_requests(
+    dynamic_store,
+):
+    @sensor(target=[customer_report])
+    def churned(context):
+        context.add_dynamic_partitions("customers", ["globex"])
+        context.delete_dynamic_partitions("customers", ["initech", "acme"])  # initech: never added
+
+    requests = evaluate_sensor(churned, evaluation_time=NOW).dynamic_partitions_requests
+    apply_dynamic_partitions_requests(dynamic_store, requests)
+    apply_dynamic_partitions_requests(dynamic_store, requests)  # the same tick again
+    assert dynamic_store.get_dynamic_partitions("customers") == ["globex"]
 
 
 def test_a_sensor_is_stopped_until_started_unless_its_code_says_running():

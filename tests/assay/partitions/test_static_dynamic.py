@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assay.partitions import (
@@ -65,10 +67,20 @@ def test_dynamic_partitions_need_a_store():
         customers.get_partition_keys()
 
 
-def test_deleting_a_missing_dynamic_key_is_an_error():
+def test_deleting_a_missing_dynamic_key_changes_nothing():
     store = InMemoryDynamicPartitionsStore({"customers": ["acme"]})
-    with pytest.raises(PartitionsError, match="have no key 'nobody' to delete"):
-        store.delete_dynamic_partition("customers", "nobody")
+    # The rule of DynamicPartitionsChange.delete_keys on the control plane: a no-op.
+    store.delete_dynamic_partition("customers", "nobody")
+    store.delete_dynamic_partition("suppliers", "acme")
+    assert store.get_dynamic_partitions("customers") == ["acme"]
+    assert store.get_dynamic_partitions("suppliers") == []
+
+
+def test_a_bad_dynamic_key_adds_nothing_to_the_in_memory_store():
+    store = InMemoryDynamicPartitionsStore({"customers": ["acme"]})
+    with pytest.raises(PartitionsError, match=re.escape("'a|b'")):
+        store.add_dynamic_partitions("customers", ["globex", "a|b"])
+    assert store.get_dynamic_partitions("customers") == ["acme"]
 
 
 def test_dynamic_definitions_are_equal_by_name():
