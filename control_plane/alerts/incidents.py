@@ -21,11 +21,11 @@ from control_plane.agents.models import AgentSession
 from control_plane.alerts.models import Incident, IncidentKind
 from control_plane.alerts.services import open_incident, resolve_incident
 from control_plane.alerts.targeting import AlertSubject
+from control_plane.runs.models import Run
 from control_plane.tenancy.models import Deployment
 
 if TYPE_CHECKING:
     from control_plane.catalog.models import CheckEvaluation
-    from control_plane.runs.models import Run
 
 MAX_KEY_CHARS = 500  # Incident.key
 MAX_LISTED_ASSETS = 20  # asset keys named in an incident's details
@@ -78,27 +78,48 @@ def run_failed(*, run: Run) -> Incident:
     )
 
 
-def run_succeeded(*, run: Run) -> Incident | None:
-    """A run of the same selection succeeded: its failure incident, if open, resolves --
-    for a partitioned failure only when this run redid the same partition (or range), so
-    other partitions of a backfill succeeding do not announce a fix that did not happen."""
+def run_succeeded(*, run: Run) -> list[Incident]:
+    """A run succeeded: the failure incidents of its code location that it redid resolve --
+    the same selection's, or any whose failed run's assets it all materialized (automation
+    launches ``a, b`` where a person ran ``a``). A partitioned failure resolves only when
+    this run redid the same partition (or range): other partitions of a backfill succeeding
+    do not announce a fix that did not happen."""
     key = run_failure_key(run)
-    failed = (
+    location = run.code_location.name
+    failures = list(
         Incident.objects.filter(
             deployment_id=run.deployment_id,
             kind=IncidentKind.RUN_FAILURE,
-            key=key,
             resolved_at__isnull=True,
-        )
-        .values_list("details", flat=True)
-        .first()
+            details__location=location,
+        ).values_list("key", "details")
     )
-    if failed is None:
-        return None  # the common case costs one indexed read
-    partition = failed.get("partition")
-    if partition is not None and partition != _partition_of(run):
-        return None
-    return resolve_incident(deployment=run.deployment, kind=IncidentKind.RUN_FAILURE, key=key)
+    if not failures:
+        return []  # the common case costs one indexed read
+    partition = _partition_of(run)
+    redone = {k: d for k, d in failures if d.get("partition") in (None, partition)}
+    wider = {d["run_id"] for k, d in redone.items() if k != key and d.get("run_id")}
+    assets_of = (
+        {
+            str(pk): asset_keys
+            for pk, asset_keys in Run.objects.filter(
+                deployment_id=run.deployment_id, pk__in=wider
+            ).values_list("pk", "asset_keys")
+        }
+        if wider
+        else {}
+    )
+    done = set(run.asset_keys)
+    resolved = []
+    for failed_key, details in redone.items():
+        failed_assets = assets_of.get(details.get("run_id"), ())
+        if failed_key == key or (failed_assets and done.issuperset(failed_assets)):
+            incident = resolve_incident(
+                deployment=run.deployment, kind=IncidentKind.RUN_FAILURE, key=failed_key
+            )
+            if incident is not None:
+                resolved.append(incident)
+    return resolved
 
 
 def _partition_of(run: Run) -> str | None:

@@ -139,3 +139,37 @@ def test_a_partitioned_failure_resolves_only_when_its_partition_succeeds(acme, s
     run("2024-01-05", "SUCCEEDED")  # retried
     (incident,) = _incidents()
     assert incident.resolved_at is not None
+
+
+def test_a_successful_run_covering_a_failed_runs_assets_resolves_its_failure(
+    acme, shop, agent, make_policy, smtp_server
+):
+    """Automation re-runs `raw_orders` inside `raw_orders, clean_orders`: that success fixes
+    the failure of `raw_orders` alone, so it resolves (and the next failure alerts again)."""
+    make_policy(kinds=["run_failure"], emails=["oncall@acme.test"])
+
+    def succeed(selection: str) -> None:
+        run = queue_run(acme.ctx(), location=shop, selection=selection)
+        agent.status(run, "STARTED")
+        agent.status(run, "SUCCEEDED")
+
+    _fail(agent, queue_run(acme.ctx(), location=shop, selection="raw_orders"))
+    _fail(agent, queue_run(acme.ctx(), location=shop, selection="clean_orders, revenue_report"))
+    succeed("clean_orders")  # redoes only part of the second failure: nothing is fixed
+    assert [i.resolved_at is None for i in _incidents()] == [True, True]
+
+    succeed("raw_orders, clean_orders")
+    raw, wide = _incidents()
+    assert raw.resolved_at is not None and wide.resolved_at is None
+    succeed("revenue_report+, clean_orders")
+    assert all(i.resolved_at is not None for i in _incidents())
+
+    _fail(agent, queue_run(acme.ctx(), location=shop, selection="raw_orders"), "again")
+    assert deliver_due(now=timezone.now() + timedelta(seconds=1)).sent == 5
+    assert [" ".join(m["Subject"].split()) for m in smtp_server.messages] == [
+        "[Assay] Run failure in acme/prod: loc:raw_orders",
+        "[Assay] Run failure in acme/prod: loc:clean_orders, revenue_report",
+        "[Assay] Resolved: Run failure in acme/prod: loc:raw_orders",
+        "[Assay] Resolved: Run failure in acme/prod: loc:clean_orders, revenue_report",
+        "[Assay] Run failure in acme/prod: loc:raw_orders",
+    ]
