@@ -9,6 +9,7 @@ saved as JSON after every run, so an interrupted or failed backfill continues wi
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 import uuid
 from collections import defaultdict
@@ -227,7 +228,7 @@ def _execute(
     state_path.write_text(state.to_json())
     _print_summary(out, state)
     counts = state.counts()
-    resume = f"assay backfill {_location(args)} --resume {state_path}"
+    resume = _resume_command(args, state_path)
     if interrupted:
         err.print(
             f"[bold yellow]interrupted[/]: {plural(counts['succeeded'], 'run')} succeeded, "
@@ -247,13 +248,20 @@ def _execute(
     return 0
 
 
-def _location(args: argparse.Namespace) -> str:
-    where = f"-m {args.module}" if args.module else f"-f {args.file}"
-    if args.attribute:
-        where += f" -a {args.attribute}"
-    if args.instance:
-        where += f" --instance {args.instance}"
-    return where
+def _resume_command(args: argparse.Namespace, state_path: Path) -> str:
+    """The command that continues this backfill: the same location, instance, storage and
+    executor (a resume writing elsewhere would leave later partitions without inputs)."""
+    argv = ["assay", "backfill", *(["-m", args.module] if args.module else ["-f", args.file])]
+    for flag, value in [
+        ("-a", args.attribute),
+        ("--instance", args.instance),
+        ("--storage", args.storage),
+        ("--executor", None if args.executor == "in_process" else args.executor),
+        ("--max-concurrent", args.max_concurrent),
+    ]:
+        if value is not None:
+            argv += [flag, str(value)]
+    return shlex.join([*argv, "--resume", str(state_path)])
 
 
 def _done(state: BackfillState) -> int:

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -143,6 +144,37 @@ def test_resume_retries_only_the_failed_partition_and_what_it_skipped(tmp_path):
     assert "2 to run" in retried.stdout
     again = assay(tmp_path, "--resume", str(state_file))
     assert again.returncode == 2 and "nothing left to run" in again.stderr
+
+
+def test_the_printed_resume_command_resumes_with_the_same_storage_and_executor(tmp_path):
+    storage = tmp_path / "my storage"  # a space: the printed command quotes it
+    args = ["--from", "2024-01-01", "--to", "2024-01-04", "--select", "raw, cleaned"]
+    args += ["--storage", str(storage), "--executor", "multiprocess", "--max-concurrent", "2"]
+    failed = assay(tmp_path, *args, env={"FAIL_DAY": "2024-01-03"})
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    [printed] = re.findall(r"retry what failed with: (.*)", failed.stderr)
+
+    argv = shlex.split(printed)
+    assert argv[:2] == ["assay", "backfill"]
+    assert argv[-6:-2] == ["--executor", "multiprocess", "--max-concurrent", "2"]
+    resumed = subprocess.run(
+        [sys.executable, "-m", "assay", *argv[1:]],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "ASSAY_HOME": str(tmp_path)},
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "✓ raw, cleaned [2024-01-03]" in resumed.stdout
+    # The retried day lands next to the others, where later runs look for their inputs.
+    assert sorted(p.name for p in (storage / "cleaned").iterdir()) == [
+        "2024-01-01",
+        "2024-01-02",
+        "2024-01-03",
+        "2024-01-04",
+    ]
+    assert not (tmp_path / "storage").exists()
 
 
 def test_runs_are_recorded_in_the_instance_so_missing_backfills_only_the_gaps(tmp_path):
