@@ -21,6 +21,7 @@ from control_plane.agents.models import AgentSession
 from control_plane.alerts.models import Incident, IncidentKind
 from control_plane.alerts.services import open_incident, resolve_incident
 from control_plane.alerts.targeting import AlertSubject
+from control_plane.catalog.models import LocationSnapshot
 from control_plane.runs.models import Run
 from control_plane.tenancy.models import Deployment
 
@@ -304,8 +305,9 @@ def freshness_judged(
 ) -> FreshnessChanges:
     """Open ``freshness_violation`` for stale assets and resolve it for fresh ones. An open
     incident whose asset no longer has a freshness policy (or no longer exists) resolves:
-    there is no contract left to violate. An asset never materialized (unknown) changes
-    nothing."""
+    there is no contract left to violate -- but not while a code location of the deployment
+    fails to load, since its assets are then missing from ``lines`` without having been
+    removed. An asset never materialized (unknown) changes nothing."""
     open_keys = set(
         Incident.objects.filter(
             deployment=deployment,
@@ -330,10 +332,18 @@ def freshness_judged(
         elif line.status is FreshnessStatus.FRESH and key in open_keys:
             resolve_incident(deployment=deployment, kind=IncidentKind.FRESHNESS_VIOLATION, key=key)
             changes.resolved += 1
-    for key in open_keys - judged:
-        resolve_incident(deployment=deployment, kind=IncidentKind.FRESHNESS_VIOLATION, key=key)
-        changes.resolved += 1
+    unjudged = open_keys - judged
+    if unjudged and not _a_location_failed_to_load(deployment):
+        for key in sorted(unjudged):
+            resolve_incident(deployment=deployment, kind=IncidentKind.FRESHNESS_VIOLATION, key=key)
+            changes.resolved += 1
     return changes
+
+
+def _a_location_failed_to_load(deployment: Deployment) -> bool:
+    return LocationSnapshot.objects.filter(
+        deployment=deployment, is_current=True, status=LocationSnapshot.Status.ERROR
+    ).exists()
 
 
 def _freshness_details(line: AssetFreshness) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from assay import Definitions, FreshnessPolicy, asset
 from control_plane.alerts.models import AlertDelivery, Incident
 from control_plane.automation.freshness import check_freshness
+from control_plane.catalog.services import record_location_snapshot
 from control_plane.core.context import tenant_context
 from control_plane.daemon import all_loops, run_pass
 from tests.control_plane.alerts.agent_reports import AgentReports, run_status
@@ -116,3 +117,37 @@ def test_freshness_violation_alerts_once_and_a_fresh_materialization_sends_resol
     assert [t["status"] for t in ticks] == ["success"] * 5
     assert sorted(t["details"]["opened"] for t in ticks) == [0, 0, 0, 0, 1]
     assert sorted(t["details"]["resolved"] for t in ticks) == [0, 0, 0, 0, 1]
+
+
+def test_a_location_failing_to_load_keeps_its_freshness_incidents_open(acme, prod, make_policy):
+    """Its assets vanish from the judged set while it is in error, but they were not removed:
+    no "resolved" notice goes out. Redeploying it without the policy then resolves."""
+    ctx = acme.ctx()
+    make_policy(kinds=["freshness_violation"], emails=["oncall@acme.test"])
+    location = load_location(ctx, deployment=prod, name="metrics", definitions=METRICS)
+    agent = AgentReports(agent_ctx(ctx), prod)
+    run = queue_run(ctx, location=location, selection="daily_metrics")
+    agent.execute(run, METRICS, ago=timedelta(hours=3))
+    now = timezone.now()
+    assert check_freshness(now=now) == 1
+    (incident,) = Incident.objects.unscoped().filter(kind="freshness_violation")
+
+    with tenant_context(ctx):
+        record_location_snapshot(
+            ctx=agent_ctx(ctx),
+            deployment=prod,
+            location_name="metrics",
+            ok=False,
+            error="ModuleNotFoundError: No module named 'metrics'",
+        )
+    assert check_freshness(now=now + timedelta(minutes=1)) == 1
+    incident.refresh_from_db()
+    assert incident.resolved_at is None
+    assert not AlertDelivery.objects.unscoped().filter(notice="resolved").exists()
+
+    without_policy = Definitions(assets=[scratch_table])
+    load_location(ctx, deployment=prod, name="metrics", definitions=without_policy)
+    assert check_freshness(now=now + timedelta(minutes=2)) == 1
+    incident.refresh_from_db()
+    assert incident.resolved_at is not None
+    assert AlertDelivery.objects.unscoped().filter(notice="resolved").count() == 1
