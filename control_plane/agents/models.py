@@ -35,6 +35,8 @@ class AgentSession(models.Model):
         indexes = [
             models.Index(fields=["organization", "connected"]),
             models.Index(fields=["connected", "last_heartbeat_at"]),
+            # The monitor's pass: every agent heard of in the last day, in any organization.
+            models.Index(fields=["last_heartbeat_at"]),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+
 from assay.freshness import FreshnessStatus
 from assay.freshness_report import AssetFreshness
 from control_plane.agents.models import AgentSession
@@ -216,15 +219,22 @@ def watch_agents(*, now: datetime, cutoff: datetime) -> AgentWatch:
     session served. An agent beating again (a new session, or the lost one revived)
     resolves it. Two queries when nothing changes.
     """
-    sessions = (
+    newest_first = Window(
+        RowNumber(),
+        partition_by=[F("organization_id"), F("agent_id")],
+        order_by=[F("last_heartbeat_at").desc(), F("connected_at").desc()],
+    )
+    latest_sessions = (
         AgentSession.objects.unscoped()  # the monitor watches every organization's agents
         .filter(last_heartbeat_at__gte=cutoff - AGENT_OFFLINE_LOOKBACK)
-        .order_by("last_heartbeat_at")
+        .annotate(recency=newest_first)
+        .filter(recency=1)  # each agent's latest session, picked by the database
         .values_list("organization_id", "agent_id", "last_heartbeat_at", "deployment_ids")
     )
-    latest: dict[tuple[int, str], tuple[datetime, list[int]]] = {}
-    for org_id, agent_id, beat, deployment_ids in sessions:
-        latest[(org_id, agent_id)] = (beat, list(deployment_ids))
+    latest: dict[tuple[int, str], tuple[datetime, list[int]]] = {
+        (org_id, agent_id): (beat, list(deployment_ids))
+        for org_id, agent_id, beat, deployment_ids in latest_sessions
+    }
     open_now = {
         (org_id, deployment_id, key)
         for org_id, deployment_id, key in Incident.objects.unscoped()  # every organization's
