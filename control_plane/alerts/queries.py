@@ -24,8 +24,12 @@ def get_policy(*, deployment: Deployment, policy_id: int) -> AlertPolicy:
     return policy
 
 
+INCIDENT_STATUSES = ("open", "resolved")
+
+
 def incidents_of(*, deployment: Deployment, status: str | None = None) -> QuerySet[Incident]:
-    """Incidents newest first with their deliveries (two queries per page whatever the size)."""
+    """Incidents newest first with their deliveries (two queries per page whatever the size);
+    ``status`` is one of ``INCIDENT_STATUSES`` or ``None`` for all."""
     incidents = Incident.objects.filter(deployment=deployment).prefetch_related(
         Prefetch("deliveries", queryset=AlertDelivery.objects.order_by("id"))
     )

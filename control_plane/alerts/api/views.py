@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from control_plane.alerts import queries, services
@@ -68,11 +68,16 @@ class IncidentListView(_DeploymentView):
     serializer_class = s.IncidentSerializer
     pagination_class = NewestFirstPagination
 
-    @extend_schema(responses=s.IncidentSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=queries.INCIDENT_STATUSES)],
+        responses=s.IncidentSerializer(many=True),
+    )
     def get(self, request, org, deployment):
         authorize(self.ctx.principal, Action.VIEW, self.deployment)
-        incidents = queries.incidents_of(
-            deployment=self.deployment, status=request.query_params.get("status")
-        )
+        wanted = request.query_params.get("status")
+        if wanted is not None and wanted not in queries.INCIDENT_STATUSES:
+            choices = " or ".join(queries.INCIDENT_STATUSES)
+            raise serializers.ValidationError({"status": [f"Choose {choices}."]})
+        incidents = queries.incidents_of(deployment=self.deployment, status=wanted)
         page = self.paginate_queryset(incidents)
         return self.get_paginated_response(s.IncidentSerializer(page, many=True).data)

@@ -12,8 +12,13 @@ class LatestMaterializationSerializer(serializers.Serializer):
 
 
 class PartitionSummarySerializer(serializers.Serializer):
+    """Counts by latest outcome; ``total`` and ``missing`` are null when the partition keys
+    are not known here (dynamic partitions)."""
+
+    total = serializers.IntegerField(allow_null=True)
     materialized = serializers.IntegerField()
     failed = serializers.IntegerField()
+    missing = serializers.IntegerField(allow_null=True)
     failed_keys = serializers.ListField(child=serializers.CharField())
 
 

@@ -141,3 +141,10 @@ def test_incidents_list_shows_deliveries_with_masked_webhooks(acme, prod, make_p
     ]
     open_only = client.get("/api/v1/orgs/acme/deployments/prod/incidents/?status=open").json()
     assert [i["key"] for i in open_only["results"]] == ["freshness:raw_orders"]
+
+
+def test_an_unknown_incident_status_filter_answers_400_naming_it(acme, prod):
+    services.open_incident(deployment=prod, kind="agent_offline", key="agent:eu", details={})
+    response = acme.client().get("/api/v1/orgs/acme/deployments/prod/incidents/?status=bogus")
+    assert response.status_code == 400, response.content
+    assert "status" in response.json()["errors"]

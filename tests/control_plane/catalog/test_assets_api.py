@@ -38,6 +38,17 @@ def test_assets_are_listed_from_the_current_snapshot(acme, shop):
     }
 
 
+def test_the_schema_describes_every_field_of_the_partition_summary(acme, shop):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    described = schema["components"]["schemas"]["PartitionSummary"]
+    results = acme.client().get(ASSETS).json()["results"]
+    (daily,) = [a for a in results if a["key"] == "daily_orders"]
+    assert set(described["properties"]) == set(daily["partitions"])
+    assert set(described["required"]) == set(daily["partitions"])
+
+
 def test_asset_lineage_walks_upstream_and_downstream(acme, shop):
     body = acme.client().get(ASSETS + "clean_orders/").json()
     assert body["upstream"] == ["raw_orders"] and body["downstream"] == ["revenue_report"]
@@ -79,3 +90,36 @@ def test_partition_summary_and_latest_materialization_follow_the_event_log(acme,
         "failed_keys": ["2024-01-02"],
     }
     assert daily["latest_materialization"]["partition"] == "2024-01-01"
+
+
+def test_dynamic_partitions_are_counted_from_the_deployments_store(acme, shop):
+    import uuid
+
+    from control_plane.runs.ingest import IncomingEvent, ingest_events
+    from tests.control_plane.dynamic_project import load_crm
+    from tests.control_plane.factories import queue_run
+
+    crm = load_crm(acme.ctx(), shop.deployment, customer_keys=["acme", "globex", "initech"])
+    run = queue_run(acme.ctx(), location=crm, selection="invoices", partition_key="acme")
+    payload = {"asset_key": "invoices", "partition": "acme", "payload": {}}
+    with tenant_context(acme.ctx()):
+        ingest_events(
+            ctx=acme.ctx(),
+            agent_id="agent-1",
+            deployment_ids={shop.deployment_id},
+            events=[
+                IncomingEvent(
+                    uuid.uuid4().hex, 1, str(run.id), "asset_materialization", 1.7e9, payload
+                )
+            ],
+        )
+    invoices = acme.client().get(ASSETS + "invoices/").json()
+    assert invoices["partitions"] == {
+        "total": 3,
+        "materialized": 1,
+        "failed": 0,
+        "missing": 2,
+        "failed_keys": [],
+    }
+    usage = next(a for a in acme.client().get(ASSETS).json()["results"] if a["key"] == "usage")
+    assert usage["partitions"]["total"] == usage["partitions"]["missing"] == 3 * 31
