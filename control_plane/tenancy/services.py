@@ -485,19 +485,22 @@ def _token_snapshot(token: ApiToken) -> dict[str, Any]:
 def _ensure_no_wider_than_calling_token(
     caller: ApiToken | None,
     *,
-    deployment: Deployment | None,
+    deployments: list[Deployment | None],
     max_role: Role | None,
     expires_at: datetime | None,
+    capped: bool = True,
 ) -> None:
     """A token may create tokens only within its own limits, so a leaked narrowed token
-    cannot mint a wider one (deployment, role cap and expiry all at most the caller's)."""
+    cannot mint a wider one: every deployment the new token reaches (``None``: all of them),
+    its role cap (unless it has none by nature, ``capped=False``: agent tokens) and its
+    expiry are at most the caller's."""
     if caller is None:
         return
-    if caller.deployment_id is not None and (
-        deployment is None or deployment.pk != caller.deployment_id
+    if caller.deployment_id is not None and any(
+        deployment is None or deployment.pk != caller.deployment_id for deployment in deployments
     ):
         raise NotAllowed("a token narrowed to a deployment can only create tokens narrowed to it")
-    if caller.max_role is not None and (max_role is None or max_role > caller.max_role):
+    if capped and caller.max_role is not None and (max_role is None or max_role > caller.max_role):
         raise NotAllowed(
             f"a token capped at {Role(caller.max_role).label} can only create tokens capped "
             "at that role or lower"
@@ -531,7 +534,7 @@ def create_user_token(
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidGrant(fields={"expires_at": ["Must be in the future."]})
     _ensure_no_wider_than_calling_token(
-        ctx.principal.token, deployment=deployment, max_role=max_role, expires_at=expires_at
+        ctx.principal.token, deployments=[deployment], max_role=max_role, expires_at=expires_at
     )
     prefix_id, secret = tokens.generate(ApiToken.Kind.USER)
     token = ApiToken(
@@ -570,6 +573,13 @@ def create_agent_token(
         )
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidGrant(fields={"expires_at": ["Must be in the future."]})
+    _ensure_no_wider_than_calling_token(
+        ctx.principal.token,
+        deployments=list(deployments),
+        max_role=None,
+        expires_at=expires_at,
+        capped=False,  # an agent token acts as no role: MANAGE_TOKENS above bounds the caller
+    )
     prefix_id, secret = tokens.generate(ApiToken.Kind.AGENT)
     token = ApiToken(
         organization=ctx.organization,

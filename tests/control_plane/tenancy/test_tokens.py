@@ -268,3 +268,35 @@ def test_deleting_a_deployment_revokes_the_tokens_narrowed_to_it_on_the_record(a
     assert not ApiToken.objects.unscoped().filter(pk=narrowed.pk).exists()
     answer = acme.client(secret).get("/api/v1/orgs/acme/deployments/")
     assert answer.status_code == 401
+
+
+def test_a_narrowed_token_cannot_mint_an_agent_token_beyond_its_expiry_or_deployment(acme):
+    """The attack: a leaked token that expires in an hour, or reaches only prod, mints an
+    agent token that never expires or also serves another deployment. (A token narrowed to
+    a deployment cannot manage the organization's tokens at all; the service refuses the
+    wider deployments as well, should that ever change.)"""
+    from control_plane.core.context import tenant_context
+    from control_plane.tenancy.services import create_deployment
+
+    with tenant_context(acme.ctx()):
+        create_deployment(ctx=acme.ctx(), name="staging")
+    soon = timezone.now() + timedelta(hours=1)
+    short = _create(acme.client(), expires_at=soon.isoformat())["token"]
+    narrowed = _create(acme.client(), deployment="prod")["token"]
+    count = ApiToken.objects.unscoped().count()
+
+    attempts = [
+        (short, {"deployments": ["prod"]}),
+        (short, {"deployments": ["prod"], "expires_at": (soon + timedelta(days=1)).isoformat()}),
+        (narrowed, {"deployments": ["prod", "staging"]}),
+        (narrowed, {"deployments": ["staging"]}),
+    ]
+    for token, body in attempts:
+        response = acme.client(token).post(
+            "/api/v1/orgs/acme/tokens/", {"name": "agent", "kind": "agent", **body}, format="json"
+        )
+        assert response.status_code == 403, (body, response.content)
+    assert ApiToken.objects.unscoped().count() == count
+
+    within = {"deployments": ["prod"], "expires_at": (soon - timedelta(minutes=5)).isoformat()}
+    assert _create(acme.client(short), kind="agent", **within)["expires_at"] is not None
