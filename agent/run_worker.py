@@ -84,6 +84,8 @@ def execute(request: dict[str, Any], channel: EventChannel) -> None:
 
         start, end = request["partition_range"]
         extra["partition_key_range"] = PartitionKeyRange(start=start, end=end)
+    if "dynamic_partitions_store" in parameters:
+        extra["dynamic_partitions_store"] = KeysCheckedByControlPlane()
     defs = load_definitions(module=request.get("module"), file=request.get("file"))
     resources = dict(defs.resources)
     if "io_manager" not in resources:
@@ -102,6 +104,24 @@ def execute(request: dict[str, Any], channel: EventChannel) -> None:
     channel.send(
         {"kind": "result", "success": result.success, "message": result.failure_message or ""}
     )
+
+
+class KeysCheckedByControlPlane:
+    """The run's dynamic partitions store. An agent holds no dynamic partitions: the control
+    plane checked the run's key against the deployment's before launching it, so a key asked
+    about is taken as registered; listing the keys (for a range, or an asset that reads
+    every partition) cannot be done here and fails the run saying so."""
+
+    def get_dynamic_partitions(self, partitions_def_name: str) -> list[str]:
+        from assay.partitions import PartitionsError
+
+        raise PartitionsError(
+            f"agents do not hold the keys of dynamic partitions {partitions_def_name!r}: a "
+            "run can name one of them, not a range or all of them"
+        )
+
+    def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        return True
 
 
 class _Unsupported(Exception):

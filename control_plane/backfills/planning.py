@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from assay.automation.subsets import AssetSubset, subset_of_keys
-from assay.backfill import BackfillPlan, plan_backfill
+from assay.automation.subsets import AssetSubset, subset_of_keys, subset_of_known_keys
+from assay.backfill import BackfillPlan, BackfillRun, plan_backfill
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError as SdkError
 from assay.errors import InvalidSelection
@@ -34,6 +34,7 @@ from control_plane.backfills.stored_state import Stage, Stages, StoredBackfill
 from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.models import LocationSnapshot, Materialization
+from control_plane.catalog.partition_status import has_dynamic_partitions
 from control_plane.runs.models import MAX_DAEMON_SELECTION
 from control_plane.tenancy.models import CodeLocation, Deployment
 
@@ -158,6 +159,7 @@ def _plan(
         raise InvalidBackfillRequest(str(error), fields={"selection": [str(error)]}) from None
     except (SdkError, PartitionsError) as error:
         raise InvalidBackfillRequest(str(error), fields={field: [str(error)]}) from None
+    plan = _one_dynamic_key_per_run(plan, graph)
     if not plan.runs:
         message = "Nothing to backfill: every partition of the selection is materialized."
         raise InvalidBackfillRequest(message, fields={field: [message]})
@@ -169,6 +171,27 @@ def _plan(
         )
         raise InvalidBackfillRequest(message, fields={field: [message]})
     return plan
+
+
+def _one_dynamic_key_per_run(plan: BackfillPlan, graph: AssetGraph) -> BackfillPlan:
+    """A planned run of several keys of dynamic partitions (a ``single_run()`` or
+    ``multi_run(n)`` policy) becomes one run per key, as the run queue takes them; what
+    waited for it waits for all of them."""
+    dynamic = {
+        key for key, node in graph.nodes.items() if has_dynamic_partitions(node.spec.partitions_def)
+    }
+    runs: list[BackfillRun] = []
+    became: list[range] = []  # planned run -> its runs in the new plan
+    for run in plan.runs:
+        depends_on = tuple(i for index in run.depends_on for i in became[index])
+        keys = run.partition_keys
+        split = len(keys) > 1 and not dynamic.isdisjoint(run.asset_keys)
+        parts = [(key,) for key in keys] if split else [keys]
+        became.append(range(len(runs), len(runs) + len(parts)))
+        runs.extend(BackfillRun(run.asset_keys, part, depends_on) for part in parts)
+    if len(runs) == len(plan.runs):
+        return plan
+    return BackfillPlan(tuple(runs), plan.max_concurrent_runs)
 
 
 def _check_keys(
@@ -214,11 +237,9 @@ class CatalogMaterializations:
         seen = self._partitions.get(key.to_user_string(), set())
         if partitions_def is None:
             return subset_of_keys(None, [p for p in seen if p == ""])
-        known = []
-        for partition in seen:  # keys the definition no longer has are not "materialized"
-            if partition and partitions_def.has_partition_key(partition):
-                known.append(partition)
-        return subset_of_keys(partitions_def, known)
+        # History of an earlier partitioning is skipped (the planner subtracts this from
+        # the partitions that exist now, so only those count).
+        return subset_of_known_keys(partitions_def, sorted(p for p in seen if p))
 
 
 def _stages(

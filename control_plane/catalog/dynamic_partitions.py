@@ -19,6 +19,7 @@ class DeploymentDynamicPartitions:
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self._keys: dict[str, list[str]] = {}
+        self._key_sets: dict[str, frozenset[str]] = {}  # membership per key, in O(1)
 
     def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]:
         if partitions_def_name not in self._keys:
@@ -32,7 +33,10 @@ class DeploymentDynamicPartitions:
         return self._keys[partitions_def_name]
 
     def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
-        return partition_key in self.get_dynamic_partitions(partitions_def_name)
+        if partitions_def_name not in self._key_sets:
+            keys = self.get_dynamic_partitions(partitions_def_name)
+            self._key_sets[partitions_def_name] = frozenset(keys)
+        return partition_key in self._key_sets[partitions_def_name]
 
     def add_dynamic_partitions(
         self, partitions_def_name: str, partition_keys: Iterable[str]
@@ -59,9 +63,11 @@ class DeploymentDynamicPartitions:
                 ignore_conflicts=True,
             )
         self._keys.pop(partitions_def_name, None)
+        self._key_sets.pop(partitions_def_name, None)
 
     def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
         DynamicPartition.objects.filter(
             deployment=self.deployment, partitions_def_name=partitions_def_name, key=partition_key
         ).delete()
         self._keys.pop(partitions_def_name, None)
+        self._key_sets.pop(partitions_def_name, None)

@@ -17,6 +17,7 @@ from assay.errors import AssayError
 from assay.freshness_report import AssetFreshness
 from assay.graph import AssetGraph
 from assay.selection import select_keys
+from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.errors import AssetNotFound, LocationNotLoaded
 from control_plane.catalog.freshness import judge_freshness
 from control_plane.catalog.models import (
@@ -145,7 +146,7 @@ def list_assets(*, deployment: Deployment, location: str | None = None) -> list[
     for check in AssetCheckStatus.objects.filter(deployment=deployment).order_by("check_name"):
         checks.setdefault(check.asset_key, []).append(check)
     now = timezone.now()
-    keys = PartitionKeys(now)
+    keys = PartitionKeys(now, DeploymentDynamicPartitions(deployment))
     freshness = _freshness_by_key(deployment=deployment, now=now)
     return [
         describe_asset(
@@ -268,7 +269,7 @@ def asset_with_lineage(*, deployment: Deployment, asset_key: str) -> dict[str, A
             definition,
             statuses,
             checks,
-            PartitionKeys(now),
+            PartitionKeys(now, DeploymentDynamicPartitions(deployment)),
             freshness=freshness.get(definition.asset_key),
         ),
         "upstream": walk(definition.asset_key, lambda k: by_key[k].deps if k in by_key else []),

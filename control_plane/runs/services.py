@@ -3,7 +3,6 @@ failure by monitoring, and retries."""
 
 from __future__ import annotations
 
-import difflib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from assay.errors import InvalidSelection
 from control_plane.alerts import incidents
 from control_plane.audit.services import record
 from control_plane.catalog import queries as catalog_queries
+from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.models import AssetDefinition
 from control_plane.catalog.partition_status import PartitionKeys
 from control_plane.core import wakeups
@@ -52,10 +52,12 @@ def validate_tags(tags: dict[str, Any]) -> dict[str, str]:
 def _validate_partitions(
     selected: list[AssetDefinition],
     *,
+    deployment: Deployment,
     partition_key: str,
     partition_range: tuple[str, str] | None,
 ) -> None:
-    """A partitioned selection needs partition(s) that exist; an unpartitioned one has none."""
+    """A partitioned selection needs partition(s) that exist (dynamic ones in the
+    deployment's store); an unpartitioned one has none."""
     partitioned = [d for d in selected if d.is_partitioned]
     wanted = [k for k in ([partition_key] if partition_key else list(partition_range or ())) if k]
     if not partitioned:
@@ -72,14 +74,21 @@ def _validate_partitions(
             "partition_range",
             fields={"partition_key": ["Required for partitioned assets."]},
         )
-    keys = PartitionKeys(timezone.now())
+    keys = PartitionKeys(timezone.now(), DeploymentDynamicPartitions(deployment))
     for definition in partitioned:
         existing = keys.keys(definition.partitions)
         if existing is None:
-            continue  # dynamic partitions: the agent checks
+            continue  # a kind of partitions this control plane cannot rebuild: the agent checks
+        if partition_range and existing.is_dynamic:
+            # The agent holds no dynamic partitions, so it cannot tell which keys lie between.
+            raise InvalidRunRequest(
+                f"{definition.asset_key} has dynamic partitions: a run takes one partition_key "
+                "of them, not a partition_range (a backfill runs several)",
+                fields={"partition_range": ["Not for dynamic partitions."]},
+            )
         for key in wanted:
             if key not in existing:
-                close = difflib.get_close_matches(key, sorted(existing), n=3, cutoff=0.6)
+                close = existing.close_matches(key)
                 hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
                 raise InvalidRunRequest(
                     f"partition {key!r} does not exist for {definition.asset_key}{hint}",
@@ -122,7 +131,12 @@ def launch_run(
             "not compute it); select assets the location materializes or observes",
             fields={"selection": ["Nothing to run."]},
         )
-    _validate_partitions(selected, partition_key=partition_key, partition_range=partition_range)
+    _validate_partitions(
+        selected,
+        deployment=deployment,
+        partition_key=partition_key,
+        partition_range=partition_range,
+    )
     asset_keys = [d.asset_key for d in selected]
     # No savepoint when the caller's transaction is open (a daemon tick launching many
     # runs): a failure here must abort that whole transaction anyway.

@@ -254,3 +254,48 @@ def test_a_location_that_kills_its_interpreter_at_import_fails_the_run_with_its_
     assert "exit code 3" in status_reason(failed)
     assert "cannot reach the warehouse" in status_reason(failed)
     assert run(launcher, recorded, location, "r2").type == "SUCCEEDED"  # fixed: runs again
+
+
+DYNAMIC_DEFS = """
+import os
+from assay import (
+    DailyPartitionsDefinition, Definitions, DynamicPartitionsDefinition,
+    MultiPartitionsDefinition, asset,
+)
+
+with open(os.environ["IMPORT_LOG"], "a") as log:
+    log.write(f"{os.getpid()}\\n")
+customers = DynamicPartitionsDefinition(name="customers")
+days = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-02-01")
+
+
+@asset(partitions_def=customers)
+def invoices(context):
+    return context.partition_key
+
+
+@asset(partitions_def=MultiPartitionsDefinition({"date": days, "customer": customers}))
+def usage(context):
+    return context.partition_key
+
+
+defs = Definitions(assets=[invoices, usage])
+"""
+
+
+def test_a_run_of_one_dynamic_partition_runs_and_a_range_of_them_fails_saying_why(
+    tmp_path, location, launcher
+):
+    (tmp_path / "shop.py").write_text(DYNAMIC_DEFS)  # the control plane checked the keys
+    launcher, recorded = launcher
+
+    def launch(run_id: str, selection: str, **partitions) -> OutboxEntry:
+        request = RunRequest(run_id, "prod", "shop", asset_selection=selection, **partitions)
+        launcher.launch(request, location)
+        return recorded.final_status(run_id)
+
+    assert launch("r1", "invoices", partition_key="acme").type == "SUCCEEDED"
+    assert launch("r2", "usage", partition_key="acme|2024-01-02").type == "SUCCEEDED"
+    ranged = launch("r3", "invoices", partition_range=("acme", "globex"))
+    assert ranged.type == "FAILED"
+    assert "agents do not hold the keys of dynamic partitions 'customers'" in status_reason(ranged)

@@ -10,6 +10,7 @@ from control_plane.core.context import tenant_context
 from control_plane.runs.models import Run, RunStatus
 from control_plane.tenancy import queries
 from control_plane.tenancy.roles import Role
+from tests.control_plane.dynamic_project import load_crm
 from tests.control_plane.factories import load_location
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,47 @@ def test_partitioned_selections_need_partitions_that_exist(acme, shop):
     assert unknown.status_code == 400 and "does not exist" in unknown.json()["detail"]
     extra = launch(selection="raw_orders", partition_key="2024-01-15")
     assert extra.status_code == 400 and "none of the selected" in extra.json()["detail"]
+
+
+def test_dynamic_partition_keys_are_checked_against_the_deployments_store(acme, shop):
+    load_crm(acme.ctx(), shop.deployment, customer_keys=["acme", "globex"])
+    client = acme.client()
+
+    def launch(selection, **fields):
+        return client.post(
+            RUNS, {"location": "crm", "selection": selection, **fields}, format="json"
+        )
+
+    assert launch("invoices", partition_key="globex").status_code == 201
+    unknown = launch("invoices", partition_key="acem")
+    assert unknown.status_code == 400
+    assert unknown.json()["detail"] == (
+        "partition 'acem' does not exist for invoices; did you mean 'acme'?"
+    )
+    assert launch("usage", partition_key="acme|2024-01-02").status_code == 201
+    assert launch("usage", partition_key="initech|2024-01-02").status_code == 400
+    with tenant_context(acme.ctx()):
+        assert Run.objects.filter(code_location__name="crm").count() == 2
+
+
+def test_a_partition_range_over_dynamic_partitions_is_a_400(acme, shop):
+    load_crm(acme.ctx(), shop.deployment, customer_keys=["acme", "globex"])
+    for selection, start, end in (
+        ("invoices", "acme", "globex"),
+        ("usage", "acme|2024-01-02", "acme|2024-01-03"),
+    ):
+        response = acme.client().post(
+            RUNS,
+            {
+                "location": "crm",
+                "selection": selection,
+                "partition_range": {"start": start, "end": end},
+            },
+            format="json",
+        )
+        assert response.status_code == 400, response.content
+        assert f"{selection} has dynamic partitions" in response.json()["detail"]
+        assert "partition_range" in response.json()["errors"]
 
 
 def test_launcher_granted_on_the_code_location_only_may_launch_there(acme, shop):
