@@ -10,6 +10,7 @@ the agent is acknowledged. A replay therefore inserts nothing twice and loses no
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,40 @@ class IngestResult:
 
 def _at(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+# PostgreSQL stores neither NUL nor a lone UTF-16 surrogate (in text or in jsonb): one in
+# an event would fail its batch at every replay, and nothing more from that agent would
+# ever be ingested. Both become U+FFFD, as an undecodable byte does.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Their escapes in JSON text (a valid surrogate pair is decoded into one character, so
+# only lone surrogates are left to replace once parsed).
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def storable_text(value: str) -> str:
+    """``value`` with NUL and lone surrogates replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", value)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {storable_text(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _storable_payload(event: IncomingEvent) -> tuple[dict[str, Any], str]:
+    """The event's payload and its JSON text, as received unless they hold what PostgreSQL
+    cannot store (one regular-expression search of the text per event)."""
+    text = event.payload_json or json.dumps(event.payload)
+    if not _UNSTORABLE_ESCAPE.search(text):
+        return event.payload, text
+    payload = _storable(event.payload)
+    return payload, json.dumps(payload)
 
 
 def acked_sequence(*, ctx: TenantContext, agent_id: str) -> int:
@@ -164,16 +199,17 @@ def _insert_new(
     entries: dict[str, _Entry] = {}
     for event in events:
         if event.event_id not in entries:
+            payload, payload_json = _storable_payload(event)
             entries[event.event_id] = _Entry(
                 run_id=runs[event.run_id].id,
                 event_id=event.event_id,
                 sequence=event.sequence,
                 event_type=event.event_type[:40],
-                asset_key=str(event.payload.get("asset_key") or "")[:500],
-                partition=str(event.payload.get("partition") or "")[:255],
+                asset_key=str(payload.get("asset_key") or "")[:500],
+                partition=str(payload.get("partition") or "")[:255],
                 timestamp=_at(event.timestamp),
-                payload=event.payload,
-                payload_json=event.payload_json,
+                payload=payload,
+                payload_json=payload_json,
             )
     if not entries:
         return []
@@ -210,7 +246,7 @@ def _insert_new(
             e.asset_key,
             e.partition,
             e.timestamp,
-            e.payload_json or json.dumps(e.payload),
+            e.payload_json,
             now,
         )
         for e in entries.values()
@@ -269,6 +305,7 @@ def ingest_status_change(
     *, ctx: TenantContext, agent_id: str, deployment_ids: set[int], change: IncomingStatusChange
 ) -> IngestResult:
     """Apply a run status change once (idempotent on its id), through the same cursor."""
+    reason = storable_text(change.reason)
     with transaction.atomic():
         cursor = _lock_cursor(ctx, agent_id)
         result = IngestResult(acked_sequence=cursor.acked_sequence)
@@ -291,10 +328,10 @@ def ingest_status_change(
                     sequence=change.sequence,
                     event_type=STATUS_CHANGE,
                     timestamp=_at(change.timestamp),
-                    payload={"status": change.status.value, "reason": change.reason},
+                    payload={"status": change.status.value, "reason": reason},
                 )
                 services.apply_status(
-                    run=run, status=change.status, reason=change.reason, at=_at(change.timestamp)
+                    run=run, status=change.status, reason=reason, at=_at(change.timestamp)
                 )
                 result.inserted = 1
         _advance(cursor, [change.sequence])

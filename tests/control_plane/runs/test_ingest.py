@@ -198,3 +198,48 @@ def test_terminal_status_is_final_and_a_failure_with_retries_left_queues_a_new_a
         assert run.status == RunStatus.FAILURE
         retry = Run.objects.get(parent_run=run)
         assert (retry.status, retry.retry_count) == (RunStatus.QUEUED, 1)
+
+
+def test_nul_and_lone_surrogates_are_stored_replaced_and_the_agent_is_not_blocked(acme, run):
+    """PostgreSQL stores neither: refused, the batch would be replayed forever."""
+    import json
+
+    failure = event(
+        run,
+        1,
+        "asset_materialization",
+        asset_key="raw_\x00orders",
+        partition="2024-01-01\x00",
+        payload={"metadata": {"path\x00": {"type": "text", "value": "/data/\udcff.csv"}}},
+    )
+    as_sent = IncomingEvent(  # as the agent sends it: JSON text, NUL and surrogate escaped
+        failure.event_id,
+        1,
+        failure.run_id,
+        failure.event_type,
+        failure.timestamp,
+        failure.payload,
+        json.dumps(failure.payload),
+    )
+    emoji = event(run, 2, "step_started", payload={"note": "ok \U0001f600"})
+
+    assert (ingest(acme, run, [as_sent, emoji]).acked_sequence) == 2
+    with tenant_context(acme.ctx()):
+        change = IncomingStatusChange(
+            uuid.uuid4().hex, 3, str(run.id), RunStatus.FAILURE, "killed\x00 by \udc80", 2.0
+        )
+        result = ingest_status_change(
+            ctx=acme.ctx(), agent_id="agent-1", deployment_ids={run.deployment_id}, change=change
+        )
+        assert result.acked_sequence == 3
+        stored = EventLogEntry.objects.get(sequence=1)
+        assert (stored.asset_key, stored.partition) == ("raw_\ufffdorders", "2024-01-01\ufffd")
+        assert stored.payload["payload"]["metadata"] == {
+            "path\ufffd": {"type": "text", "value": "/data/\ufffd.csv"}
+        }
+        assert EventLogEntry.objects.get(sequence=2).payload["payload"]["note"] == "ok \U0001f600"
+        materialization = Materialization.objects.get()
+        assert materialization.asset_key == "raw_\ufffdorders"
+        run.refresh_from_db()
+        assert run.reason == "killed\ufffd by \ufffd"
+        assert EventLogEntry.objects.get(sequence=3).payload["reason"] == "killed\ufffd by \ufffd"
