@@ -42,7 +42,7 @@ class Loop:
     wake_on: str | None = None
 
 
-def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
+def all_loops() -> list[Loop]:
     """Every loop, in a stable order (``run_daemon --loops`` picks among these names)."""
     from control_plane.alerts.delivery import deliver_due
     from control_plane.automation.declarative import tick_automation
@@ -65,7 +65,7 @@ def all_loops(*, monitor_every: float | None = None) -> list[Loop]:
             drain=True,
             wake_on=wakeups.RUN_QUEUE,
         ),
-        Loop("monitor", monitor_every or settings.DAEMON_MONITOR_SECONDS, monitor_runs),
+        Loop("monitor", settings.DAEMON_MONITOR_SECONDS, monitor_runs),
         Loop("schedules", settings.DAEMON_SCHEDULE_SECONDS, tick_schedules),
         Loop("sensors", settings.DAEMON_SENSOR_SECONDS, tick_sensors),
         Loop("automation", settings.DAEMON_AUTOMATION_SECONDS, tick_automation),

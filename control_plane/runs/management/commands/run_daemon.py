@@ -24,17 +24,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--monitor-every", type=float, default=None, help="seconds between monitoring passes"
-        )
-        parser.add_argument(
             "--loops",
             default="",
             help="comma-separated loops to run (default: all); e.g. queue,monitor",
         )
         parser.add_argument("--once", action="store_true", help="one pass of each, then exit")
 
-    def handle(self, *args, monitor_every, loops, once, **options):
-        available = all_loops(monitor_every=monitor_every)
+    def handle(self, *args, loops, once, **options):
+        available = all_loops()
         chosen = available
         if loops.strip():
             names = [n.strip() for n in loops.split(",") if n.strip()]
@@ -47,7 +44,8 @@ class Command(BaseCommand):
             chosen = [loop for loop in available if loop.name in names]
         if once:
             for loop in chosen:
-                run_pass(loop)
+                run_pass(loop)  # a pass that raises is logged with its traceback
+            self.stdout.write(f"one pass of: {', '.join(loop.name for loop in chosen)}")
             return
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
