@@ -13,3 +13,8 @@ class BackfillNotFound(NotFound):
 
 class BackfillStateConflict(Conflict):
     """The change does not apply to the backfill as it stands (cancel a finished one...)."""
+
+
+class UnreadableBackfill(BackfillStateConflict):
+    """The stored plan or progress is not one this version reads: the daemon cannot advance
+    the backfill and it cannot be resumed or retried, only canceled."""

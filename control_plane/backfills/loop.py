@@ -4,7 +4,9 @@ became ready, finish the backfill when nothing is left.
 Each backfill is advanced under its row lock, taken with SKIP LOCKED, in one transaction:
 several daemon replicas share the backfills between them, and the runs a pass queues are
 committed together with the state that records them, so no planned run is launched twice
-or lost. A pass that changed something is recorded as a ``backfill`` tick.
+or lost. A pass that changed something is recorded as a ``backfill`` tick. A backfill none
+of whose runs finished since the last pass costs one count of its unfinished runs: its
+plan (megabytes for 50,000 planned runs) is read only when something may have changed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db import transaction
 from django.utils import timezone
@@ -54,6 +57,7 @@ def _advance_one(pk: uuid.UUID) -> bool:
                 Backfill.objects.unscoped()
                 .select_for_update(skip_locked=True, of=("self",))
                 .select_related("deployment__organization")
+                .defer("plan", "progress")  # read only when the pass has work
                 .filter(pk=pk, status__in=list(ACTIVE_STATUSES))
                 .first()
             )
@@ -63,9 +67,9 @@ def _advance_one(pk: uuid.UUID) -> bool:
             with ticks.daemon_context(deployment, f"backfill {backfill.pk}") as ctx:
                 return advance_backfill(ctx, backfill)
     except Exception:
-        log.exception("backfill %s: the pass failed; retrying on the next pass", pk)
-        if deployment is not None:
-            _record_failed_pass(deployment, pk, traceback.format_exc())
+        error = traceback.format_exc()
+        if deployment is None or _record_failed_pass(deployment, pk, error):
+            log.exception("backfill %s: the pass failed; retrying on the next passes", pk)
         return False
 
 
@@ -87,6 +91,12 @@ class _Pass:
 
 def advance_backfill(ctx: TenantContext, backfill: Backfill) -> bool:
     """Advance one (locked) backfill; True when something changed."""
+    # Counted before any run status is read: a run finishing after this count is seen by
+    # the next pass (it finds fewer than recorded), never lost.
+    unfinished = Run.objects.filter(backfill=backfill).exclude(status__in=TERMINAL_STATUSES)
+    count = unfinished.count()
+    if count == backfill.unfinished_runs and not backfill.waiting_reason:
+        return False  # none finished: no outcome to record, no slot freed, nothing new ready
     stored = StoredBackfill.from_json(backfill.plan, backfill.progress)
     report = _Pass()
     canceling = backfill.status == Status.CANCELING
@@ -98,7 +108,12 @@ def advance_backfill(ctx: TenantContext, backfill: Backfill) -> bool:
     backfill.waiting_reason = waiting
     _finish_if_done(backfill, stored)
     if not report.changed and (backfill.status, backfill.waiting_reason) == before:
+        if count != backfill.unfinished_runs:
+            # Only the count moved (one of a level's runs finished, a retry replaced a
+            # failed run): record it, so the next pass skips again.
+            Backfill.objects.filter(pk=backfill.pk).update(unfinished_runs=count)
         return False
+    backfill.unfinished_runs = count + len(report.launched)
     _save(backfill, stored, report, previous_status=before[0])
     return True
 
@@ -188,10 +203,14 @@ class _Launcher:
     ) -> None:
         self.ctx, self.backfill, self.stored, self.report = ctx, backfill, stored, report
         self.tags = {**backfill.tags, BACKFILL_TAG: str(backfill.pk)}
-        self._loaded: dict[str, CodeLocation] = {
+
+    @cached_property
+    def _loaded(self) -> dict[str, CodeLocation]:
+        """The code locations with loaded definitions (read when something is to launch)."""
+        return {
             snapshot.code_location.name: snapshot.code_location
             for snapshot in LocationSnapshot.objects.filter(
-                deployment=backfill.deployment,
+                deployment=self.backfill.deployment,
                 is_current=True,
                 status=LocationSnapshot.Status.OK,
             ).select_related("code_location__deployment", "code_location__organization")
@@ -227,9 +246,9 @@ class _Launcher:
                             partition_key=keys[0] if len(keys) == 1 else "",
                             partition_range=(keys[0], keys[-1]) if len(keys) > 1 else None,
                             tags=self.tags,
+                            backfill=self.backfill,
                         )
                     )
-                Run.objects.filter(pk__in=[r.pk for r in launched]).update(backfill=self.backfill)
         except AssayError as error:
             message = f"could not queue {planned.describe()}: {error.message}"
             self.report.launch_errors.append(message)
@@ -287,6 +306,7 @@ def _save(
             "run_counts",
             "partition_counts",
             "passes",
+            "unfinished_runs",
             "updated_at",
             "finished_at",
         ]
@@ -314,17 +334,26 @@ def _save(
     )
 
 
-def _record_failed_pass(deployment: Deployment, pk: uuid.UUID, error: str) -> None:
-    """A pass that raised is a failed tick (and a log line): nothing fails silently."""
+def _record_failed_pass(deployment: Deployment, pk: uuid.UUID, error: str) -> bool:
+    """A pass that raised is a failed tick (and a log line): nothing fails silently. A pass
+    that keeps failing on the same state (its pass count and last change are the tick key)
+    records one tick, not one a second. True when this failure was new."""
     try:
         with ticks.daemon_context(deployment, f"backfill {pk}"):
+            state = Backfill.objects.filter(pk=pk).values_list("passes", "updated_at").first()
+            if state is None:
+                return True
+            passes, changed_at = state
             tick = ticks.claim_tick(
                 deployment=deployment,
                 loop=DaemonTick.Loop.BACKFILL,
                 name=str(pk),
-                tick_key=f"error-{uuid.uuid4().hex[:12]}",
+                tick_key=f"error-{passes}-{changed_at:%Y%m%dT%H%M%S.%f}",
             )
-            if tick is not None:
-                ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=error)
+            if tick is None:
+                return False  # recorded when this state first failed
+            ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=error)
+            return True
     except Exception:
         log.exception("backfill %s: could not record the failed pass", pk)
+        return True

@@ -56,6 +56,11 @@ class Backfill(models.Model):
     waiting_reason = models.CharField(max_length=500, blank=True)
     # Daemon passes that changed something; each one's number is its tick key.
     passes = models.PositiveIntegerField(default=0)
+    # How many of its runs were unfinished when the last pass left it. A pass finding the
+    # same number has nothing to do (none finished, so no slot freed and nothing became
+    # ready) and skips decoding the plan. Null: the next pass looks (a new backfill, or one
+    # a person changed).
+    unfinished_runs = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -7,6 +7,7 @@ writes its audit row in the same transaction. The daemon (``loop.py``) does the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -20,7 +21,11 @@ from control_plane.backfills.audit_actions import (
     BACKFILL_RESUME,
     BACKFILL_RETRY_FAILED,
 )
-from control_plane.backfills.errors import BackfillStateConflict, InvalidBackfillRequest
+from control_plane.backfills.errors import (
+    BackfillStateConflict,
+    InvalidBackfillRequest,
+    UnreadableBackfill,
+)
 from control_plane.backfills.models import Backfill
 from control_plane.backfills.models import BackfillStatus as Status
 from control_plane.backfills.outcomes import latest_attempts
@@ -29,7 +34,7 @@ from control_plane.backfills.stored_state import StoredBackfill
 from control_plane.core.context import TenantContext
 from control_plane.runs import services as run_services
 from control_plane.runs.errors import RunAlreadyFinished
-from control_plane.runs.models import TERMINAL_STATUSES
+from control_plane.runs.models import TERMINAL_STATUSES, Run
 from control_plane.tenancy.errors import NotAllowed
 from control_plane.tenancy.models import CodeLocation, Deployment
 from control_plane.tenancy.permissions import authorize, is_allowed
@@ -102,11 +107,16 @@ def cancel_backfill(*, ctx: TenantContext, backfill: Backfill) -> Backfill:
     """Launch nothing more; ask the agents to stop the backfill's running runs. The backfill
     is ``canceling`` until they have stopped (the daemon then marks it ``canceled``)."""
     with transaction.atomic():
-        backfill, stored = _lock(ctx, backfill)
+        backfill = _lock(backfill)
+        try:
+            stored = _stored(ctx, backfill)
+        except UnreadableBackfill as unreadable:
+            if not backfill.is_active:
+                raise _cannot_cancel(backfill) from None
+            # The daemon cannot advance it, nor finish canceling it: done here.
+            return _cancel_unreadable(ctx, backfill, unreadable)
         if backfill.status != Status.REQUESTED:
-            raise BackfillStateConflict(
-                f"the backfill is {backfill.status}: only a requested backfill can be canceled"
-            )
+            raise _cannot_cancel(backfill)
         reason = f"canceled by {ctx.principal.label}"
         canceled = stored.state.cancel(reason)
         running = [
@@ -114,15 +124,8 @@ def cancel_backfill(*, ctx: TenantContext, backfill: Backfill) -> Backfill:
             for index, attempt in stored.attempts.items()
             if stored.state.status(index) is BackfillStatus.IN_PROGRESS
         ]
-        terminated = 0
-        for run in latest_attempts(run_id for ids in running for run_id in ids).values():
-            if run.status in TERMINAL_STATUSES:
-                continue
-            try:
-                run_services.terminate_run(ctx=ctx, run=run, reason=reason)
-            except RunAlreadyFinished:
-                continue  # it finished meanwhile; the daemon records how
-            terminated += 1
+        runs = latest_attempts(run_id for ids in running for run_id in ids).values()
+        terminated = _terminate(ctx, runs, reason)
         status = Status.CANCELING if running else Status.CANCELED
         _save(backfill, stored, status=status)
         record(
@@ -142,10 +145,60 @@ def cancel_backfill(*, ctx: TenantContext, backfill: Backfill) -> Backfill:
     return backfill
 
 
+def _cannot_cancel(backfill: Backfill) -> BackfillStateConflict:
+    return BackfillStateConflict(
+        f"the backfill is {backfill.status}: only a requested backfill can be canceled"
+    )
+
+
+def _terminate(ctx: TenantContext, runs: Iterable[Run], reason: str) -> int:
+    """Terminate the runs not finished yet; returns how many."""
+    terminated = 0
+    for run in runs:
+        if run.status in TERMINAL_STATUSES:
+            continue
+        try:
+            run_services.terminate_run(ctx=ctx, run=run, reason=reason)
+        except RunAlreadyFinished:
+            continue  # it finished meanwhile; the daemon records how
+        terminated += 1
+    return terminated
+
+
+def _cancel_unreadable(
+    ctx: TenantContext, backfill: Backfill, unreadable: UnreadableBackfill
+) -> Backfill:
+    """Cancel a backfill whose stored plan cannot be read, so the daemon cannot advance it:
+    its unfinished runs (``Run.backfill``) are terminated and it is canceled at once."""
+    before, reason = backfill.status, f"canceled by {ctx.principal.label}"
+    unfinished = Run.objects.filter(backfill=backfill).exclude(status__in=TERMINAL_STATUSES)
+    terminated = _terminate(ctx, unfinished.select_related("code_location"), reason)
+    now = timezone.now()
+    backfill.status, backfill.finished_at, backfill.updated_at = Status.CANCELED, now, now
+    backfill.unfinished_runs = None
+    backfill.save(update_fields=["status", "finished_at", "updated_at", "unfinished_runs"])
+    record(
+        actor=ctx.principal,
+        action=BACKFILL_CANCEL,
+        target=("backfill", backfill.pk, _label(backfill)),
+        organization=ctx.organization,
+        before={"status": before},
+        after={
+            "status": Status.CANCELED,
+            "runs_terminated": terminated,
+            "unreadable_plan": unreadable.message,
+        },
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+    )
+    return backfill
+
+
 def resume_backfill(*, ctx: TenantContext, backfill: Backfill) -> Backfill:
     """Request again the runs a cancel stopped (what succeeded does not run again)."""
     with transaction.atomic():
-        backfill, stored = _lock(ctx, backfill)
+        backfill = _lock(backfill)
+        stored = _stored(ctx, backfill)
         _refuse_while_canceling(backfill)
         again = stored.state.resume()
         if not again:
@@ -156,7 +209,8 @@ def resume_backfill(*, ctx: TenantContext, backfill: Backfill) -> Backfill:
 def retry_failed_backfill(*, ctx: TenantContext, backfill: Backfill) -> Backfill:
     """Request the failed runs again, with the runs their failure skipped; nothing else."""
     with transaction.atomic():
-        backfill, stored = _lock(ctx, backfill)
+        backfill = _lock(backfill)
+        stored = _stored(ctx, backfill)
         _refuse_while_canceling(backfill)
         again = stored.state.retry_failed()
         if not again:
@@ -190,11 +244,22 @@ def _request_again(
     return backfill
 
 
-def _lock(ctx: TenantContext, backfill: Backfill) -> tuple[Backfill, StoredBackfill]:
-    locked = Backfill.objects.select_for_update().select_related("deployment").get(pk=backfill.pk)
-    stored = StoredBackfill.from_json(locked.plan, locked.progress)
-    _authorize(ctx, locked.deployment, stored)
-    return locked, stored
+def _lock(backfill: Backfill) -> Backfill:
+    """The backfill, locked as the daemon's pass locks it."""
+    return Backfill.objects.select_for_update().select_related("deployment").get(pk=backfill.pk)
+
+
+def _stored(ctx: TenantContext, backfill: Backfill) -> StoredBackfill:
+    """Its state, or ``UnreadableBackfill`` (a 409 saying why) when it cannot be read;
+    either only once the principal may change the backfill."""
+    try:
+        stored = StoredBackfill.from_json(backfill.plan, backfill.progress)
+    except UnreadableBackfill:
+        # Its code locations are named in the plan it cannot read: the deployment decides.
+        authorize(ctx.principal, Action.LAUNCH_BACKFILL, backfill.deployment)
+        raise
+    _authorize(ctx, backfill.deployment, stored)
+    return stored
 
 
 def _save(backfill: Backfill, stored: StoredBackfill, *, status: str) -> None:
@@ -204,6 +269,7 @@ def _save(backfill: Backfill, stored: StoredBackfill, *, status: str) -> None:
     backfill.progress = stored.progress_json()
     backfill.run_counts = stored.state.counts()
     backfill.partition_counts = stored.state.partition_counts()
+    backfill.unfinished_runs = None  # changed by a person: the next pass looks at all of it
     backfill.updated_at = now
     backfill.save(
         update_fields=[
@@ -212,6 +278,7 @@ def _save(backfill: Backfill, stored: StoredBackfill, *, status: str) -> None:
             "progress",
             "run_counts",
             "partition_counts",
+            "unfinished_runs",
             "updated_at",
         ]
     )

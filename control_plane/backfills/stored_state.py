@@ -16,6 +16,8 @@ from typing import Any
 
 from assay.backfill import BackfillPlan, BackfillRun, BackfillState, BackfillStatus, RunProgress
 from assay.definitions.asset_key import AssetKey
+from assay.errors import AssayError
+from control_plane.backfills.errors import UnreadableBackfill
 
 PLAN_VERSION = 1
 
@@ -165,6 +167,17 @@ class StoredBackfill:
 
     @classmethod
     def from_json(cls, plan: dict[str, Any], progress: dict[str, Any]) -> StoredBackfill:
+        """The stored state, or ``UnreadableBackfill`` saying what is wrong with it."""
+        try:
+            return cls._from_json(plan, progress)
+        except (AssayError, AttributeError, IndexError, KeyError, TypeError, ValueError) as error:
+            raise UnreadableBackfill(
+                f"the backfill's stored plan cannot be read ({type(error).__name__}: {error}): "
+                "it can only be canceled"
+            ) from error
+
+    @classmethod
+    def _from_json(cls, plan: dict[str, Any], progress: dict[str, Any]) -> StoredBackfill:
         if plan.get("version") != PLAN_VERSION:
             raise ValueError(f"backfill plan version {plan.get('version')!r} is not supported")
         sets = plan["asset_sets"]

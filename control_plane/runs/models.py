@@ -53,7 +53,8 @@ class Run(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     launched_by = models.CharField(max_length=254, blank=True)
-    # The backfill that launched this run (its planned runs become runs like any other).
+    # The backfill that launched this run (its planned runs become runs like any other),
+    # also on the retries its ``max_retries`` tag queues.
     backfill = models.ForeignKey(
         "backfills.Backfill", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -85,6 +86,13 @@ class Run(models.Model):
                 fields=["agent_session"],
                 condition=models.Q(status__in=["STARTING", "STARTED", "CANCELING"]),
                 name="run_in_progress_idx",
+            ),
+            # A backfill pass's "did any of its runs finish" counts a few rows, not every
+            # run the backfill ever launched.
+            models.Index(
+                fields=["backfill"],
+                condition=models.Q(status__in=["QUEUED", "STARTING", "STARTED", "CANCELING"]),
+                name="run_unfinished_backfill_idx",
             ),
         ]
 

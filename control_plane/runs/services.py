@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +25,9 @@ from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, R
 from control_plane.tenancy.models import CodeLocation, Deployment
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
+
+if TYPE_CHECKING:
+    from control_plane.backfills.models import Backfill
 
 MAX_TAGS = 50
 RETRIES_TAG = "max_retries"
@@ -106,8 +109,10 @@ def launch_run(
     partition_range: tuple[str, str] | None = None,
     tags: dict[str, Any] | None = None,
     priority: int = 0,
+    backfill: Backfill | None = None,
 ) -> Run:
-    """Queue a run of ``selection`` in ``location``, validated against its current snapshot."""
+    """Queue a run of ``selection`` in ``location``, validated against its current snapshot
+    (``backfill``: the backfill it is a run of)."""
     authorize(ctx.principal, Action.LAUNCH_RUN, location)
     if partition_key and partition_range:
         raise InvalidRunRequest("give a partition_key or a partition_range, not both")
@@ -154,6 +159,7 @@ def launch_run(
             tags=clean_tags,
             priority=priority,
             launched_by=ctx.principal.label,
+            backfill=backfill,
         )
         record(
             actor=ctx.principal,
@@ -274,5 +280,6 @@ def retry_if_allowed(*, run: Run) -> Run | None:
         retry_count=run.retry_count + 1,
         parent_run=run,
         launched_by=run.launched_by,
+        backfill_id=run.backfill_id,
     )
     return retry

@@ -15,6 +15,7 @@ from assay.definitions.asset_key import AssetKey
 from assay.errors import DefinitionError
 from control_plane.backfills import queries, services
 from control_plane.backfills.api import serializers as s
+from control_plane.backfills.errors import UnreadableBackfill
 from control_plane.backfills.models import Backfill
 from control_plane.backfills.models import BackfillStatus as Status
 from control_plane.backfills.planning import BackfillRequest
@@ -39,11 +40,20 @@ class _DeploymentView(DeploymentScopedView):
             )
 
     def detail(self, backfill) -> dict:
-        stored = queries.stored_state(backfill)
-        shown, total = queries.problems(stored, limit=PROBLEMS_SHOWN)
+        """The backfill with its problems; one whose plan cannot be read (see its failed
+        ticks) still shows its stored counts, so it can be seen and canceled."""
+        try:
+            stored = queries.stored_state(backfill)
+        except UnreadableBackfill:
+            counts = backfill.run_counts
+            num_runs, shown = sum(counts.values()), []
+            total = sum(counts.get(status.value, 0) for status in queries.PROBLEM_STATUSES)
+        else:
+            num_runs = len(stored.state.runs)
+            shown, total = queries.problems(stored, limit=PROBLEMS_SHOWN)
         return {
             **s.BackfillSerializer(backfill).data,
-            "num_runs": len(stored.state.runs),
+            "num_runs": num_runs,
             "problems": s.PlannedRunSerializer(shown, many=True).data,
             "problem_count": total,
         }

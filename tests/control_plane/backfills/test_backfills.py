@@ -5,6 +5,7 @@ cancel / resume / retry-failed, progress per partition in the API."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from control_plane.audit.models import AuditEvent
 from control_plane.automation.models import DaemonTick
@@ -256,3 +257,48 @@ def test_a_pass_that_raises_is_recorded_as_a_failed_tick_and_others_carry_on(acm
     assert DaemonTick.objects.unscoped().get(name=healthy["id"]).status == "success"
     with tenant_context(acme.ctx()):
         assert Run.objects.filter(backfill_id=healthy["id"]).count() == 1
+
+
+def test_a_pass_that_keeps_failing_records_one_failed_tick_per_state_not_one_per_pass(acme, shop):
+    created = launch(acme, selection="raw")
+    Backfill.objects.unscoped().filter(pk=created["id"]).update(plan={"version": 99})
+    for _ in range(3):
+        assert tick_backfills() == 0
+    [failed] = DaemonTick.objects.unscoped().filter(name=created["id"])
+    assert failed.status == "failure" and "version 99" in failed.error
+    # Changed by a person (here: its concurrency), it is a new state: its failure is new.
+    with tenant_context(acme.ctx()):
+        backfill = Backfill.objects.get(pk=created["id"])
+        backfill.max_concurrent_runs, backfill.updated_at = 2, timezone.now()
+        backfill.save()
+    tick_backfills()
+    tick_backfills()
+    assert DaemonTick.objects.unscoped().filter(name=created["id"]).count() == 2
+
+
+def test_a_backfill_whose_plan_cannot_be_read_can_be_canceled_but_not_resumed(acme, agent):
+    created = launch(acme, selection="raw", max_concurrent_runs=2)
+    tick_backfills()
+    first, _queued = agent.queued()
+    agent.start(first)  # running on the agent; the other is still queued
+    Backfill.objects.unscoped().filter(pk=created["id"]).update(plan={"version": 99})
+    client = acme.client()
+    for action in ("resume", "retry-failed"):
+        refused = client.post(f"{URL}{created['id']}/{action}/")
+        assert refused.status_code == 409, refused.content
+        assert "stored plan cannot be read" in refused.json()["detail"]
+    assert client.get(f"{URL}{created['id']}/partitions/").status_code == 409
+    shown = detail(acme, created["id"])
+    assert (shown["num_runs"], shown["run_counts"]["in_progress"]) == (30, 2)
+
+    canceled = client.post(f"{URL}{created['id']}/cancel/")
+    assert canceled.status_code == 200, canceled.content
+    assert canceled.json()["status"] == "canceled" and canceled.json()["finished_at"]
+    assert [r.status for r in runs_of(acme)] == [RunStatus.CANCELING, RunStatus.CANCELED]
+    [audit] = AuditEvent.objects.unscoped().filter(action="backfill.cancel")
+    assert audit.after["runs_terminated"] == 2
+    assert "version 99" in audit.after["unreadable_plan"]
+    assert tick_backfills() == 0  # no longer active: no more failing passes
+    assert not DaemonTick.objects.unscoped().filter(name=created["id"], status="failure")
+    again = client.post(f"{URL}{created['id']}/cancel/")
+    assert again.status_code == 409 and "is canceled" in again.json()["detail"]

@@ -198,3 +198,38 @@ def test_a_year_of_a_thousand_assets_stays_small_to_store_and_read(acme, prod):
     page = acme.client().get(f"{URL}{created['id']}/partitions/", {"status": "in_progress"})
     assert len(page.json()["results"]) == 200 and page.json()["next"]
     assert {r.status for r in runs} == {RunStatus.QUEUED}
+
+
+@pytest.mark.django_db
+def test_a_pass_reads_the_plan_only_when_one_of_its_runs_finished(acme, agent):
+    created = launch(acme, selection="raw", max_concurrent_runs=2)
+    assert tick_backfills() == 1
+    first, _ = agent.queued()
+    agent.start(first)
+    # A plan this pass could not read shows whether it was read: it is not, as long as
+    # none of the backfill's runs finished (started and queued runs change nothing).
+    stored = Backfill.objects.unscoped().get(pk=created["id"])
+    Backfill.objects.unscoped().filter(pk=stored.pk).update(plan={"version": 99})
+    assert tick_backfills() == 0
+    assert not DaemonTick.objects.unscoped().filter(status="failure").exists()
+    agent.report_status(first, "SUCCEEDED")
+    assert tick_backfills() == 0  # now it reads the plan, and fails on it
+    assert DaemonTick.objects.unscoped().filter(status="failure").exists()
+    Backfill.objects.unscoped().filter(pk=stored.pk).update(plan=stored.plan)
+    assert tick_backfills() == 1  # the finished run is recorded, the next one queued
+    assert len(runs_of(acme, backfill_id=created["id"])) == 3
+
+
+@pytest.mark.django_db
+def test_a_retry_queued_by_max_retries_belongs_to_the_backfill(acme, agent):
+    created = launch(acme, selection="raw", max_concurrent_runs=1, tags={"max_retries": "1"})
+    tick_backfills()
+    [run] = agent.queued()
+    agent.report_status(run, "FAILED", reason="the warehouse was down")
+    [retry] = agent.queued()
+    assert retry.parent_run_id == run.id
+    assert str(retry.backfill_id) == created["id"]
+    assert tick_backfills() == 0  # its run was replaced, not finished: nothing to do
+    agent.execute(retry)
+    assert tick_backfills() == 1
+    assert partitions(acme, created["id"])[0]["run_ids"] == [str(retry.id)]
