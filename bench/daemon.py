@@ -175,9 +175,9 @@ def _seed_status(deployment, daily, keys: list[str]) -> None:  # type: ignore[no
 def measure_automation(ctx) -> dict[str, float]:  # type: ignore[no-untyped-def]
     from assay.snapshot import build_snapshot
     from control_plane.automation import declarative
-    from control_plane.automation.deployment_graph import deployment_graph
     from control_plane.automation.models import AutomationEvaluation
     from control_plane.automation.ticks import daemon_context
+    from control_plane.catalog.deployment_graph import deployment_graph
     from control_plane.catalog.services import record_location_snapshot
     from control_plane.core.context import Principal, TenantContext
     from control_plane.runs import services

@@ -16,6 +16,7 @@ from django.core.validators import RegexValidator
 
 from assay.api.v1 import agent_pb2 as pb
 from control_plane.agents.errors import InvalidAgentMessage, UnsupportedProtocol
+from control_plane.automation.models import MAX_RUN_KEY
 from control_plane.runs.ingest import IncomingEvent, IncomingStatusChange
 from control_plane.runs.models import Run, RunStatus
 from control_plane.tenancy.validation import LOCATION_RULE, SLUG_RULE
@@ -296,7 +297,7 @@ def tick_answer_from_proto(message: pb.TickResult) -> TickAnswer:
         error=_text(message.error, "error"),
         run_requests=[
             TickRunRequest(
-                run_key=_text(r.run_key, "run_key", 1000),
+                run_key=_text(r.run_key, "run_key", MAX_RUN_KEY),
                 asset_selection=_text(r.asset_selection, "asset_selection", 2000),
                 partition_key=_text(r.partition_key, "partition_key", 255),
                 tags=dict(r.tags),

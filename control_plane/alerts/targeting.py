@@ -1,23 +1,22 @@
 """Which incidents a policy covers: by kind, check severity, asset selection and tags.
 
 Selections use the SDK's syntax (``assay.selection``) over the deployment's current asset
-graph, rebuilt from the code locations' stored snapshots (which carry tags and owners).
+graph (``catalog.deployment_graph``, rebuilt from the code locations' stored snapshots,
+which carry tags, owners and kinds).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from assay.definitions.asset_key import AssetKey
-from assay.definitions.assets import AssetSpec
 from assay.errors import InvalidSelection
 from assay.graph import AssetGraph
 from assay.selection import select_keys, selection_clauses
-from assay.snapshot import AssetSnapshot, DefinitionsSnapshot
 from control_plane.alerts.models import AlertPolicy, CheckSeverity, IncidentKind
-from control_plane.catalog.models import LocationSnapshot
+from control_plane.catalog.deployment_graph import deployment_graph
 from control_plane.tenancy.models import Deployment
 
 logger = logging.getLogger(__name__)
@@ -41,47 +40,6 @@ def severity_rank(severity: str | None) -> int:
     return _SEVERITY_RANK.get((severity or "ERROR").upper(), _SEVERITY_RANK["ERROR"])
 
 
-_GRAPH_CACHE: dict[tuple[int, ...], AssetGraph] = {}
-_GRAPH_CACHE_SIZE = 16
-
-
-def deployment_graph(deployment: Deployment) -> AssetGraph:
-    """The deployment's assets as its current loaded snapshots describe them; cached by the
-    snapshots' ids, so a tick opening many incidents parses each snapshot once."""
-    current = LocationSnapshot.objects.filter(
-        deployment=deployment, is_current=True, status=LocationSnapshot.Status.OK
-    )
-    ids = tuple(sorted(current.values_list("pk", flat=True)))
-    graph = _GRAPH_CACHE.get(ids)
-    if graph is None:
-        graph = _build_graph(current.values_list("snapshot_json", flat=True))
-        if len(_GRAPH_CACHE) >= _GRAPH_CACHE_SIZE:
-            _GRAPH_CACHE.pop(next(iter(_GRAPH_CACHE)))
-        _GRAPH_CACHE[ids] = graph
-    return graph
-
-
-def _build_graph(snapshot_texts: Iterable[str]) -> AssetGraph:
-    specs: dict[str, AssetSnapshot] = {}
-    for text in snapshot_texts:
-        for asset in DefinitionsSnapshot.from_json(text).assets:
-            specs.setdefault(asset.key, asset)
-    # Another location's asset may be a dependency; keep only edges inside the graph.
-    return AssetGraph(
-        [
-            AssetSpec(
-                AssetKey.from_user_string(asset.key),
-                deps=[AssetKey.from_user_string(k) for k in asset.deps if k in specs],
-                group_name=asset.group or None,
-                owners=asset.owners,
-                tags=asset.tags,
-                kinds=asset.kinds,
-            )
-            for asset in specs.values()
-        ]
-    )
-
-
 class PolicyMatcher:
     """Decides which policies cover an incident; builds the asset graph at most once."""
 
@@ -98,7 +56,8 @@ class PolicyMatcher:
         untargeted (one alert too many beats a silent failure), and the error is logged."""
         if self._graph is None and not self._graph_failed:
             try:
-                self._graph = deployment_graph(self.deployment)
+                shared = deployment_graph(deployment=self.deployment)
+                self._graph = AssetGraph([]) if shared is None else shared.graph
             except Exception:
                 self._graph_failed = True
                 logger.exception(

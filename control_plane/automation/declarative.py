@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -27,13 +28,14 @@ from assay.automation import AutomationCursor, evaluate_automation_conditions
 from assay.automation.collector import collector_paused
 from assay.automation.errors import InvalidAutomationCursor
 from control_plane.automation import ticks
-from control_plane.automation.deployment_graph import DeploymentGraph, deployment_graph
 from control_plane.automation.evaluations import save_evaluations
 from control_plane.automation.instigators import deployments_with_snapshots
 from control_plane.automation.models import AutomationState, DaemonTick
 from control_plane.automation.requested_runs import launch_requested_runs
 from control_plane.automation.status_view import CatalogStatusView
 from control_plane.catalog import asset_status
+from control_plane.catalog import deployment_graph as deployment_graphs
+from control_plane.catalog.deployment_graph import DeploymentGraph, deployment_graph
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.models import AssetStatusChange
 from control_plane.core.context import current_context
@@ -54,7 +56,10 @@ def tick_automation(*, now: datetime | None = None) -> int:
     """One pass over every deployment; returns the number of ticks recorded."""
     now = now or timezone.now()
     handled = 0
-    for deployment in deployments_with_snapshots():
+    ticks.fail_abandoned(loop=DaemonTick.Loop.AUTOMATION, now=now)
+    deployments = deployments_with_snapshots()
+    deployment_graphs.retain(deployment_ids=[d.pk for d in deployments])
+    for deployment in deployments:
         with ticks.daemon_context(deployment, "automation"):
             if tick_deployment(deployment=deployment, now=now) is not None:
                 handled += 1
@@ -66,8 +71,9 @@ def tick_deployment(
 ) -> DaemonTick | None:
     """Evaluate the deployment's automation once for the interval containing ``now``.
 
-    None when there was nothing to do: automation is off, no asset has a condition, the
-    interval was already evaluated, or another replica is evaluating right now.
+    None when there was nothing to do: automation is off (its status changes are still
+    folded), no asset has a condition, the interval was already evaluated, or another
+    replica is evaluating right now.
     """
     interval = settings.DAEMON_AUTOMATION_SECONDS if interval is None else interval
     try:
@@ -84,8 +90,12 @@ def tick_deployment(
             .filter(deployment=deployment)
             .first()
         )
-        if state is None or not state.enabled:
-            return None  # another replica is evaluating it, or automation is off
+        if state is None:
+            return None  # another replica is evaluating it
+        if not state.enabled:
+            if graph is not None:
+                _fold_while_off(deployment, graph, state, now)
+            return None
         if graph is not None and not graph.automated_keys and not _skipped(graph):
             _fold_only(deployment, graph, state, now)
             return None
@@ -139,6 +149,7 @@ def _evaluate(
         partitions_defs=graph.partitions_defs,
         previous_storage_id=state.storage_id,
         previous_in_progress=state.in_progress,
+        updated_while_off=state.updated_while_off,
         dynamic_partitions_store=store,
         now=now,
     )
@@ -163,7 +174,8 @@ def _evaluate(
     stored = save_evaluations(tick=tick, result=result, run_ids=launched.run_ids)
     state.cursor = result.cursor.to_json()
     save_status(view=view, state=state)
-    _remember_cursor(deployment.pk, state.version, result.cursor)
+    # Only a committed tick's cursor may be reused: a rolled-back one never happened.
+    transaction.on_commit(partial(_remember_cursor, deployment.pk, state.version, result.cursor))
     requested = {k.to_user_string(): len(s) for k, s in result.requested.items()}
     details: dict[str, Any] = {
         "evaluation_time": result.evaluation_time.isoformat(),
@@ -205,6 +217,28 @@ def _fold_only(
     save_status(view=view, state=state)
 
 
+def _fold_while_off(
+    deployment: Deployment, graph: DeploymentGraph, state: AutomationState, now: datetime
+) -> None:
+    """Automation is off: fold the queued changes all the same (the queue stays short),
+    keeping what they updated, and the storage id, for the first tick after it is on."""
+    if not AssetStatusChange.objects.filter(deployment=deployment).exists():
+        return
+    view = CatalogStatusView(
+        deployment=deployment,
+        partitions_defs=graph.partitions_defs,
+        previous_storage_id=state.storage_id,
+        previous_in_progress=state.in_progress,
+        updated_while_off=state.updated_while_off,
+        now=now,
+    )
+    summaries, consumed = view.folded_summaries()
+    asset_status.save_folded(deployment=deployment, folded=summaries, consumed=consumed)
+    state.updated_while_off = view.updated_while_off_state()
+    state.updated_at = timezone.now()
+    state.save(update_fields=["updated_while_off", "updated_at"])
+
+
 def save_status(*, view: CatalogStatusView, state: AutomationState) -> None:
     """Fold the queued changes ``view`` read into the summaries, and remember the storage
     id and in-progress partitions it saw (with ``state.cursor``, already set by the
@@ -213,9 +247,19 @@ def save_status(*, view: CatalogStatusView, state: AutomationState) -> None:
     asset_status.save_folded(deployment=view.deployment, folded=summaries, consumed=consumed)
     state.storage_id = view.latest_storage_id()
     state.in_progress = view.in_progress_state()
+    state.updated_while_off = {}  # this view saw them; they are new to no later tick
     state.version += 1
     state.updated_at = timezone.now()
-    state.save(update_fields=["cursor", "storage_id", "in_progress", "version", "updated_at"])
+    state.save(
+        update_fields=[
+            "cursor",
+            "storage_id",
+            "in_progress",
+            "updated_while_off",
+            "version",
+            "updated_at",
+        ]
+    )
 
 
 def _previous_cursor(state: AutomationState) -> tuple[AutomationCursor | None, str]:

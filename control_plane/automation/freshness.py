@@ -5,7 +5,8 @@ that minute's ``freshness`` tick (so several daemon replicas judge once), judges
 asset with a policy against the catalog (``catalog.freshness``), opens a
 ``freshness_violation`` incident for each stale asset and resolves those that are fresh
 again (``alerts.incidents``). Opening is idempotent, so a violation alerts once however
-many passes see it.
+many passes see it. Definitions that cannot be rebuilt are a failed tick with the error,
+as is a pass that raises.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from control_plane.alerts.models import Incident, IncidentKind
 from control_plane.automation import ticks
 from control_plane.automation.instigators import deployments_with_snapshots
 from control_plane.automation.models import DaemonTick
+from control_plane.catalog import deployment_graph as deployment_graphs
 from control_plane.catalog.freshness import freshness_graph, judge_freshness
 from control_plane.tenancy.models import Deployment
 
@@ -33,7 +35,10 @@ def check_freshness(*, now: datetime | None = None) -> int:
     """One pass over every deployment; returns how many were judged."""
     now = now or timezone.now()
     judged = 0
-    for deployment in deployments_with_snapshots():
+    ticks.fail_abandoned(loop=DaemonTick.Loop.FRESHNESS, now=now)
+    deployments = deployments_with_snapshots()
+    deployment_graphs.retain(deployment_ids=[d.pk for d in deployments])
+    for deployment in deployments:
         with ticks.daemon_context(deployment, "freshness"):
             judged += _check_deployment(deployment, now)
     return judged
@@ -54,9 +59,10 @@ def _check_deployment(deployment: Deployment, now: datetime) -> int:
     try:
         if not _has_work(deployment):
             return 0
-    except Exception:
+        unreadable = ""
+    except Exception as exc:  # a snapshot the SDK cannot rebuild: say so in a failed tick
         log.exception("freshness: cannot read the definitions of deployment %s", deployment.pk)
-        return 0
+        unreadable = f"the deployment's definitions cannot be rebuilt: {exc}"
     minute = now.replace(second=0, microsecond=0)
     tick = ticks.claim_tick(
         deployment=deployment,
@@ -66,6 +72,9 @@ def _check_deployment(deployment: Deployment, now: datetime) -> int:
     )
     if tick is None:
         return 0  # another daemon replica judged this minute
+    if unreadable:
+        ticks.finish_tick(tick, status=DaemonTick.Status.FAILURE, error=unreadable)
+        return 1
     try:
         lines = judge_freshness(deployment=deployment, now=now)
         changes = freshness_judged(deployment=deployment, lines=lines)

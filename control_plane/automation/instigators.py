@@ -8,11 +8,13 @@ created the first time the daemon or the API sees an instigator.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from control_plane.automation.models import InstigatorKind, InstigatorState
@@ -43,10 +45,11 @@ class InstigatorSpec:
         return (self.kind, self.location_name, self.name)
 
 
-# (snapshot id, location) -> its specs: parsed once per snapshot, as the daemon reads them
-# every second. Snapshot ids are content hashes, so an entry is never stale.
-_PARSED: dict[tuple[str, str], tuple[InstigatorSpec, ...]] = {}
-_MAX_PARSED = 1024
+# Deployment id -> {location name: (snapshot id, its specs)}: each snapshot is parsed once,
+# as the daemon reads the specs every second, and an entry is replaced when its location
+# loads new definitions (one per loaded location; ``retain`` drops gone deployments).
+_PARSED: dict[int, dict[str, tuple[str, tuple[InstigatorSpec, ...]]]] = {}
+_PARSED_LOCK = threading.Lock()
 
 
 def _parse(snapshot_json: str, location_name: str) -> tuple[InstigatorSpec, ...]:
@@ -95,16 +98,27 @@ def instigator_specs(*, deployment: Deployment, kind: str | None = None) -> list
     current = LocationSnapshot.objects.filter(
         deployment=deployment, is_current=True, status=LocationSnapshot.Status.OK
     ).values_list("pk", "snapshot_id", "code_location__name")
-    specs: list[InstigatorSpec] = []
+    with _PARSED_LOCK:
+        known = dict(_PARSED.get(deployment.pk, {}))
+    parsed: dict[str, tuple[str, tuple[InstigatorSpec, ...]]] = {}
     for pk, snapshot_id, location_name in current:
-        key = (snapshot_id, location_name)
-        if key not in _PARSED:
-            if len(_PARSED) >= _MAX_PARSED:
-                _PARSED.clear()
+        found = known.get(location_name)
+        if found is None or found[0] != snapshot_id:
             text = LocationSnapshot.objects.values_list("snapshot_json", flat=True).get(pk=pk)
-            _PARSED[key] = _parse(text, location_name)
-        specs.extend(s for s in _PARSED[key] if kind is None or s.kind == kind)
+            found = (snapshot_id, _parse(text, location_name))
+        parsed[location_name] = found
+    with _PARSED_LOCK:
+        _PARSED[deployment.pk] = parsed  # locations no longer loaded drop out
+    specs = [s for _, found in parsed.values() for s in found if kind is None or s.kind == kind]
     return sorted(specs, key=lambda s: (s.location_name, s.kind, s.name))
+
+
+def retain(*, deployment_ids: Iterable[int]) -> None:
+    """Keep only the parsed specs of ``deployment_ids`` (the deployments the loops serve)."""
+    live = set(deployment_ids)
+    with _PARSED_LOCK:
+        for gone in [pk for pk in _PARSED if pk not in live]:
+            del _PARSED[gone]
 
 
 def ensure_states(
@@ -152,14 +166,29 @@ def effective_status(state: InstigatorState, spec: InstigatorSpec) -> str:
 def running(
     *, deployment: Deployment, kind: str, now: datetime
 ) -> list[tuple[InstigatorSpec, InstigatorState]]:
-    """The deployment's running schedules or sensors, each with its state."""
+    """The deployment's running schedules or sensors, each with its state.
+
+    A stopped schedule's last tick time keeps up with the clock (one UPDATE, each row at
+    most once a minute, as cron ticks are whole minutes), so a schedule switched on by
+    its code (``default_status``) counts ticks from then, as one a person starts does:
+    it never catches up on the time it was stopped.
+    """
     specs = instigator_specs(deployment=deployment, kind=kind)
     states = ensure_states(deployment=deployment, specs=specs, now=now)
-    return [
-        (spec, states[spec.key])
-        for spec in specs
-        if effective_status(states[spec.key], spec) == InstigatorState.Status.RUNNING
-    ]
+    result: list[tuple[InstigatorSpec, InstigatorState]] = []
+    stopped: list[int] = []
+    for spec in specs:
+        state = states[spec.key]
+        if effective_status(state, spec) == InstigatorState.Status.RUNNING:
+            result.append((spec, state))
+        else:
+            stopped.append(state.pk)
+    if kind == InstigatorKind.SCHEDULE and stopped:
+        minute = now.replace(second=0, microsecond=0)
+        InstigatorState.objects.filter(
+            Q(last_tick_time__isnull=True) | Q(last_tick_time__lt=minute), pk__in=stopped
+        ).update(last_tick_time=now, updated_at=now)
+    return result
 
 
 def deployments_with_snapshots() -> list[Deployment]:

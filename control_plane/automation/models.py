@@ -123,6 +123,11 @@ class DaemonTick(models.Model):
         return (self.finished_at - self.started_at).total_seconds() * 1000
 
 
+# The longest run key a tick may carry: agents' answers are checked against it (in bytes,
+# so a key that passes always fits the column).
+MAX_RUN_KEY = 1000
+
+
 class InstigatorRunKey(models.Model):
     """A run key a sensor or schedule already launched: the same key never launches twice."""
 
@@ -130,7 +135,7 @@ class InstigatorRunKey(models.Model):
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=10, choices=InstigatorKind.choices)
     name = models.CharField(max_length=200)
-    run_key = models.CharField(max_length=500)
+    run_key = models.CharField(max_length=MAX_RUN_KEY)
     run_id = models.UUIDField()
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -161,6 +166,10 @@ class AutomationState(models.Model):
     cursor = models.TextField(blank=True)  # ``AutomationCursor.to_json()``; '' before the first
     storage_id = models.BigIntegerField(default=0)
     in_progress = models.JSONField(default=dict)  # {asset key: subset JSON} at the last tick
+    # While automation is off its status changes are still folded (the queue stays short);
+    # what they updated waits here, {asset key: materialized subset JSON or ''}, so the first
+    # tick after it is turned on sees those changes as new.
+    updated_while_off = models.JSONField(default=dict)
     version = models.PositiveBigIntegerField(default=0)  # bumped by every saved tick
     updated_at = models.DateTimeField(default=timezone.now)
 

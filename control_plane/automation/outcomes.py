@@ -9,6 +9,7 @@ nothing launches twice.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from control_plane.agents.convert import TickAnswer
-from control_plane.automation import ticks
+from control_plane.automation import instigators, ticks
 from control_plane.automation.instigators import (
     InstigatorSpec,
     deployments_with_snapshots,
@@ -28,12 +29,12 @@ from control_plane.automation.launching import Launched, RequestedRun, launch_re
 from control_plane.automation.models import DaemonTick, InstigatorKind, InstigatorState
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.core.errors import AssayError
-from control_plane.tenancy.models import Deployment
+from control_plane.tenancy.models import CodeLocation, Deployment
+
+log = logging.getLogger(__name__)
 
 # How long past its timeout an agent's answer is still awaited (network, queueing).
 ANSWER_GRACE_SECONDS = 10
-# A tick the daemon claimed but never finished (it was killed mid-tick) is failed after this.
-ABANDONED_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,11 @@ class TickOutcome:
 
 
 def complete_tick(
-    tick: DaemonTick, *, spec: InstigatorSpec | None, outcome: TickOutcome
+    tick: DaemonTick,
+    *,
+    spec: InstigatorSpec | None,
+    outcome: TickOutcome,
+    location: CodeLocation | None = None,
 ) -> DaemonTick:
     """Apply ``outcome`` and record the tick's result (inside the tick's organization)."""
     deployment = tick.deployment
@@ -94,7 +99,11 @@ def complete_tick(
                     for key in change.delete_keys:
                         store.delete_dynamic_partition(change.partitions_def_name, key)
                 launched = launch_requested_runs(
-                    ctx=ctx, deployment=deployment, spec=spec, requests=outcome.run_requests
+                    ctx=ctx,
+                    deployment=deployment,
+                    spec=spec,
+                    requests=outcome.run_requests,
+                    location=location,
                 )
                 if spec.kind == InstigatorKind.SENSOR:
                     _remember_evaluation(tick, spec, outcome.cursor)
@@ -151,7 +160,9 @@ def instigator_pass(
     """One pass of the schedule or sensor loop: apply the answers that came in, then
     ``handle`` each deployment in its own organization's context."""
     handled = collect_answers(loop=loop, now=now)
-    for deployment in deployments_with_snapshots():
+    deployments = deployments_with_snapshots()
+    instigators.retain(deployment_ids=[d.pk for d in deployments])
+    for deployment in deployments:
         with ticks.daemon_context(deployment, f"{loop}s"):
             handled += handle(deployment, now)
     return handled
@@ -160,51 +171,75 @@ def instigator_pass(
 def collect_answers(*, loop: str, now: datetime | None = None) -> int:
     """Complete every open tick of ``loop`` whose agent answered or ran out of time.
 
-    Replica-safe: each tick is completed under a row lock taken with SKIP LOCKED, and only
-    while it is still open.
+    Each deployment's specs and code locations are read once per pass. A tick that cannot
+    be completed (its answer cannot be applied) is failed with the error, alone: the other
+    ticks, of this deployment and of every other, are still completed. Replica-safe: each
+    tick is completed under a row lock taken with SKIP LOCKED, and only while it is open.
     """
     now = now or timezone.now()
-    completed = 0
+    ticks.fail_abandoned(loop=loop, now=now)
+    due: dict[int, list[DaemonTick]] = {}
     open_ticks = (
         DaemonTick.objects.unscoped()  # every organization's ticks; each handled in its own
-        .filter(loop=loop, status=DaemonTick.Status.STARTED)
+        .filter(loop=loop, status=DaemonTick.Status.STARTED, tick_request__isnull=False)
         .select_related("tick_request", "deployment__organization")
+        .order_by("id")
     )
     for tick in open_ticks:
         request = tick.tick_request
-        if request is None:
-            if now - tick.started_at < ABANDONED_AFTER:
-                continue
-            outcome = TickOutcome(error="the daemon stopped before finishing this tick")
-        elif request.answered_at is not None:
-            outcome = TickOutcome.from_answer(TickAnswer.from_dict(request.result))
-        elif now > request.created_at + timedelta(
+        timed_out = now > request.created_at + timedelta(
             seconds=request.timeout_seconds + ANSWER_GRACE_SECONDS
-        ):
+        )
+        if request.answered_at is not None or timed_out:
+            due.setdefault(tick.deployment_id, []).append(tick)
+    completed = 0
+    for deployment_ticks in due.values():
+        deployment = deployment_ticks[0].deployment
+        with ticks.daemon_context(deployment, f"{loop}s"):
+            specs = {s.key: s for s in instigator_specs(deployment=deployment, kind=loop)}
+            wanted = {(loop, t.location_name, t.name) for t in deployment_ticks}
+            ensure_states(deployment=deployment, specs=[specs[k] for k in wanted if k in specs])
+            locations = {
+                location.name: location
+                for location in CodeLocation.objects.filter(deployment=deployment)
+            }
+            for tick in deployment_ticks:
+                completed += _complete_answered(
+                    tick,
+                    spec=specs.get((loop, tick.location_name, tick.name)),
+                    location=locations.get(tick.location_name),
+                )
+    return completed
+
+
+def _complete_answered(
+    tick: DaemonTick, *, spec: InstigatorSpec | None, location: CodeLocation | None
+) -> int:
+    """Apply the answer (or the timeout) of one tick; 1 when this replica completed it."""
+    request = tick.tick_request
+    try:
+        if request.answered_at is not None:
+            outcome = TickOutcome.from_answer(TickAnswer.from_dict(request.result))
+        else:
             outcome = TickOutcome(
                 error=f"no answer from the agent within {request.timeout_seconds} s "
                 "(it may have disconnected); the next tick asks again"
             )
-        else:
-            continue
-        with ticks.daemon_context(tick.deployment, f"{loop} {tick.name}"), transaction.atomic():
-            locked = (
-                DaemonTick.objects.select_for_update(skip_locked=True)
-                .filter(pk=tick.pk, status=DaemonTick.Status.STARTED)
-                .first()
-            )
+        with transaction.atomic():
+            locked = ticks.lock_open(tick)
             if locked is None:
-                continue  # another replica has it
-            locked.deployment = tick.deployment
-            spec = _spec_of(locked)
-            complete_tick(locked, spec=spec, outcome=outcome)
-            completed += 1
-    return completed
-
-
-def _spec_of(tick: DaemonTick) -> InstigatorSpec | None:
-    for spec in instigator_specs(deployment=tick.deployment, kind=tick.loop):
-        if spec.location_name == tick.location_name and spec.name == tick.name:
-            ensure_states(deployment=tick.deployment, specs=[spec])
-            return spec
-    return None
+                return 0  # another replica has it
+            complete_tick(locked, spec=spec, outcome=outcome, location=location)
+            return 1
+    except Exception as exc:  # one tick's bad answer must not stop every other tick
+        log.exception("%s tick %s could not be completed", tick.loop, tick.pk)
+        with transaction.atomic():
+            locked = ticks.lock_open(tick)
+            if locked is None:
+                return 0
+            ticks.finish_tick(
+                locked,
+                status=DaemonTick.Status.FAILURE,
+                error=not_launched(f"{type(exc).__name__}: {exc}"),
+            )
+            return 1

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from assay.automation.evaluate import AUTOMATION_TAG, RunRequest
 from assay.definitions.asset_key import AssetKey
 from assay.graph import AssetGraph
-from control_plane.automation.deployment_graph import DeploymentGraph
 from control_plane.automation.models import DaemonTick
 from control_plane.catalog import queries as catalog_queries
+from control_plane.catalog.deployment_graph import DeploymentGraph
 from control_plane.core.context import TenantContext
 from control_plane.core.errors import InvalidInput
 from control_plane.runs import services as runs
@@ -54,14 +54,17 @@ def launch_requested_runs(
     locations: dict[str, CodeLocation] = {
         location.name: location for location in CodeLocation.objects.filter(deployment=deployment)
     }
+    indexes: dict[str, catalog_queries.SelectionIndex] = {}  # read once per location
     for request in requests:
         by_location: dict[str, list[AssetKey]] = {}
         for key in request.asset_keys:
             by_location.setdefault(graph.location_of[key], []).append(key)
         for name, keys in by_location.items():
             location = locations[name]
-            snapshot = catalog_queries.loaded_snapshot(location=location)
-            index = catalog_queries.selection_index(snapshot=snapshot)
+            index = indexes.get(name)
+            if index is None:
+                snapshot = catalog_queries.loaded_snapshot(location=location)
+                index = indexes[name] = catalog_queries.selection_index(snapshot=snapshot)
             selection = covering_selection(index.graph, keys, executable=index.executable)
             if len(selection) > MAX_SELECTION:
                 raise SelectionTooLong(

@@ -3,8 +3,9 @@
 A sensor ticking every 30 s writes 2,880 tick rows a day, and the automation loop an
 evaluation per asset it looks at. Rows older than ``ASSAY_TICK_RETENTION_DAYS`` go, but
 never the latest tick of each schedule, sensor and loop, nor the latest evaluation of
-each asset: "why was this not requested?" always has an answer. The event log, runs and
-the audit log are never pruned here.
+each asset: "why was this not requested?" always has an answer. A tick a killed daemon
+left started is failed first (``ticks.fail_abandoned``, every loop), so it is pruned
+like any other. The event log, runs and the audit log are never pruned here.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from django.utils import timezone
 
 from control_plane.agents.models import ReloadRequest, TickRequest
 from control_plane.automation.models import AutomationEvaluation, DaemonTick
+from control_plane.automation.ticks import fail_abandoned
 
 
 @dataclass
 class Pruned:
+    abandoned: int = 0  # started ticks failed as abandoned
     ticks: int = 0
     evaluations: int = 0
     requests: int = 0
@@ -32,6 +35,7 @@ def prune(*, now: datetime | None = None, days: float | None = None) -> Pruned:
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.TICK_RETENTION_DAYS if days is None else days)
     pruned = Pruned()
+    pruned.abandoned = fail_abandoned(now=now)
     stale = (
         DaemonTick.objects.unscoped()  # housekeeping over every organization's own rows
         .filter(started_at__lt=cutoff)

@@ -14,8 +14,10 @@ What it reads, all per deployment and in a handful of queries:
   that succeeded, failed or was skipped). A run queued by the previous tick is
   therefore in progress for this one, and a child waiting in a started run for its
   parent's step is not taken for idle;
-- which assets changed: those with queued changes, and those whose in-progress
-  partitions differ from what the previous tick saw.
+- which assets changed: those with queued changes, those whose in-progress
+  partitions differ from what the previous tick saw, and those whose changes were folded
+  while automation was off (``AutomationState.updated_while_off``: new to the first tick
+  after it is turned on, with the partitions they materialized).
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class CatalogStatusView:
     """What automation may know about one deployment, as of the moment it was built.
 
     ``partitions_defs`` is every asset of the deployment's graph; ``previous_storage_id``
-    and ``previous_in_progress`` are what the previous tick saw (``AutomationState``).
+    and ``previous_in_progress`` are what the previous tick saw, and
+    ``updated_while_off`` what was folded since without a tick (``AutomationState``).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class CatalogStatusView:
         partitions_defs: Mapping[AssetKey, PartitionsDefinition | None],
         previous_storage_id: int = 0,
         previous_in_progress: Mapping[str, str] | None = None,
+        updated_while_off: Mapping[str, str] | None = None,
         dynamic_partitions_store: DynamicPartitionsStore | None = None,
         now: datetime | None = None,
     ) -> None:
@@ -97,6 +101,7 @@ class CatalogStatusView:
         self._now = now or timezone.now()
         self._previous_storage_id = previous_storage_id
         self._previous_in_progress = dict(previous_in_progress or {})
+        self._while_off = dict(updated_while_off or {})
         self._summaries: dict[str, Summary] = asset_status.summaries(deployment=deployment)
         self._changes: dict[str, list[tuple[int, StatusChange]]] = {}
         latest = previous_storage_id
@@ -106,6 +111,7 @@ class CatalogStatusView:
             latest = max(latest, effective)
         self._latest = latest
         self._folded: dict[str, _Folded] = {}
+        self._updated_since: dict[tuple[AssetKey, float], AssetSubset] = {}
         self._in_progress = self._load_in_progress()
 
     # -- the StatusView protocol -------------------------------------------------------
@@ -117,11 +123,13 @@ class CatalogStatusView:
             # Older than the tick this view follows: what changed in between is folded
             # away, so every asset with any status counts as changed (re-evaluating is safe).
             names = set(self._summaries) | set(self._changes) | set(self.in_progress_state())
-            names |= set(self._previous_in_progress)
+            names |= set(self._previous_in_progress) | set(self._while_off)
         else:
             names = {
                 name for name, changes in self._changes.items() if changes[-1][0] > after_storage_id
             }
+            if after_storage_id <= self._previous_storage_id:
+                names |= set(self._while_off)  # folded after the previous tick, so newer
             now = self.in_progress_state()
             previous = self._previous_in_progress
             names |= {n for n in now.keys() | previous.keys() if now.get(n) != previous.get(n)}
@@ -139,31 +147,48 @@ class CatalogStatusView:
         *,
         after_storage_id: int,
     ) -> AssetSubset:
-        changes = self._changes.get(key.to_user_string())
-        if not changes:
-            return empty_subset(partitions_def)
-        return _to_subset(
-            partitions_def,
-            (
-                c.partition
-                for sid, c in changes
-                if c.kind == _MATERIALIZED and sid > after_storage_id
-            ),
+        name = key.to_user_string()
+        changes = self._changes.get(name)
+        queued = (
+            _to_subset(
+                partitions_def,
+                (
+                    c.partition
+                    for sid, c in changes
+                    if c.kind == _MATERIALIZED and sid > after_storage_id
+                ),
+            )
+            if changes
+            else empty_subset(partitions_def)
         )
+        while_off = self._while_off.get(name)
+        if not while_off or after_storage_id > self._previous_storage_id:
+            return queued
+        try:
+            return union(queued, _decode(while_off, partitions_def))
+        except AutomationError:  # re-partitioned since: its changed partitions are unknown
+            return queued
 
     def updated_since_time(
         self, key: AssetKey, partitions_def: PartitionsDefinition | None, *, timestamp: float
     ) -> AssetSubset:
+        # Asked once per dependency edge: the children of one parent share the answer.
+        found = self._updated_since.get((key, timestamp))
+        if found is not None:
+            return found
         last = self._fold(key, partitions_def).last_materialized_at
         if last is None or last.timestamp() < timestamp:
-            return empty_subset(partitions_def)
-        since = datetime.fromtimestamp(timestamp, tz=UTC)
-        return _to_subset(
-            partitions_def,
-            asset_status.partitions_materialized_since(
-                deployment=self.deployment, asset_key=key.to_user_string(), since=since
-            ),
-        )
+            found = empty_subset(partitions_def)
+        else:
+            since = datetime.fromtimestamp(timestamp, tz=UTC)
+            found = _to_subset(
+                partitions_def,
+                asset_status.partitions_materialized_since(
+                    deployment=self.deployment, asset_key=key.to_user_string(), since=since
+                ),
+            )
+        self._updated_since[(key, timestamp)] = found
+        return found
 
     def in_progress_subset(
         self, key: AssetKey, partitions_def: PartitionsDefinition | None
@@ -222,6 +247,18 @@ class CatalogStatusView:
             if f.changed
         ]
         return summaries, consumed
+
+    def updated_while_off_state(self) -> dict[str, str]:
+        """What a fold while automation is off leaves for the first tick after it is on:
+        every asset with changes so far, with the partitions they materialized."""
+        kept = dict(self._while_off)
+        for name in self._changes:
+            key = self._by_name.get(name)
+            if key is not None:  # the others stay queued (see ``folded_summaries``)
+                pd = self._defs[key]
+                updated = self.updated_subset(key, pd, after_storage_id=self._previous_storage_id)
+                kept[name] = _encode(updated)
+        return kept
 
     # -- internals ---------------------------------------------------------------------
     def _key(self, name: str) -> AssetKey:

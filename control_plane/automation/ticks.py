@@ -2,8 +2,9 @@
 
 A tick is claimed by inserting its row: ``(deployment, loop, name, tick_key)`` is unique,
 so of several daemon replicas that find the same tick due, exactly one proceeds. A failed
-schedule or sensor tick opens a ``tick_failure`` incident (alerts); the next successful
-tick of the same instigator resolves it.
+schedule, sensor or automation tick opens a ``tick_failure`` incident (alerts); the next
+successful tick of the same instigator (for automation: of the deployment) resolves it.
+A tick a killed daemon left started is failed once it is ``ABANDONED_AFTER`` old.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from control_plane.agents.models import TickRequest
@@ -29,7 +31,10 @@ from control_plane.tenancy.models import Deployment
 log = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 64 * 1024
-ALERTED_LOOPS = {DaemonTick.Loop.SCHEDULE, DaemonTick.Loop.SENSOR}
+ALERTED_LOOPS = {DaemonTick.Loop.SCHEDULE, DaemonTick.Loop.SENSOR, DaemonTick.Loop.AUTOMATION}
+# A tick the daemon claimed but never finished (it was killed mid-tick) is failed after this.
+ABANDONED_AFTER = timedelta(minutes=10)
+ABANDONED = "the daemon stopped before finishing this tick"
 
 
 @dataclass(frozen=True)
@@ -127,24 +132,26 @@ def claim_ticks(
 
 
 def finish_ticks(ticks: list[DaemonTick], *, open_failures: set[str]) -> None:
-    """Record many outcomes (set on the objects; details are set when claimed). Failures
-    open alerts;
-    a success resolves one only when ``open_failures`` (keys of open incidents) has it."""
-    now = timezone.now()
-    for tick in ticks:  # one small UPDATE each: cheaper than bulk_update's CASE per field
-        tick.finished_at = now
-        tick.error = tick.error[-MAX_ERROR_CHARS:]
-        tick.skip_reason = tick.skip_reason[:4000]
-        DaemonTick.objects.filter(pk=tick.pk).update(
+    """Record the outcomes already set on ``ticks`` (a batch of one loop's ticks).
+
+    ``open_failures`` holds the keys of the loop's open tick-failure incidents (read once
+    for the batch, kept current here), so a success looks for an incident to resolve only
+    when one is open.
+    """
+    for tick in ticks:
+        key = _incident_key(tick)
+        finish_tick(
+            tick,
             status=tick.status,
-            finished_at=now,
             error=tick.error,
             skip_reason=tick.skip_reason,
             run_ids=tick.run_ids,
+            may_have_open_failure=key in open_failures,
         )
-    for tick in ticks:
-        if tick.status == DaemonTick.Status.FAILURE or _incident_key(tick) in open_failures:
-            _alert(tick)
+        if tick.status == DaemonTick.Status.FAILURE:
+            open_failures.add(key)
+        else:
+            open_failures.discard(key)
 
 
 def open_failure_keys(*, deployment: Deployment, loop: str) -> set[str]:
@@ -155,9 +162,10 @@ def open_failure_keys(*, deployment: Deployment, loop: str) -> set[str]:
         Incident.objects.filter(
             deployment=deployment,
             kind=IncidentKind.TICK_FAILURE,
-            key__startswith=f"{loop}:",
             resolved_at__isnull=True,
-        ).values_list("key", flat=True)
+        )
+        .filter(Q(key=loop) | Q(key__startswith=f"{loop}:"))
+        .values_list("key", flat=True)
     )
 
 
@@ -174,8 +182,11 @@ def finish_tick(
     skip_reason: str = "",
     run_ids: Iterable[Any] = (),
     details: dict[str, Any] | None = None,
+    may_have_open_failure: bool = True,
 ) -> DaemonTick:
-    """Record the outcome; for schedules and sensors, open or resolve the failure alert."""
+    """Record the outcome; for the alerted loops, a failure opens the tick-failure incident
+    and a success resolves it (``may_have_open_failure=False``: the caller knows none is
+    open, so no query looks for one)."""
     tick.status = status
     tick.finished_at = timezone.now()
     tick.error = error[-MAX_ERROR_CHARS:]
@@ -193,14 +204,60 @@ def finish_tick(
             "details",
         ]
     )
-    if tick.loop in ALERTED_LOOPS:
+    if tick.loop in ALERTED_LOOPS and (
+        status == DaemonTick.Status.FAILURE or may_have_open_failure
+    ):
         _alert(tick)
     if status == DaemonTick.Status.FAILURE:
         log.warning("%s tick %s failed: %s", tick.loop, tick.name or tick.pk, error[:500])
     return tick
 
 
+def fail_abandoned(*, now: datetime, loop: str | None = None) -> int:
+    """Fail the ticks (of ``loop``, or of every loop) that a daemon claimed and never
+    finished because it was killed mid-tick: started ``ABANDONED_AFTER`` ago, with no
+    agent's evaluation awaited (those time out in ``outcomes.collect_answers``).
+
+    Replica-safe: each is failed under a row lock taken with SKIP LOCKED, only while it is
+    still started. Returns how many were failed.
+    """
+    stale = DaemonTick.objects.unscoped().filter(  # every organization's; each in its own
+        status=DaemonTick.Status.STARTED,
+        tick_request__isnull=True,
+        started_at__lt=now - ABANDONED_AFTER,
+    )
+    if loop is not None:
+        stale = stale.filter(loop=loop)
+    failed = 0
+    for tick in stale.select_related("deployment__organization").order_by("id"):
+        label = f"{tick.loop} {tick.name}".strip()
+        with daemon_context(tick.deployment, label), transaction.atomic():
+            locked = lock_open(tick)
+            if locked is None:
+                continue  # another replica has it, or it finished meanwhile
+            finish_tick(locked, status=DaemonTick.Status.FAILURE, error=ABANDONED)
+            failed += 1
+    return failed
+
+
+def lock_open(tick: DaemonTick) -> DaemonTick | None:
+    """The tick, locked for the caller's transaction while it is still started; None when
+    another replica holds it (SKIP LOCKED) or it has finished."""
+    locked = (
+        DaemonTick.objects.select_for_update(skip_locked=True)
+        .filter(pk=tick.pk, status=DaemonTick.Status.STARTED)
+        .first()
+    )
+    if locked is not None:
+        locked.deployment = tick.deployment
+    return locked
+
+
 def _incident_key(tick: DaemonTick) -> str:
+    """``schedule:<location>/<name>`` or ``sensor:<location>/<name>``; a loop that ticks
+    per deployment (automation) has one key for the deployment: its name."""
+    if not (tick.name or tick.location_name):
+        return tick.loop
     return f"{tick.loop}:{tick.location_name}/{tick.name}"
 
 

@@ -17,51 +17,19 @@ from django.db.models import Max
 from assay.definitions.asset_key import AssetKey
 from assay.freshness_report import AssetFreshness, freshness_report
 from assay.graph import AssetGraph
-from assay.snapshot import DefinitionsSnapshot
-from assay.snapshot_graph import asset_graph_from_snapshots
+from control_plane.catalog.deployment_graph import deployment_graph
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
-from control_plane.catalog.models import AssetPartitionStatus, LocationSnapshot, Materialization
+from control_plane.catalog.models import AssetPartitionStatus, Materialization
 from control_plane.tenancy.models import Deployment
 
 Pair = tuple[str, str]  # (asset key, partition or "")
 
-# (location, snapshot id) pairs of a deployment's current snapshots -> the assets that have
-# a freshness policy. Snapshot ids are content hashes, so an entry is never stale.
-_POLICY_GRAPHS: dict[tuple[tuple[str, str], ...], AssetGraph] = {}
-_MAX_CACHED = 64
-
 
 def freshness_graph(deployment: Deployment) -> AssetGraph:
     """The deployment's assets that have a freshness policy (with their partitions), as the
-    current loaded snapshots define them; parsed once per set of snapshots."""
-    current = sorted(
-        LocationSnapshot.objects.filter(
-            deployment=deployment, is_current=True, status=LocationSnapshot.Status.OK
-        ).values_list("code_location__name", "snapshot_id", "pk")
-    )
-    cache_key = tuple((name, snapshot_id) for name, snapshot_id, _ in current)
-    graph = _POLICY_GRAPHS.get(cache_key)
-    if graph is None:
-        texts = dict(
-            LocationSnapshot.objects.filter(pk__in=[pk for *_, pk in current]).values_list(
-                "code_location__name", "snapshot_json"
-            )
-        )
-        rebuilt = asset_graph_from_snapshots(
-            {name: DefinitionsSnapshot.from_json(text) for name, text in texts.items()}
-        )
-        # Freshness needs no edges: each asset is judged by its own materializations.
-        graph = AssetGraph(
-            [
-                node.spec.replace(deps=())
-                for node in rebuilt.graph.nodes.values()
-                if node.spec.freshness_policy is not None
-            ]
-        )
-        if len(_POLICY_GRAPHS) >= _MAX_CACHED:
-            _POLICY_GRAPHS.pop(next(iter(_POLICY_GRAPHS)))
-        _POLICY_GRAPHS[cache_key] = graph
-    return graph
+    current loaded snapshots define them: the deployment's shared graph, without edges."""
+    graph = deployment_graph(deployment=deployment)
+    return AssetGraph([]) if graph is None else graph.freshness_graph
 
 
 @dataclass(frozen=True)

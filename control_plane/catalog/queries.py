@@ -11,12 +11,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from assay.definitions.asset_key import AssetKey
-from assay.definitions.assets import AssetSpec
 from assay.errors import AssayError
 from assay.freshness_report import AssetFreshness
 from assay.graph import AssetGraph
 from assay.selection import select_keys
+from assay.snapshot import DefinitionsSnapshot
+from assay.snapshot_graph import asset_graph_from_snapshots
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.errors import AssetNotFound, LocationNotLoaded
 from control_plane.catalog.freshness import judge_freshness
@@ -58,18 +58,13 @@ def loaded_snapshot(*, location: CodeLocation) -> LocationSnapshot:
     return snapshot
 
 
-def graph_of(definitions: list[AssetDefinition]) -> AssetGraph:
-    """An ``assay.graph.AssetGraph`` over stored definitions (specs only; nothing to execute)."""
-    return AssetGraph(
-        [
-            AssetSpec(
-                AssetKey.from_user_string(d.asset_key),
-                deps=[AssetKey.from_user_string(k) for k in d.deps],
-                group_name=d.group or None,
-            )
-            for d in definitions
-        ]
+def selection_graph(*, snapshot: LocationSnapshot) -> AssetGraph:
+    """The graph selections resolve over in one location: rebuilt from its snapshot, so
+    ``group:``, ``tag:``, ``owner:`` and ``kind:`` terms see what the code declared."""
+    name, text = LocationSnapshot.objects.values_list("code_location__name", "snapshot_json").get(
+        pk=snapshot.pk
     )
+    return asset_graph_from_snapshots({name: DefinitionsSnapshot.from_json(text)}).graph
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,7 @@ def selection_index(*, snapshot: LocationSnapshot) -> SelectionIndex:
     definitions = list(AssetDefinition.objects.filter(snapshot=snapshot))
     index = SelectionIndex(
         definitions={d.asset_key: d for d in definitions},
-        graph=graph_of(definitions),
+        graph=selection_graph(snapshot=snapshot),
         executable=frozenset(d.asset_key for d in definitions if not d.is_external),
     )
     with _INDEXES_LOCK:

@@ -16,9 +16,9 @@ from assay.execution.events import Event, EventType
 from assay.instance import LocalInstance
 from assay.snapshot import build_snapshot
 from control_plane.automation.declarative import ensure_state, save_status
-from control_plane.automation.deployment_graph import DeploymentGraph, deployment_graph
 from control_plane.automation.models import AutomationState
 from control_plane.automation.status_view import CatalogStatusView
+from control_plane.catalog.deployment_graph import DeploymentGraph, deployment_graph
 from control_plane.catalog.services import record_location_snapshot
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.runs import services

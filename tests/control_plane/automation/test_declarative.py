@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from assay import Definitions, asset
 from assay.automation import AutomationCondition as AC
@@ -19,6 +20,7 @@ from control_plane.core.context import tenant_context
 from control_plane.runs.models import Run, RunStatus
 from control_plane.tenancy import queries
 from control_plane.tenancy.roles import Role
+from tests.control_plane.api.database import require_postgresql
 from tests.control_plane.automation.history import SHOP, History, load_definitions, orders
 from tests.control_plane.factories import DEFINITIONS as NO_CONDITIONS
 
@@ -166,6 +168,7 @@ def test_a_deployment_without_conditions_records_no_ticks_but_keeps_its_status_f
 
 @pytest.mark.django_db(transaction=True)
 def test_two_replicas_ticking_at_once_evaluate_once_and_queue_one_run(acme):
+    require_postgresql()  # replicas at once: SQLite has one writer by design
     history = _history(acme)
     tick_automation(now=T0)
     history.materialize("orders")
@@ -232,3 +235,96 @@ def test_a_tick_requesting_many_named_assets_launches_one_run_naming_them_all(ac
     [run] = runs(acme)
     assert len(run.selection) > 2000
     assert len(run.asset_keys) == 40
+
+
+def test_changes_while_turned_off_are_folded_and_new_to_the_first_tick_turned_on(acme, shop):
+    tick_automation(now=T0)
+    shop.materialize("orders")
+    tick_automation(now=T0 + timedelta(minutes=1))
+    [run] = runs(acme)
+    shop.begin(run)
+    shop.step(run, "order_count")
+    shop.end(run)
+    tick_automation(now=T0 + timedelta(minutes=2))
+    assert runs(acme) == [run]  # order_count is up to date
+
+    def last_orders() -> datetime:
+        with tenant_context(acme.ctx()):
+            return AssetStatusSummary.objects.get(asset_key="orders").last_materialized_at
+
+    client = acme.client()
+    assert client.patch(API + "automation/", {"enabled": False}, format="json").status_code == 200
+    before = last_orders()
+    shop.materialize("orders")  # the parent updates while automation is off
+    tick_automation(now=T0 + timedelta(minutes=3))
+    with tenant_context(acme.ctx()):
+        assert not AssetStatusChange.objects.exists()  # folded: the queue does not grow
+    assert last_orders() > before
+
+    assert client.patch(API + "automation/", {"enabled": True}, format="json").status_code == 200
+    tick_automation(now=T0 + timedelta(minutes=4))
+    latest = runs(acme)[-1]
+    assert latest != run and latest.asset_keys == ["order_count"]  # its parent updated
+    tick_automation(now=T0 + timedelta(minutes=5))
+    assert len(runs(acme)) == 2  # new to that one tick only
+
+
+def test_only_a_committed_tick_leaves_its_decoded_cursor_for_the_next(
+    acme, shop, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from control_plane.automation import declarative, ticks
+
+    class Abort(Exception):
+        pass
+
+    deployment = shop.deployment
+    with ticks.daemon_context(deployment, "automation"):
+        with pytest.raises(Abort), transaction.atomic():
+            declarative.tick_deployment(deployment=deployment, now=T0)
+            raise Abort  # the tick's transaction never commits
+        assert deployment.pk not in declarative._cursors
+
+        with django_capture_on_commit_callbacks(execute=True):
+            declarative.tick_deployment(deployment=deployment, now=T0)
+        version, cursor = declarative._cursors[deployment.pk]
+        state = AutomationState.objects.get(deployment=deployment)
+        assert (version, cursor.to_json()) == (state.version, state.cursor)
+
+
+def test_a_tick_reads_each_locations_definitions_once_however_many_runs_it_queues(acme, globex):
+    from assay import StaticPartitionsDefinition
+    from control_plane.automation import ticks
+    from control_plane.automation.declarative import tick_deployment
+    from control_plane.runs import services as run_services
+
+    def snapshot_reads(world, partitions: list[str]) -> int:
+        @asset(
+            partitions_def=StaticPartitionsDefinition(partitions),
+            automation_condition=AC.missing(),
+        )
+        def regions() -> None: ...
+
+        history = _history(world, Definitions(assets=[regions]))
+        with (
+            ticks.daemon_context(history.deployment, "automation"),
+            CaptureQueriesContext(connection) as tick,
+        ):
+            tick_deployment(deployment=history.deployment, now=T0)
+        assert len(runs(world)) == len(partitions)  # one run per partition
+        with tenant_context(world.ctx()), CaptureQueriesContext(connection) as launch:
+            run_services.launch_run(
+                ctx=world.ctx(),
+                deployment=history.deployment,
+                location=history.location,
+                selection="regions",
+                partition_key=partitions[0],
+            )
+        return _reads(tick) - len(partitions) * _reads(launch)  # beyond each run's launch
+
+    assert snapshot_reads(acme, ["eu"]) == snapshot_reads(globex, ["eu", "us", "apac"])
+
+
+def _reads(queries: CaptureQueriesContext) -> int:
+    return sum('"catalog_locationsnapshot"' in q["sql"] for q in queries.captured_queries)

@@ -16,10 +16,12 @@ from control_plane.alerts.models import AlertDelivery, Incident
 from control_plane.alerts.services import create_alert_policy
 from control_plane.automation.freshness import check_freshness
 from control_plane.automation.models import DaemonTick
+from control_plane.catalog.models import LocationSnapshot
 from control_plane.core.context import tenant_context
 from control_plane.daemon import all_loops
 from control_plane.tenancy import queries
 from tests.control_plane.alerts.agent_reports import AgentReports
+from tests.control_plane.api.database import require_postgresql
 from tests.control_plane.factories import agent_ctx, load_location, queue_run
 
 ASSETS = "/api/v1/orgs/acme/deployments/prod/assets/"
@@ -86,6 +88,7 @@ def _freshness(acme, key):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_replicas_judge_a_minute_once_and_alert_once(acme, prod, agent):
+    require_postgresql()  # replicas at once: SQLite has one writer by design
     location = _load(acme, prod, METRICS)
     with tenant_context(acme.ctx()):
         create_alert_policy(
@@ -224,6 +227,18 @@ def test_deployments_without_freshness_policies_are_not_ticked(acme, prod):
     load_location(acme.ctx(), deployment=prod, name="shop")  # assets with no policy
     assert check_freshness() == 0
     assert _ticks() == []
+
+
+@pytest.mark.django_db
+def test_definitions_that_cannot_be_rebuilt_fail_the_minutes_tick_with_the_error(acme, prod):
+    _load(acme, prod, METRICS)
+    LocationSnapshot.objects.unscoped().filter(deployment=prod).update(snapshot_json="{broken")
+    now = timezone.now()
+    assert check_freshness(now=now) == 1
+    assert check_freshness(now=now) == 0  # the minute was claimed: one failed tick, not more
+    [tick] = _ticks()
+    assert tick.status == "failure"
+    assert tick.error.startswith("the deployment's definitions cannot be rebuilt")
 
 
 def test_the_daemon_runs_the_freshness_loop_at_its_interval(settings):

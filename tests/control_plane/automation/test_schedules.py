@@ -16,6 +16,7 @@ from control_plane.core.context import tenant_context
 from control_plane.runs.models import Run
 from control_plane.tenancy import queries
 from control_plane.tenancy.roles import Role
+from tests.control_plane.api.database import require_postgresql
 from tests.control_plane.factories import load_location
 
 URL = "/api/v1/orgs/acme/deployments/prod/schedules/"
@@ -92,6 +93,7 @@ def test_catchup_all_runs_every_missed_tick_in_order(acme, shop):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_daemon_replicas_ticking_at_once_queue_exactly_one_run_per_tick(acme, shop):
+    require_postgresql()  # replicas at once: SQLite has one writer by design
     start(acme, catchup="all")
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
@@ -273,3 +275,32 @@ def test_a_tick_that_cannot_launch_fails_alone_and_alerts_while_the_others_run(a
     with tenant_context(acme.ctx()):
         [incident] = Incident.objects.filter(kind="tick_failure")
     assert incident.key == "schedule:shop/vendor_hourly"
+
+
+def test_a_schedule_its_code_switches_on_never_catches_up_on_the_time_it_was_stopped(acme):
+    from assay import Definitions, ScheduleDefinition
+    from tests.control_plane.factories import raw_orders
+
+    def minutely(default_status: str) -> Definitions:
+        schedule = ScheduleDefinition(
+            name="minutely",
+            cron_schedule="* * * * *",
+            target="raw_orders",
+            default_status=default_status,
+        )
+        return Definitions(assets=[raw_orders], schedules=[schedule])
+
+    with tenant_context(acme.ctx()):
+        prod = queries.get_deployment(name="prod")
+    load_location(acme.ctx(), deployment=prod, name="shop", definitions=minutely("stopped"))
+    for minute in range(30):  # the daemon passes while the schedule is stopped
+        tick_schedules(now=T0 + timedelta(minutes=minute, seconds=10))
+    assert not DaemonTick.objects.unscoped().exists()
+
+    load_location(acme.ctx(), deployment=prod, name="shop", definitions=minutely("running"))
+    tick_schedules(now=T0 + timedelta(minutes=30, seconds=10))
+
+    [tick] = DaemonTick.objects.unscoped().all()
+    assert tick.scheduled_time == T0 + timedelta(minutes=30)
+    assert "missed_ticks" not in tick.details
+    assert len(runs_of(acme)) == 1

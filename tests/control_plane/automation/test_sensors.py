@@ -16,6 +16,7 @@ from control_plane.automation.sensors import tick_sensors
 from control_plane.catalog.models import DynamicPartition
 from control_plane.core.context import tenant_context
 from control_plane.runs.models import TERMINAL_STATUSES, Run, RunStatus
+from tests.control_plane.api.database import require_postgresql
 from tests.control_plane.real_agent import real_agent, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,6 +98,7 @@ def pump(acme, predicate, what: str, log) -> None:
 
 
 def test_a_raising_sensor_fails_its_tick_and_the_others_keep_running(acme, tmp_path):
+    require_postgresql()  # a real agent and the daemon write at once: one SQLite writer
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "a.csv").write_text("1")

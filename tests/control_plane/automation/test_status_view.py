@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from assay import AssetKey, DailyPartitionsDefinition, Definitions, StaticPartitionsDefinition
 from assay import asset as asset_decorator
@@ -16,6 +17,7 @@ from assay.automation import evaluate_automation_conditions
 from control_plane.catalog.models import AssetStatusChange, AssetStatusSummary
 from control_plane.core.context import tenant_context
 from control_plane.tenancy import queries
+from tests.control_plane.api.database import require_postgresql
 from tests.control_plane.automation.history import History, load_definitions
 
 DAILY = DailyPartitionsDefinition(start_date="2024-01-01")
@@ -187,6 +189,7 @@ def test_a_queued_run_is_in_progress_for_its_whole_target_until_each_asset_finis
 def test_a_change_that_commits_after_a_tick_saw_a_higher_id_is_new_to_the_next_tick_only(
     acme, transactional_db
 ):
+    require_postgresql()  # an ingest and a tick in two transactions at once
     ctx = acme.ctx()
     with tenant_context(ctx):
         prod = queries.get_deployment(name="prod")
@@ -288,3 +291,19 @@ def test_a_failed_step_over_several_partitions_marks_each_of_them_failed(acme, h
     with tenant_context(acme.ctx()):
         stored = AssetPartitionStatus.objects.filter(asset_key="raw").order_by("partition")
         assert [(s.partition, s.status) for s in stored] == [(d, "failed") for d in days]
+
+
+def test_updated_since_a_time_is_read_once_per_asset_and_time_in_a_tick(history):
+    """Every child of a parent asks about it (``all_deps_updated_since_cron``): one read."""
+    history.materialize("raw", LATEST)
+    view, _ = history.view(now=T)
+    raw = AssetKey("raw")
+    since = T.timestamp() - 3600
+    with tenant_context(history.ctx):
+        with CaptureQueriesContext(connection) as first:
+            answer = view.updated_since_time(raw, DAILY, timestamp=since)
+        with CaptureQueriesContext(connection) as again:
+            assert view.updated_since_time(raw, DAILY, timestamp=since) == answer
+        assert sorted(answer) == [LATEST] and len(first) > 0
+        assert len(again) == 0
+        assert not view.updated_since_time(raw, DAILY, timestamp=T.timestamp() + 60)
