@@ -135,6 +135,9 @@ def run_request(message: pb.LaunchRun) -> RunRequest:
         ),
         tags=dict(message.tags),
         snapshot_id=message.snapshot_id,
+        dynamic_partitions={
+            name: list(keys.keys) for name, keys in message.dynamic_partitions.items()
+        },
     )
 
 

@@ -52,6 +52,8 @@ class RunRequest:
     partition_range: tuple[str, str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     snapshot_id: str = ""
+    # The keys of the location's dynamic partitions, as the control plane holds them.
+    dynamic_partitions: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 class RunLauncher(Protocol):
@@ -404,6 +406,7 @@ class ProcessRunLauncher:
 def _worker_request(request: RunRequest, location: CodeLocationConfig) -> dict:
     data = asdict(request)
     data["tags"] = dict(request.tags)
+    data["dynamic_partitions"] = {k: list(v) for k, v in request.dynamic_partitions.items()}
     data["module"] = location.module
     data["file"] = None if location.file is None else str(location.file)
     return data

@@ -85,7 +85,9 @@ def execute(request: dict[str, Any], channel: EventChannel) -> None:
         start, end = request["partition_range"]
         extra["partition_key_range"] = PartitionKeyRange(start=start, end=end)
     if "dynamic_partitions_store" in parameters:
-        extra["dynamic_partitions_store"] = KeysCheckedByControlPlane()
+        extra["dynamic_partitions_store"] = ControlPlaneKeys(
+            request.get("dynamic_partitions") or {}
+        )
     defs = load_definitions(module=request.get("module"), file=request.get("file"))
     resources = dict(defs.resources)
     if "io_manager" not in resources:
@@ -106,21 +108,29 @@ def execute(request: dict[str, Any], channel: EventChannel) -> None:
     )
 
 
-class KeysCheckedByControlPlane:
-    """The run's dynamic partitions store. An agent holds no dynamic partitions: the control
-    plane checked the run's key against the deployment's before launching it, so a key asked
-    about is taken as registered; listing the keys (for a range, or an asset that reads
-    every partition) cannot be done here and fails the run saying so."""
+class ControlPlaneKeys:
+    """The run's dynamic partitions store: the keys the control plane sent with the launch
+    (``LaunchRun.dynamic_partitions``; the agent holds none of its own). A definition it
+    did not send (an older control plane): the run's key was checked before the launch and
+    is taken as registered, but its keys cannot be listed, so a range fails saying so."""
+
+    def __init__(self, keys: dict[str, list[str]]) -> None:
+        self._keys = {name: list(values) for name, values in keys.items()}
+        self._sets = {name: frozenset(values) for name, values in keys.items()}
 
     def get_dynamic_partitions(self, partitions_def_name: str) -> list[str]:
+        if partitions_def_name in self._keys:
+            return self._keys[partitions_def_name]
         from assay.partitions import PartitionsError
 
         raise PartitionsError(
-            f"agents do not hold the keys of dynamic partitions {partitions_def_name!r}: a "
-            "run can name one of them, not a range or all of them"
+            f"the control plane sent no keys of dynamic partitions {partitions_def_name!r} "
+            "with this run: it can name one of them, not a range or all of them"
         )
 
     def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        if partitions_def_name in self._sets:
+            return partition_key in self._sets[partitions_def_name]
         return True
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -183,7 +184,13 @@ def notice(*, code: str, message: str, related_sequence: int = 0, error: bool = 
     )
 
 
-def launch_run(run: Run, *, deployment_name: str, location_name: str) -> pb.ControlMessage:
+def launch_run(
+    run: Run,
+    *,
+    deployment_name: str,
+    location_name: str,
+    dynamic_partitions: Mapping[str, list[str]] | None = None,
+) -> pb.ControlMessage:
     launch = pb.LaunchRun(
         run_id=str(run.id),
         deployment=deployment_name,
@@ -191,6 +198,10 @@ def launch_run(run: Run, *, deployment_name: str, location_name: str) -> pb.Cont
         asset_selection=run.selection,
         tags=run.tags,
         snapshot_id=run.snapshot_id,
+        dynamic_partitions={
+            name: pb.DynamicPartitionKeys(keys=keys)
+            for name, keys in (dynamic_partitions or {}).items()
+        },
     )
     if run.partition_key:
         launch.partition_key = run.partition_key

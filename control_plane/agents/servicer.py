@@ -164,6 +164,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 command.run,
                 deployment_name=command.deployment_name,
                 location_name=command.location_name,
+                dynamic_partitions=command.dynamic_partitions,
             )
         return convert.terminate_run(command.run)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from control_plane.agents.errors import (
 from control_plane.agents.models import AgentSession, ReloadRequest, TickRequest
 from control_plane.alerts import incidents
 from control_plane.audit.services import record
+from control_plane.catalog.dynamic_partitions import dynamic_keys_for_snapshot
 from control_plane.core import wakeups
 from control_plane.core.context import Principal, TenantContext
 from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, Run, RunStatus
@@ -145,6 +146,8 @@ class Command:
     deployment_name: str
     location_name: str
     tick: TickRequest | None = None
+    # A launch: the keys of the location's dynamic partitions (an agent holds none).
+    dynamic_partitions: dict[str, list[str]] = field(default_factory=dict)
 
 
 def take_commands(*, session: AgentSession, now: datetime | None = None) -> list[Command]:
@@ -162,7 +165,18 @@ def take_commands(*, session: AgentSession, now: datetime | None = None) -> list
             pk=run.pk, agent_session=session, status=RunStatus.STARTING, dispatched_at__isnull=True
         ).update(dispatched_at=now, updated_at=now)
         if taken:
-            commands.append(Command("launch", run, run.deployment.name, run.code_location.name))
+            dynamic = dynamic_keys_for_snapshot(
+                deployment=run.deployment, snapshot_id=run.snapshot_id
+            )
+            commands.append(
+                Command(
+                    "launch",
+                    run,
+                    run.deployment.name,
+                    run.code_location.name,
+                    dynamic_partitions=dynamic,
+                )
+            )
     stops = (
         Run.objects.filter(agent_session=session, terminate_dispatched_at__isnull=True)
         .filter(terminate_requested_at__isnull=False)

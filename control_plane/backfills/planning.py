@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from assay.automation.subsets import AssetSubset, subset_of_keys, subset_of_known_keys
-from assay.backfill import BackfillPlan, BackfillRun, plan_backfill
+from assay.backfill import BackfillPlan, plan_backfill
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError as SdkError
 from assay.errors import InvalidSelection
@@ -34,7 +34,6 @@ from control_plane.backfills.stored_state import Stage, Stages, StoredBackfill
 from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.models import LocationSnapshot, Materialization
-from control_plane.catalog.partition_status import has_dynamic_partitions
 from control_plane.runs.models import MAX_DAEMON_SELECTION
 from control_plane.tenancy.models import CodeLocation, Deployment
 
@@ -159,7 +158,6 @@ def _plan(
         raise InvalidBackfillRequest(str(error), fields={"selection": [str(error)]}) from None
     except (SdkError, PartitionsError) as error:
         raise InvalidBackfillRequest(str(error), fields={field: [str(error)]}) from None
-    plan = _one_dynamic_key_per_run(plan, graph)
     if not plan.runs:
         message = "Nothing to backfill: every partition of the selection is materialized."
         raise InvalidBackfillRequest(message, fields={field: [message]})
@@ -171,27 +169,6 @@ def _plan(
         )
         raise InvalidBackfillRequest(message, fields={field: [message]})
     return plan
-
-
-def _one_dynamic_key_per_run(plan: BackfillPlan, graph: AssetGraph) -> BackfillPlan:
-    """A planned run of several keys of dynamic partitions (a ``single_run()`` or
-    ``multi_run(n)`` policy) becomes one run per key, as the run queue takes them; what
-    waited for it waits for all of them."""
-    dynamic = {
-        key for key, node in graph.nodes.items() if has_dynamic_partitions(node.spec.partitions_def)
-    }
-    runs: list[BackfillRun] = []
-    became: list[range] = []  # planned run -> its runs in the new plan
-    for run in plan.runs:
-        depends_on = tuple(i for index in run.depends_on for i in became[index])
-        keys = run.partition_keys
-        split = len(keys) > 1 and not dynamic.isdisjoint(run.asset_keys)
-        parts = [(key,) for key in keys] if split else [keys]
-        became.append(range(len(runs), len(runs) + len(parts)))
-        runs.extend(BackfillRun(run.asset_keys, part, depends_on) for part in parts)
-    if len(runs) == len(plan.runs):
-        return plan
-    return BackfillPlan(tuple(runs), plan.max_concurrent_runs)
 
 
 def _check_keys(

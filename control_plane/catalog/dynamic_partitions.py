@@ -4,10 +4,17 @@ launcher, automation and backfills through the SDK's ``DynamicPartitionsStore`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from django.db import transaction
 
-from control_plane.catalog.models import DynamicPartition
+from assay.partitions import (
+    DynamicPartitionsDefinition,
+    MultiPartitionsDefinition,
+    PartitionsError,
+)
+from assay.partitions.snapshot import partitions_def_from_snapshot
+from control_plane.catalog.models import AssetDefinition, DynamicPartition
 from control_plane.tenancy.models import Deployment
 
 MAX_KEY_LENGTH = 255
@@ -71,3 +78,44 @@ class DeploymentDynamicPartitions:
         ).delete()
         self._keys.pop(partitions_def_name, None)
         self._key_sets.pop(partitions_def_name, None)
+
+
+def dynamic_keys_for_snapshot(*, deployment: Deployment, snapshot_id: str) -> dict[str, list[str]]:
+    """The keys of every dynamic partitions definition a location snapshot's assets use,
+    as the deployment holds them now: what a launch sends the agent, which holds none."""
+    names = _dynamic_names(snapshot_id)
+    if not names:
+        return {}
+    keys: dict[str, list[str]] = {name: [] for name in names}
+    rows = (
+        DynamicPartition.objects.filter(deployment=deployment, partitions_def_name__in=names)
+        .order_by("created_at", "id")
+        .values_list("partitions_def_name", "key")
+    )
+    for name, key in rows:
+        keys[name].append(key)
+    return keys
+
+
+@lru_cache(maxsize=1024)
+def _dynamic_names(snapshot_id: str) -> tuple[str, ...]:
+    """Names of the dynamic definitions in a snapshot; its id is a content hash, so the
+    answer never changes (read in the caller's tenant context)."""
+    distinct = (
+        AssetDefinition.objects.filter(snapshot__snapshot_id=snapshot_id, is_partitioned=True)
+        .values_list("partitions", flat=True)
+        .distinct()
+    )
+    names: set[str] = set()
+    for data in distinct:
+        try:
+            definition = partitions_def_from_snapshot(data)
+        except (PartitionsError, KeyError, TypeError, ValueError):
+            continue
+        dimensions = (
+            [d.partitions_def for d in definition.partitions_dimensions]
+            if isinstance(definition, MultiPartitionsDefinition)
+            else [definition]
+        )
+        names.update(d.name for d in dimensions if isinstance(d, DynamicPartitionsDefinition))
+    return tuple(sorted(names))

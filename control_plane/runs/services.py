@@ -82,13 +82,6 @@ def _validate_partitions(
         existing = keys.keys(definition.partitions)
         if existing is None:
             continue  # a kind of partitions this control plane cannot rebuild: the agent checks
-        if partition_range and existing.is_dynamic:
-            # The agent holds no dynamic partitions, so it cannot tell which keys lie between.
-            raise InvalidRunRequest(
-                f"{definition.asset_key} has dynamic partitions: a run takes one partition_key "
-                "of them, not a partition_range (a backfill runs several)",
-                fields={"partition_range": ["Not for dynamic partitions."]},
-            )
         for key in wanted:
             if key not in existing:
                 close = existing.close_matches(key)

@@ -279,23 +279,32 @@ def usage(context):
     return context.partition_key
 
 
-defs = Definitions(assets=[invoices, usage])
+@asset(partitions_def=customers)
+def statements(context):
+    return {key: key.upper() for key in context.partition_keys}  # one run, many customers
+
+
+defs = Definitions(assets=[invoices, usage, statements])
 """
 
 
-def test_a_run_of_one_dynamic_partition_runs_and_a_range_of_them_fails_saying_why(
-    tmp_path, location, launcher
-):
+def test_dynamic_partitions_run_over_the_keys_the_launch_carries(tmp_path, location, launcher):
     (tmp_path / "shop.py").write_text(DYNAMIC_DEFS)  # the control plane checked the keys
     launcher, recorded = launcher
+    customers = {"customers": ["acme", "globex", "initech"]}
 
-    def launch(run_id: str, selection: str, **partitions) -> OutboxEntry:
-        request = RunRequest(run_id, "prod", "shop", asset_selection=selection, **partitions)
+    def launch(run_id: str, selection: str, **fields) -> OutboxEntry:
+        request = RunRequest(run_id, "prod", "shop", asset_selection=selection, **fields)
         launcher.launch(request, location)
         return recorded.final_status(run_id)
 
     assert launch("r1", "invoices", partition_key="acme").type == "SUCCEEDED"
     assert launch("r2", "usage", partition_key="acme|2024-01-02").type == "SUCCEEDED"
-    ranged = launch("r3", "invoices", partition_range=("acme", "globex"))
-    assert ranged.type == "FAILED"
-    assert "agents do not hold the keys of dynamic partitions 'customers'" in status_reason(ranged)
+    ranged = launch(
+        "r3", "statements", partition_range=("acme", "globex"), dynamic_partitions=customers
+    )
+    assert ranged.type == "SUCCEEDED", status_reason(ranged)
+    # An older control plane sends no keys: one key still runs, a range says why it cannot.
+    blind = launch("r4", "statements", partition_range=("acme", "globex"))
+    assert blind.type == "FAILED"
+    assert "sent no keys of dynamic partitions 'customers'" in status_reason(blind)

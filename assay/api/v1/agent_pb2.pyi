@@ -228,6 +228,12 @@ class Welcome(_message.Message):
     acked_sequence: int
     def __init__(self, session_id: _Optional[str] = ..., heartbeat_interval_seconds: _Optional[int] = ..., acked_sequence: _Optional[int] = ...) -> None: ...
 
+class DynamicPartitionKeys(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class PartitionRange(_message.Message):
     __slots__ = ("start", "end")
     START_FIELD_NUMBER: _ClassVar[int]
@@ -237,7 +243,7 @@ class PartitionRange(_message.Message):
     def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ...) -> None: ...
 
 class LaunchRun(_message.Message):
-    __slots__ = ("run_id", "deployment", "location_name", "asset_selection", "partition_key", "partition_range", "tags", "snapshot_id")
+    __slots__ = ("run_id", "deployment", "location_name", "asset_selection", "partition_key", "partition_range", "tags", "snapshot_id", "dynamic_partitions")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +251,13 @@ class LaunchRun(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class DynamicPartitionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: DynamicPartitionKeys
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[DynamicPartitionKeys, _Mapping]] = ...) -> None: ...
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
     LOCATION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -253,6 +266,7 @@ class LaunchRun(_message.Message):
     PARTITION_RANGE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
+    DYNAMIC_PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     deployment: str
     location_name: str
@@ -261,7 +275,8 @@ class LaunchRun(_message.Message):
     partition_range: PartitionRange
     tags: _containers.ScalarMap[str, str]
     snapshot_id: str
-    def __init__(self, run_id: _Optional[str] = ..., deployment: _Optional[str] = ..., location_name: _Optional[str] = ..., asset_selection: _Optional[str] = ..., partition_key: _Optional[str] = ..., partition_range: _Optional[_Union[PartitionRange, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., snapshot_id: _Optional[str] = ...) -> None: ...
+    dynamic_partitions: _containers.MessageMap[str, DynamicPartitionKeys]
+    def __init__(self, run_id: _Optional[str] = ..., deployment: _Optional[str] = ..., location_name: _Optional[str] = ..., asset_selection: _Optional[str] = ..., partition_key: _Optional[str] = ..., partition_range: _Optional[_Union[PartitionRange, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ..., snapshot_id: _Optional[str] = ..., dynamic_partitions: _Optional[_Mapping[str, DynamicPartitionKeys]] = ...) -> None: ...
 
 class TerminateRun(_message.Message):
     __slots__ = ("run_id", "reason")

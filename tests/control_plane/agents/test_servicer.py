@@ -287,3 +287,31 @@ def test_a_hello_naming_an_invalid_location_is_refused_naming_it(world, address)
     agent.hello(locations=("shop", "../etc"))
     assert agent.wait_closed() == grpc.StatusCode.INVALID_ARGUMENT
     assert "'../etc'" in agent.error.details()
+
+
+def test_a_launch_carries_the_keys_of_the_locations_dynamic_partitions(world, address):
+    """The agent holds no dynamic partitions: a run over a range of them, or an asset
+    reading all of them, executes over the keys the launch brings."""
+    from tests.control_plane.dynamic_project import load_crm
+
+    acme = world["acme"]
+    load_crm(acme.ctx(), world["prod"], customer_keys=["acme", "globex", "initech"])
+    agent = FakeAgent(address, world["token"])
+    agent.hello(locations=("crm",))
+    agent.expect("welcome")
+    agent.send(heartbeat=pb.Heartbeat(sequence=1))
+    response = acme.client().post(
+        "/api/v1/orgs/acme/deployments/prod/runs/",
+        {"location": "crm", "selection": "invoices", "partition_key": "globex"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    deadline = time.monotonic() + 15
+    while not dequeue_runs():
+        assert time.monotonic() < deadline, "the run was not assigned"
+        time.sleep(0.02)
+    launch = agent.expect("launch_run")
+    assert launch.partition_key == "globex"
+    assert {k: list(v.keys) for k, v in launch.dynamic_partitions.items()} == {
+        "customers": ["acme", "globex", "initech"]
+    }

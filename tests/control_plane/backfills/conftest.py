@@ -10,9 +10,11 @@ import pytest
 
 from assay import Definitions, FilesystemIOManager, InProcessExecutor, PartitionKeyRange
 from assay.execution.materialize import execute_run
+from assay.partitions import InMemoryDynamicPartitionsStore
 from assay.snapshot import build_snapshot
 from control_plane.backfills.loop import tick_backfills
 from control_plane.backfills.models import Backfill
+from control_plane.catalog.dynamic_partitions import dynamic_keys_for_snapshot
 from control_plane.catalog.services import record_location_snapshot
 from control_plane.core.context import TenantContext, tenant_context
 from control_plane.runs.ingest import (
@@ -74,6 +76,10 @@ class LocalAgent:
         self.start(run)
         defs = self.definitions[run.code_location.name]
         start, end = run.partition_range_start, run.partition_range_end
+        with tenant_context(self.ctx):  # what the launch sends an agent (LaunchRun)
+            dynamic = dynamic_keys_for_snapshot(
+                deployment=self.deployment, snapshot_id=run.snapshot_id
+            )
         result = execute_run(
             defs.asset_graph,
             {"io_manager": FilesystemIOManager(base_dir=self.storage)},
@@ -82,6 +88,7 @@ class LocalAgent:
             run_id=str(run.id),
             partition_key=run.partition_key or None,
             partition_key_range=PartitionKeyRange(start, end) if start else None,
+            dynamic_partitions_store=InMemoryDynamicPartitionsStore(dynamic),
         )
         events = [
             IncomingEvent(e.id, seq, e.run_id, e.type.value, e.timestamp, e.to_dict())
