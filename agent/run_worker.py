@@ -179,6 +179,8 @@ def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
         if not found:
             return {"error": f"code location has no {kind} named {name!r}"}
         resources = RunResources(defs.resources, defs.resources, "tick-" + request["request_id"])
+        # An older SDK in the location's environment opens them all, as it used to.
+        open_resources = getattr(resources, "opened_on_read", resources.open)
         try:
             if kind == "sensor":
                 result = evaluate_sensor(
@@ -186,13 +188,13 @@ def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
                     request["cursor"],
                     evaluation_time=at(request["evaluation_time"]),
                     last_evaluation_time=at(request["last_evaluation_time"]),
-                    resources=resources.opened_on_read(),
+                    resources=open_resources(),
                 )
             else:
                 result = evaluate_schedule(
                     found[0],
                     scheduled_execution_time=at(request["evaluation_time"]),
-                    resources=resources.opened_on_read(),
+                    resources=open_resources(),
                 )
         finally:
             teardown_errors = resources.close()
