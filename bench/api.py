@@ -1,8 +1,10 @@
 """REST API list latency with 10,000 code locations and 10,000 members over 100 organizations.
 
 Starts its own throwaway PostgreSQL, seeds it (each organization also gets teams with
-members, role grants at every scope, user and agent tokens and a chained audit log), then
-calls every list endpoint through the in-process test client as each organization's
+members, role grants at every scope, user and agent tokens, a chained audit log, and a
+loaded code location of 50 daily-partitioned assets with two years of partition history,
+plus the history of 10 assets no longer defined: 43,800 status rows per organization),
+then calls every list endpoint through the in-process test client as each organization's
 admin. Prints one JSON line: ``list_median_ms`` (median over all list requests) and
 ``queries_per_request`` (the largest number of SQL queries any list request made). It
 fails if an endpoint's query count differs between organizations or between a page of
@@ -28,16 +30,83 @@ MEMBERS_PER_ORG = 100
 TEAMS_PER_ORG = 10
 TOKENS_PER_ORG = 20
 AUDIT_EVENTS_PER_ORG = 200
+ASSETS_PER_ORG = 50
+RETIRED_ASSETS_PER_ORG = 10  # history of assets the current definitions no longer have
+PARTITIONS = 730  # two years of days
+MATERIALIZED_FRACTION = 0.9
+FAILED_PER_ASSET = 5
 ROUNDS = 3
 ENDPOINTS = [
     "deployments/",
     "deployments/prod/code-locations/",
+    "deployments/prod/assets/",
     "members/",
     "teams/",
     "grants/",
     "tokens/",
     "audit/",
 ]
+
+
+def _asset_snapshot() -> tuple[bytes, str]:
+    """The loaded location's definitions: ``ASSETS_PER_ORG`` daily-partitioned assets."""
+    from assay import Definitions, asset
+    from assay.partitions import DailyPartitionsDefinition
+    from assay.snapshot import build_snapshot
+
+    daily = DailyPartitionsDefinition(start_date="2023-01-02", end_date="2025-01-01")
+    assert len(daily.get_partition_keys()) == PARTITIONS
+
+    def body() -> None:
+        return None
+
+    assets = [
+        asset(name=f"asset_{i:03d}", partitions_def=daily)(body) for i in range(ASSETS_PER_ORG)
+    ]
+    snapshot = build_snapshot(Definitions(assets=assets))
+    return snapshot.to_json().encode(), snapshot.snapshot_id
+
+
+def _seed_assets(ctx, deployment, snapshot: tuple[bytes, str]) -> None:  # type: ignore[no-untyped-def]
+    """Load the location as an agent does, then write the partition history in bulk: per
+    asset, the oldest days materialized (the first few failed), the latest days missing."""
+    from django.db import connection
+
+    from control_plane.catalog.models import AssetPartitionStatus
+    from control_plane.catalog.services import record_location_snapshot
+    from control_plane.core.context import Principal, TenantContext
+
+    data, snapshot_id = snapshot
+    agent = TenantContext(organization=ctx.organization, principal=Principal.system("agent"))
+    record_location_snapshot(
+        ctx=agent,
+        deployment=deployment,
+        location_name="loc-000",
+        ok=True,
+        snapshot_json=data,
+        snapshot_id=snapshot_id,
+        snapshot_version=1,
+    )
+    keys = [f"asset_{i:03d}" for i in range(ASSETS_PER_ORG)]
+    keys += [f"retired_{i:03d}" for i in range(RETIRED_ASSETS_PER_ORG)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AssetPartitionStatus._meta.db_table} (organization_id, "
+            "deployment_id, asset_key, partition, status, run_id, event_id, timestamp) "
+            "SELECT %s, %s, k, to_char(date '2023-01-02' + d, 'YYYY-MM-DD'), "
+            "CASE WHEN d < %s THEN 'failed' ELSE 'materialized' END, gen_random_uuid(), "
+            "md5(%s || k || d::text), now() - make_interval(days => %s - d) "
+            "FROM unnest(%s::text[]) AS k, generate_series(0, %s) AS d",
+            [
+                deployment.organization_id,
+                deployment.pk,
+                FAILED_PER_ASSET,
+                str(deployment.pk),
+                PARTITIONS,
+                keys,
+                int(PARTITIONS * MATERIALIZED_FRACTION) - 1,
+            ],
+        )
 
 
 def _seed_audit(organization, actor_label: str) -> None:
@@ -84,6 +153,7 @@ def _seed() -> dict[str, str]:
     from control_plane.tenancy.roles import Role
 
     secrets = {}
+    snapshot = _asset_snapshot()
     for n in range(ORGANIZATIONS):
         slug = f"org{n:03d}"
         organization = services.create_organization(
@@ -160,6 +230,11 @@ def _seed() -> dict[str, str]:
                     token.deployments.set([prod, branch])
             _, secrets[slug] = services.create_user_token(ctx=ctx, name="bench")
             _seed_audit(organization, admin.email)
+            _seed_assets(ctx, prod, snapshot)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return secrets
 
 

@@ -23,10 +23,13 @@ from control_plane.catalog.freshness import judge_freshness
 from control_plane.catalog.models import (
     AssetCheckStatus,
     AssetDefinition,
-    AssetPartitionStatus,
     LocationSnapshot,
 )
-from control_plane.catalog.partition_status import PartitionKeys, summarize_partitions
+from control_plane.catalog.partition_status import (
+    PartitionKeys,
+    PartitionOutcomes,
+    partition_outcomes,
+)
 from control_plane.tenancy.models import CodeLocation, Deployment
 
 log = logging.getLogger(__name__)
@@ -127,28 +130,31 @@ def current_definitions(*, deployment: Deployment) -> list[AssetDefinition]:
 
 def list_assets(*, deployment: Deployment, location: str | None = None) -> list[dict[str, Any]]:
     """Every current asset of the deployment with its latest materialization, partition
-    summary and check status: a constant number of queries for any number of assets."""
+    summary and check status: a constant number of queries for any number of assets, and
+    the partition history aggregated by the database (``partition_outcomes``)."""
     definitions = [
         d
         for d in current_definitions(deployment=deployment)
         if location is None or d.code_location.name == location
     ]
     definitions.sort(key=lambda d: d.asset_key)
-    statuses: dict[str, list[AssetPartitionStatus]] = {}
-    for status in AssetPartitionStatus.objects.filter(deployment=deployment):
-        statuses.setdefault(status.asset_key, []).append(status)
-    checks: dict[str, list[AssetCheckStatus]] = {}
-    for check in AssetCheckStatus.objects.filter(deployment=deployment).order_by("check_name"):
-        checks.setdefault(check.asset_key, []).append(check)
     now = timezone.now()
-    keys = PartitionKeys(now, DeploymentDynamicPartitions(deployment))
+    outcomes = partition_outcomes(
+        deployment=deployment,
+        definitions=definitions,
+        keys=PartitionKeys(now, DeploymentDynamicPartitions(deployment)),
+    )
+    checks: dict[str, list[AssetCheckStatus]] = {}
+    for check in AssetCheckStatus.objects.filter(
+        deployment=deployment, asset_key__in=[d.asset_key for d in definitions]
+    ).order_by("check_name"):
+        checks.setdefault(check.asset_key, []).append(check)
     freshness = _freshness_by_key(deployment=deployment, now=now)
     return [
         describe_asset(
             d,
-            statuses.get(d.asset_key, []),
+            outcomes[d.asset_key],
             checks.get(d.asset_key, []),
-            keys,
             freshness=freshness.get(d.asset_key),
         )
         for d in definitions
@@ -171,14 +177,11 @@ def _freshness_by_key(
 
 def describe_asset(
     definition: AssetDefinition,
-    statuses: list[AssetPartitionStatus],
+    outcomes: PartitionOutcomes,
     checks: list[AssetCheckStatus],
-    keys: PartitionKeys,
     *,
     freshness: AssetFreshness | None = None,
 ) -> dict[str, Any]:
-    materialized = [s for s in statuses if s.status == AssetPartitionStatus.Status.MATERIALIZED]
-    latest = max(materialized, key=lambda s: s.timestamp, default=None)
     return {
         "key": definition.asset_key,
         "code_location": definition.code_location.name,
@@ -187,16 +190,8 @@ def describe_asset(
         "is_external": definition.is_external,
         "is_partitioned": definition.is_partitioned,
         "code_version": definition.code_version or None,
-        "latest_materialization": None
-        if latest is None
-        else {
-            "run_id": str(latest.run_id),
-            "partition": latest.partition or None,
-            "timestamp": latest.timestamp.isoformat(),
-        },
-        "partitions": summarize_partitions(statuses, keys.keys(definition.partitions))
-        if definition.is_partitioned
-        else None,
+        "latest_materialization": outcomes.latest_materialization,
+        "partitions": outcomes.summary,
         "checks": [
             {
                 "name": c.check_name,
@@ -249,22 +244,23 @@ def asset_with_lineage(*, deployment: Deployment, asset_key: str) -> dict[str, A
                     frontier.append(other)
         return sorted(seen)
 
-    statuses = list(
-        AssetPartitionStatus.objects.filter(deployment=deployment, asset_key=definition.asset_key)
+    now = timezone.now()
+    outcomes = partition_outcomes(
+        deployment=deployment,
+        definitions=[definition],
+        keys=PartitionKeys(now, DeploymentDynamicPartitions(deployment)),
     )
     checks = list(
         AssetCheckStatus.objects.filter(
             deployment=deployment, asset_key=definition.asset_key
         ).order_by("check_name")
     )
-    now = timezone.now()
     freshness = _freshness_by_key(deployment=deployment, now=now, asset_keys=[definition.asset_key])
     return {
         **describe_asset(
             definition,
-            statuses,
+            outcomes[definition.asset_key],
             checks,
-            PartitionKeys(now, DeploymentDynamicPartitions(deployment)),
             freshness=freshness.get(definition.asset_key),
         ),
         "upstream": walk(definition.asset_key, lambda k: by_key[k].deps if k in by_key else []),

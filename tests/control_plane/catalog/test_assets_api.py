@@ -123,3 +123,60 @@ def test_dynamic_partitions_are_counted_from_the_deployments_store(acme, shop):
     }
     usage = next(a for a in acme.client().get(ASSETS).json()["results"] if a["key"] == "usage")
     assert usage["partitions"]["total"] == usage["partitions"]["missing"] == 3 * 31
+
+
+def test_the_assets_list_reads_a_few_rows_per_asset_not_the_partition_history(acme, shop):
+    """10,000 assets x 730 days is 7 million status rows: the list must not read them. Here
+    300 rows of an asset no longer defined, and a day outside the partitions, are ignored."""
+    import uuid
+    from datetime import date, timedelta
+
+    from django.db import connection
+
+    from control_plane.runs.ingest import IncomingEvent, ingest_events
+    from tests.control_plane.factories import queue_run
+
+    run = queue_run(acme.ctx(), location=shop, selection="daily_orders", partition_key="2024-01-01")
+    days = [(date(2024, 1, 1) + timedelta(days=n)).isoformat() for n in range(31)]
+    outcomes = [("asset_materialization", "daily_orders", "2023-12-31")]  # not a key
+    outcomes += [("asset_materialization", "daily_orders", day) for day in days[:25]]
+    outcomes += [("step_failed", "daily_orders", day) for day in days[25:]]
+    outcomes += [("asset_materialization", "retired", f"p{n:03d}") for n in range(300)]
+    events = [
+        IncomingEvent(
+            uuid.uuid4().hex,
+            sequence,
+            str(run.id),
+            kind,
+            1.7e9 + sequence,
+            {"asset_key": asset_key, "partition": partition, "payload": {}},
+        )
+        for sequence, (kind, asset_key, partition) in enumerate(outcomes, start=1)
+    ]
+    with tenant_context(acme.ctx()):
+        ingest_events(
+            ctx=acme.ctx(), agent_id="agent-1", deployment_ids={shop.deployment_id}, events=events
+        )
+
+    rows_read: list[int] = []
+
+    def count_rows(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "catalog_assetpartitionstatus" in sql and sql.lstrip().upper().startswith("SELECT"):
+            rows_read.append(context["cursor"].rowcount)
+        return result
+
+    with connection.execute_wrapper(count_rows):
+        results = acme.client().get(ASSETS).json()["results"]
+    assert 0 < sum(rows_read) < 100  # the whole history is 332 rows
+
+    daily = next(a for a in results if a["key"] == "daily_orders")
+    assert daily["partitions"] == {
+        "total": 31,
+        "materialized": 25,
+        "failed": 6,
+        "missing": 0,
+        "failed_keys": days[25:],
+    }
+    assert daily["latest_materialization"]["partition"] == days[24]  # the newest
+    assert "retired" not in {a["key"] for a in results}
