@@ -15,7 +15,7 @@ class IncidentKind(models.TextChoices):
     CHECK_FAILURE = "check_failure", "Asset check failure"
     FRESHNESS_VIOLATION = "freshness_violation", "Freshness violation"
     AGENT_OFFLINE = "agent_offline", "Agent offline"
-    TICK_FAILURE = "tick_failure", "Schedule or sensor tick failure"
+    TICK_FAILURE = "tick_failure", "Schedule, sensor or automation tick failure"
 
 
 class CheckSeverity(models.TextChoices):
