@@ -35,7 +35,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 EXIT_CHANNEL_CLOSED = 70  # the agent is gone: nobody can receive this run's events
 SPAWN_FDS = 3  # event pipe, stdout, stderr
@@ -181,19 +181,20 @@ def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
         resources = RunResources(defs.resources, defs.resources, "tick-" + request["request_id"])
         # An older SDK in the location's environment opens them all, as it used to.
         open_resources = getattr(resources, "opened_on_read", resources.open)
+        evaluated_at = datetime.fromtimestamp(request["evaluation_time"], tz=UTC)
         try:
             if kind == "sensor":
                 result = evaluate_sensor(
                     found[0],
                     request["cursor"],
-                    evaluation_time=at(request["evaluation_time"]),
+                    evaluation_time=evaluated_at,
                     last_evaluation_time=at(request["last_evaluation_time"]),
                     resources=open_resources(),
                 )
             else:
                 result = evaluate_schedule(
                     found[0],
-                    scheduled_execution_time=at(request["evaluation_time"]),
+                    scheduled_execution_time=evaluated_at,
                     resources=open_resources(),
                 )
         finally:
@@ -337,7 +338,8 @@ class WarmProcess:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self._wake_write)
         while True:
-            readable, _, _ = select.select([self.control, self._wake_read], [], [])
+            waitables: list[socket.socket | int] = [self.control, self._wake_read]
+            readable, _, _ = select.select(waitables, [], [])
             if self._wake_read in readable:
                 while True:
                     try:
@@ -383,7 +385,7 @@ class WarmProcess:
                 return path
         return None
 
-    def _spawn(self, message: dict[str, Any], fds: list[int]) -> _ChildRun | bool | None:
+    def _spawn(self, message: dict[str, Any], fds: list[int]) -> _ChildRun | Literal[True] | None:
         if message.get("op") != "spawn" or len(fds) != SPAWN_FDS:
             for fd in fds:
                 os.close(fd)

@@ -196,9 +196,9 @@ class WarmProcess:
                     self._replies.put(report)
                 elif report.get("op") == "exited":
                     with self._runs_lock:
-                        run = self._runs.pop(int(report["pid"]), None)
-                    if run is not None:
-                        run._exited(int(report["returncode"]))
+                        exited = self._runs.pop(int(report["pid"]), None)
+                    if exited is not None:
+                        exited._exited(int(report["returncode"]))
                 else:
                     self._replies.put(report)
         except (OSError, ValueError):

@@ -403,7 +403,8 @@ class LocalInstance:
         subset = self._subset(key, partitions_def, "failed_storage_id IS NOT NULL")
         for failed_at, step_subset in self._partition_sets(key, partitions_def, _FAILED):
             rematerialized = self.updated_subset(key, partitions_def, after_storage_id=failed_at)
-            subset = subset | (step_subset - rematerialized)
+            # Both are subsets of ``partitions_def``, so of the same kind.
+            subset = subset | (step_subset - rematerialized)  # type: ignore[operator]
         return subset
 
     def _partition_sets(
