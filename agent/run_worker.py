@@ -1,4 +1,8 @@
-"""The processes that execute runs, under the code location's own Python.
+"""The processes that load code locations and execute runs, under the location's own Python.
+
+In `load` mode it imports the location once and answers with its snapshot or the error
+(`location_process.load_location`); in `tick` mode it evaluates one schedule or sensor tick
+cold. The rest of this page is about runs.
 
 `ProcessRunLauncher` starts this file as a script (it needs only the stdlib and the `assay`
 SDK, not the agent, in the location's environment) in `serve` mode: the location's *warm
@@ -260,11 +264,55 @@ def tick(request_path: str, result_path: str) -> int:
     """Cold path (no warm process): evaluate one tick, answer through ``result_path``."""
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
-    result = evaluate_tick(request)
+    _answer(result_path, evaluate_tick(request))
+    return 0
+
+
+def load(kind: str, target: str, result_path: str) -> int:
+    """Load a code location and answer with its snapshot, or why there is none. Every
+    outcome, a missing SDK or user code calling ``sys.exit()`` included, is an answer."""
+    _answer(result_path, describe_location(kind, target))
+    return 0
+
+
+def describe_location(kind: str, target: str) -> dict[str, Any]:
+    """The location's snapshot (``status`` ok) or the error a person reads (``status`` error)."""
+    try:
+        import assay
+        from assay.errors import AssayError
+        from assay.loading import load_definitions
+        from assay.snapshot import build_snapshot
+    except BaseException:
+        return {
+            "status": "error",
+            "error": "the assay SDK cannot be imported by this location's Python "
+            f"({sys.executable}); install assay in its environment:\n{traceback.format_exc()}",
+        }
+    sdk_version = getattr(assay, "__version__", "")
+    try:
+        if kind == "module":
+            definitions = load_definitions(module=target)
+        else:
+            definitions = load_definitions(file=target)
+        snapshot = build_snapshot(definitions)
+    except AssayError as exc:
+        return {"status": "error", "error": str(exc), "sdk_version": sdk_version}
+    except BaseException:
+        return {"status": "error", "error": traceback.format_exc(), "sdk_version": sdk_version}
+    return {
+        "status": "ok",
+        "snapshot_json": snapshot.to_json(),
+        "snapshot_id": snapshot.snapshot_id,
+        "snapshot_version": snapshot.version,
+        "sdk_version": sdk_version,
+    }
+
+
+def _answer(result_path: str, result: dict[str, Any]) -> None:
+    """Write the answer whole (write, then rename): the agent never reads half of one."""
     with open(result_path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     os.replace(result_path + ".tmp", result_path)
-    return 0
 
 
 # -- the warm process ---------------------------------------------------------------------
@@ -451,10 +499,13 @@ def serve(control_fd: int, kind: str, target: str, *, sdk_only: bool) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`, or
-    `run_worker.py tick REQUEST_FILE RESULT_FILE`."""
+    """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`,
+    `run_worker.py tick REQUEST_FILE RESULT_FILE`, or
+    `run_worker.py load module|file TARGET RESULT_FILE`."""
     if len(argv) == 4 and argv[1] == "tick":
         return tick(argv[2], argv[3])
+    if len(argv) == 5 and argv[1] == "load":
+        return load(argv[2], argv[3], argv[4])
     if len(argv) < 5 or argv[1] != "serve":
         print(f"usage: {argv[0]} serve CONTROL_FD module|file TARGET", file=sys.stderr)
         return 2
