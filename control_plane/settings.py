@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -115,6 +116,8 @@ INSTALLED_APPS = [
     "control_plane.automation",
     "control_plane.backfills",
     "control_plane.api",
+    "control_plane.identity",
+    "control_plane.console",
 ]
 
 MIDDLEWARE = [
@@ -124,7 +127,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "control_plane.urls"
@@ -138,6 +143,8 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "control_plane.console.context_processors.console",
             ]
         },
     }
@@ -266,6 +273,28 @@ ALERT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("ASSAY_ALERT_WEBHOOK_TIMEOU
 # Webhooks to private/loopback addresses reach the control plane's own network: refused in
 # production, allowed for a local install.
 ALERT_WEBHOOK_ALLOW_PRIVATE = _flag("ASSAY_ALERT_WEBHOOK_ALLOW_PRIVATE", default=LOCAL)
+
+# The console (control_plane/console) and its sign-in (control_plane/identity).
+LOGIN_URL = "identity:sign_in"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "identity:sign_in"
+SESSION_COOKIE_AGE = int(os.environ.get("ASSAY_SESSION_SECONDS", str(14 * 24 * 3600)))
+# Content-Security-Policy on every page (django-csp): our own scripts and styles only, no
+# inline script. The API docs page (Redoc, with an inline bootstrap script) is left out.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/v1/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,
