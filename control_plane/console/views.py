@@ -34,7 +34,7 @@ def organization(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     prod = next((d for d in deployments if d.kind == d.Kind.PROD), None)
     chosen = prod or (deployments[0] if deployments else None)
     if chosen is not None:
-        return redirect("console:deployment", org=ctx.organization.slug, deployment=chosen.name)
+        return redirect("console:graph", org=ctx.organization.slug, deployment=chosen.name)
     return render(request, "console/organization.html", {"deployments": deployments})
 
 

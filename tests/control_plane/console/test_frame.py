@@ -33,7 +33,7 @@ def test_console_at_root_asks_to_sign_in_first(client):
 def test_sign_in_lands_on_the_prod_deployment(acme):
     client = signed_in(acme.admin)
     response = client.get("/", follow=True)
-    assert response.redirect_chain[-1][0] == "/o/acme/d/prod/"
+    assert response.redirect_chain[-1][0] == "/o/acme/d/prod/graph/"
     page = response.content.decode()
     assert "admin@acme.test" in page
     assert 'href="/o/acme/d/prod/"' in page  # the Overview nav entry
