@@ -80,7 +80,7 @@ def test_asset_page_shows_lineage_checks_and_partitions(world):
 
 
 def test_launcher_previews_and_launches_a_run(world):
-    acme, _, location = world
+    acme, _, _ = world
     user, _ = acme.member_with_role(Role.LAUNCHER)
     client = signed_in(user)
     preview = client.get(base("launch/"), {"selection": "raw_orders+"}).content.decode()
