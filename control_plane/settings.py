@@ -283,6 +283,15 @@ LOGIN_URL = "identity:sign_in"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "identity:sign_in"
 SESSION_COOKIE_AGE = int(os.environ.get("ASSAY_SESSION_SECONDS", str(14 * 24 * 3600)))
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Invitations and password resets are mailed through the SMTP settings alerts use.
+DEFAULT_FROM_EMAIL = os.environ.get("ASSAY_MAIL_FROM", "Assay <assay@localhost>")
+PASSWORD_RESET_TIMEOUT = 3600
 # Failed sign-ins (django-axes): after ASSAY_SIGN_IN_FAILURE_LIMIT failures in a row for one
 # email from one address, that pair is locked for ASSAY_SIGN_IN_LOCKOUT_MINUTES.
 AXES_FAILURE_LIMIT = int(os.environ.get("ASSAY_SIGN_IN_FAILURE_LIMIT", "5"))
