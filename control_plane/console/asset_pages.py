@@ -264,7 +264,7 @@ def _condition_label(spec) -> str:
     condition = getattr(spec, "automation_condition", None)
     if condition is None:
         return ""
-    return getattr(condition, "label", None) or getattr(condition, "name", None) or str(condition)
+    return getattr(condition, "label", None) or str(condition)
 
 
 def _latest_evaluation(ctx: TenantContext, key: str):
@@ -278,19 +278,24 @@ def _latest_evaluation(ctx: TenantContext, key: str):
 
 
 def _explain(tree: Any, depth: int = 0) -> list[dict[str, Any]]:
-    """The explanation tree as indented lines: each condition, true or not, and why."""
+    """The SDK's explanation tree (``ConditionResult.to_dict``) as indented lines: each
+    condition, true or not, on how many of its candidates."""
     if not isinstance(tree, dict):
         return []
-    label = tree.get("label") or tree.get("name") or tree.get("type") or "condition"
-    line = {
-        "depth": depth,
-        "indent": "\u2003" * depth,
-        "label": label,
-        "true": bool(tree.get("true_count") or tree.get("passed") or tree.get("num_true")),
-        "detail": tree.get("detail") or tree.get("reason") or "",
-    }
-    lines = [line]
-    for child in tree.get("children") or tree.get("operands") or []:
+    evaluated = tree.get("evaluated", True)
+    detail = f"{tree.get('true', 0)} of {tree.get('candidates', 0)}" if evaluated else "not needed"
+    if tree.get("partitions"):
+        detail += ": " + ", ".join(str(k) for k in tree["partitions"])
+    lines = [
+        {
+            "depth": depth,
+            "indent": "\u2003" * depth,
+            "label": tree.get("condition", "condition"),
+            "true": bool(tree.get("true")),
+            "detail": detail,
+        }
+    ]
+    for child in tree.get("children") or []:
         lines.extend(_explain(child, depth + 1))
     return lines
 
