@@ -20,7 +20,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from control_plane.core.context import TenantContext, tenant_context
-from control_plane.core.errors import AssayError, InvalidInput
+from control_plane.core.errors import AssayError
 from control_plane.mcp_server.auth import current_caller
 from control_plane.tenancy.models import Deployment
 from control_plane.tenancy.permissions import authorize
@@ -249,18 +249,76 @@ def launch_materialization(
 
     with in_deployment(deployment, action=Action.LAUNCH_RUN) as ctx:
         code_location = get_code_location(deployment=ctx.deployment, name=location)
-        try:
-            run = services.launch_run(
-                ctx=ctx,
-                deployment=ctx.deployment,
-                location=code_location,
-                selection=selection,
-                partition_key=partition_key or "",
-                tags={"assay/launched_via": "mcp", **(tags or {})},
-            )
-        except InvalidInput as error:
-            raise ToolError(_error_text(error)) from None
+        run = services.launch_run(
+            ctx=ctx,
+            deployment=ctx.deployment,
+            location=code_location,
+            selection=selection,
+            partition_key=partition_key or "",
+            tags={"assay/launched_via": "mcp", **(tags or {})},
+        )
         return {"run": RunSerializer(run).data}
+
+
+def launch_backfill(
+    selection: Annotated[
+        str, Field(description="Asset selection to backfill.", min_length=1, max_length=2000)
+    ],
+    location: Annotated[
+        str | None, Field(description="Code location; default: wherever the assets are.")
+    ] = None,
+    deployment: Deployment_ = None,
+    partition_start: Annotated[str | None, Field(description="First partition key.")] = None,
+    partition_end: Annotated[str | None, Field(description="Last partition key.")] = None,
+    partition_keys: Annotated[
+        list[str] | None, Field(description="These partition keys.", max_length=10_000)
+    ] = None,
+    all_missing: Annotated[bool, Field(description="Every partition never materialized.")] = (
+        False
+    ),
+    confirm: Annotated[
+        bool, Field(description="False: only plan it and show the estimate. True: launch it.")
+    ] = False,
+) -> dict[str, Any]:
+    """Plan a backfill and show its estimate (runs and asset partitions it would
+    materialize); with ``confirm`` launch it (Launcher role; audited as ``backfill.launch``).
+    Give partition_start and partition_end, partition_keys, or all_missing."""
+    from django.utils import timezone
+
+    from control_plane.backfills import services
+    from control_plane.backfills.planning import BackfillRequest, plan_request
+    from control_plane.tenancy.permissions import is_allowed
+
+    if (partition_start is None) != (partition_end is None):
+        raise ToolError("give both partition_start and partition_end, or neither")
+    request = BackfillRequest(
+        selection=selection,
+        location_name=location or "",
+        partition_range=(partition_start, partition_end) if partition_start else None,
+        partition_keys=tuple(partition_keys) if partition_keys is not None else None,
+        all_missing=all_missing,
+    )
+    with in_deployment(deployment) as ctx:
+        stored = plan_request(deployment=ctx.deployment, request=request, now=timezone.now())
+        estimate = {
+            "runs": len(stored.state.runs),
+            "asset_partitions": stored.state.plan.num_partitions,
+            "code_locations": sorted(stored.locations()),
+        }
+        if not confirm:
+            return {
+                "launched": False,
+                "estimate": estimate,
+                "may_launch": is_allowed(ctx.principal, Action.LAUNCH_BACKFILL, ctx.deployment),
+            }
+        backfill = services.launch_backfill(
+            ctx=ctx, deployment=ctx.deployment, request=request, tags={"assay/launched_via": "mcp"}
+        )
+        return {
+            "launched": True,
+            "estimate": estimate,
+            "backfill": {"id": str(backfill.pk), "status": backfill.status},
+        }
 
 
 def list_incidents(
@@ -303,9 +361,10 @@ def build_server() -> MCPServer:
     )
     for tool in READ_TOOLS:
         server.add_tool(tool, annotations=READ_ONLY, structured_output=False)
-    server.add_tool(
-        launch_materialization,
-        annotations=ToolAnnotations(destructiveHint=False, idempotentHint=False),
-        structured_output=False,
-    )
+    for tool in (launch_materialization, launch_backfill):
+        server.add_tool(
+            tool,
+            annotations=ToolAnnotations(destructiveHint=False, idempotentHint=False),
+            structured_output=False,
+        )
     return server

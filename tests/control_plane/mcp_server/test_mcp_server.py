@@ -158,3 +158,44 @@ def test_tokens_are_required_and_tenants_stay_apart(server_url, acme, globex, sh
     )
     assert _json(found) == {"count": 0, "next_offset": None, "results": []}
     assert "not found" in _error(described)
+
+
+def test_a_backfill_is_estimated_first_and_launched_only_when_confirmed(server_url, acme, shop):
+    from control_plane.backfills.models import Backfill
+
+    args = {
+        "selection": "daily_orders",
+        "location": "shop",
+        "partition_start": "2024-01-01",
+        "partition_end": "2024-01-05",
+    }
+    _, viewer = acme.member_with_role(Role.VIEWER)
+    _, (estimated, refused) = run_session(
+        server_url,
+        viewer,
+        ("launch_backfill", args),
+        ("launch_backfill", {**args, "confirm": True}),
+    )
+    plan = _json(estimated)
+    assert plan["launched"] is False and plan["may_launch"] is False
+    assert plan["estimate"]["asset_partitions"] == 5 and plan["estimate"]["code_locations"] == [
+        "shop"
+    ]
+    assert "launch_backfill" in _error(refused)
+    with tenant_context(acme.ctx()):
+        assert not Backfill.objects.exists()
+
+    _, launcher = acme.member_with_role(Role.LAUNCHER)
+    _, (launched, half_range) = run_session(
+        server_url,
+        launcher,
+        ("launch_backfill", {**args, "confirm": True}),
+        ("launch_backfill", {"selection": "daily_orders", "partition_start": "2024-01-01"}),
+    )
+    body = _json(launched)
+    assert body["launched"] is True and body["estimate"] == plan["estimate"]
+    assert "partition_end" in _error(half_range)
+    with tenant_context(acme.ctx()):
+        backfill = Backfill.objects.get()
+        assert str(backfill.pk) == body["backfill"]["id"]
+        assert AuditEvent.objects.filter(action="backfill.launch").count() == 1
