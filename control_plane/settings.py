@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -100,11 +101,13 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
     *(["drf_spectacular_sidecar"] if _SIDECAR else []),
     "guardian",
+    "axes",
     "control_plane.core",
     "control_plane.tenancy",
     "control_plane.audit",
@@ -115,6 +118,8 @@ INSTALLED_APPS = [
     "control_plane.automation",
     "control_plane.backfills",
     "control_plane.api",
+    "control_plane.identity",
+    "control_plane.console",
 ]
 
 MIDDLEWARE = [
@@ -124,7 +129,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "control_plane.urls"
@@ -138,6 +146,8 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "control_plane.console.context_processors.console",
             ]
         },
     }
@@ -162,6 +172,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tenancy.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -266,6 +277,38 @@ ALERT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("ASSAY_ALERT_WEBHOOK_TIMEOU
 # Webhooks to private/loopback addresses reach the control plane's own network: refused in
 # production, allowed for a local install.
 ALERT_WEBHOOK_ALLOW_PRIVATE = _flag("ASSAY_ALERT_WEBHOOK_ALLOW_PRIVATE", default=LOCAL)
+
+# The console (control_plane/console) and its sign-in (control_plane/identity).
+LOGIN_URL = "identity:sign_in"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "identity:sign_in"
+SESSION_COOKIE_AGE = int(os.environ.get("ASSAY_SESSION_SECONDS", str(14 * 24 * 3600)))
+# Failed sign-ins (django-axes): after ASSAY_SIGN_IN_FAILURE_LIMIT failures in a row for one
+# email from one address, that pair is locked for ASSAY_SIGN_IN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = int(os.environ.get("ASSAY_SIGN_IN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("ASSAY_SIGN_IN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's field (USERNAME_FIELD is email)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "identity/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "control_plane.core.api.authentication.client_ip"
+AXES_VERBOSE = False
+# Content-Security-Policy on every page (django-csp): our own scripts and styles only, no
+# inline script. The API docs page (Redoc, with an inline bootstrap script) is left out.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/v1/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,371 @@
+"""Asset pages: the graph, the catalog, one asset, and launching a materialization.
+
+Views read through the catalog's queries and the deployment graph the daemon also uses;
+launches go through ``runs.services.launch_run`` and ``backfills.services.launch_backfill``,
+which authorize again (a forged POST is refused there too).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from assay.definitions.asset_key import AssetKey
+from assay.errors import InvalidSelection
+from assay.selection import select_keys
+from control_plane.backfills import services as backfill_services
+from control_plane.backfills.planning import BackfillRequest
+from control_plane.catalog.deployment_graph import deployment_graph
+from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
+from control_plane.catalog.models import AssetPartitionStatus, CheckEvaluation, Materialization
+from control_plane.catalog.queries import asset_with_lineage
+from control_plane.console.access import console_view
+from control_plane.console.asset_status import STATUSES, asset_rows
+from control_plane.console.graph_layout import MAX_NODES, layout
+from control_plane.core.context import TenantContext
+from control_plane.core.errors import AssayError, Forbidden, NotFound
+from control_plane.runs import services as run_services
+from control_plane.tenancy.permissions import is_allowed
+from control_plane.tenancy.queries import get_code_location
+from control_plane.tenancy.roles import Action
+
+CATALOG_PAGE = 50
+
+
+def _graph(ctx: TenantContext):
+    found = deployment_graph(deployment=ctx.deployment)
+    return found.graph if found is not None else None
+
+
+def _select(graph, text: str) -> set[str]:
+    return {k.to_user_string() for k in select_keys(graph, text)}
+
+
+@console_view()
+def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+    """Groups (code location / group) with their statuses, or the laid-out subgraph of a
+    selection or a focus; never the whole graph of a large deployment."""
+    graph = _graph(ctx)
+    rows = asset_rows(deployment=ctx.deployment)
+    selection = request.GET.get("select", "").strip()
+    focus = request.GET.get("focus", "").strip()
+    blast = request.GET.get("blast", "").strip()
+    up, down = _levels(request.GET.get("up")), _levels(request.GET.get("down"))
+    error = ""
+    shown: set[str] | None = None
+    if graph is not None:
+        try:
+            if focus:
+                shown = _select(graph, f"{up}+{focus}+{down}")
+            elif selection:
+                shown = _select(graph, selection)
+            elif len(rows) <= MAX_NODES:
+                shown = set(rows)
+        except InvalidSelection as exc:
+            error = str(exc)
+    blast_keys: set[str] = set()
+    if graph is not None and blast:
+        try:
+            blast_keys = _select(graph, f"{blast}+")
+        except InvalidSelection as exc:
+            error = str(exc)
+    groups = Counter()
+    group_status: dict[tuple[str, str], Counter] = {}
+    for row in rows.values():
+        where = (row.info["code_location"], row.info["group"] or "default")
+        groups[where] += 1
+        group_status.setdefault(where, Counter())[row.status] += 1
+    placed = None
+    too_many = 0
+    if shown is not None:
+        if len(shown) > MAX_NODES:
+            too_many = len(shown)
+        else:
+            parents = {k: graph.nodes[AssetKey.from_user_string(k)].parents for k in shown}
+            placed = layout(
+                shown, {k: [p.to_user_string() for p in ps] for k, ps in parents.items()}
+            )
+    return render(
+        request,
+        "console/asset_graph.html",
+        {
+            "rows": rows,
+            "placed": placed,
+            "too_many": too_many,
+            "error": error,
+            "selection": selection,
+            "focus": focus,
+            "up": up,
+            "down": down,
+            "blast": blast,
+            "blast_keys": blast_keys,
+            "blast_count": max(len(blast_keys) - 1, 0),
+            "groups": [
+                {
+                    "location": loc,
+                    "group": grp,
+                    "count": n,
+                    "statuses": [(s, group_status[(loc, grp)][s]) for s in STATUSES],
+                }
+                for (loc, grp), n in sorted(groups.items())
+            ],
+            "total": len(rows),
+            "max_nodes": MAX_NODES,
+        },
+    )
+
+
+def _levels(value: str | None) -> int:
+    try:
+        return max(0, min(int(value or 2), 10))
+    except ValueError:
+        return 2
+
+
+@console_view()
+def catalog(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+    """Assets filtered by key, group, owner, kind, tag, code location and status."""
+    graph = _graph(ctx)
+    rows = asset_rows(deployment=ctx.deployment)
+    q = request.GET
+    wanted = {name: q.get(name, "").strip() for name in ("key", "group", "owner", "kind", "tag")}
+    location, status = q.get("location", ""), q.get("status", "")
+    matched = []
+    for key in sorted(rows):
+        row = rows[key]
+        spec = graph.nodes[AssetKey.from_user_string(key)].spec if graph else None
+        if wanted["key"] and wanted["key"].lower() not in key.lower():
+            continue
+        if wanted["group"] and (row.info["group"] or "default") != wanted["group"]:
+            continue
+        if location and row.info["code_location"] != location:
+            continue
+        if status and row.status != status:
+            continue
+        if spec is not None:
+            if wanted["owner"] and wanted["owner"] not in spec.owners:
+                continue
+            if wanted["kind"] and wanted["kind"] not in spec.kinds:
+                continue
+            if wanted["tag"]:
+                tag_key, _, tag_value = wanted["tag"].partition("=")
+                if tag_key not in spec.tags or (tag_value and spec.tags[tag_key] != tag_value):
+                    continue
+        matched.append((row, spec))
+    page = Paginator(matched, CATALOG_PAGE).get_page(q.get("page"))
+    return render(
+        request,
+        "console/catalog.html",
+        {
+            "page": page,
+            "count": len(matched),
+            "filters": {**wanted, "location": location, "status": status},
+            "locations": sorted({r.info["code_location"] for r in rows.values()}),
+            "groups": sorted({r.info["group"] or "default" for r in rows.values()}),
+            "statuses": STATUSES,
+            "query": _without_page(request),
+        },
+    )
+
+
+def _without_page(request: HttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+@console_view()
+def asset_detail(request: HttpRequest, ctx: TenantContext, key: str) -> HttpResponse:
+    try:
+        info = asset_with_lineage(deployment=ctx.deployment, asset_key=key)
+    except NotFound:
+        raise Http404("asset not found") from None
+    graph = _graph(ctx)
+    node = graph.nodes.get(AssetKey.from_user_string(info["key"])) if graph else None
+    spec = node.spec if node else None
+    rows = asset_rows(deployment=ctx.deployment)
+    row = rows.get(info["key"])
+    materializations = list(
+        Materialization.objects.filter(deployment=ctx.deployment, asset_key=info["key"]).order_by(
+            "-timestamp"
+        )[:10]
+    )
+    checks = list(
+        CheckEvaluation.objects.filter(deployment=ctx.deployment, asset_key=info["key"]).order_by(
+            "-timestamp"
+        )[:20]
+    )
+    evaluation = _latest_evaluation(ctx, info["key"])
+    location = get_code_location(deployment=ctx.deployment, name=info["code_location"])
+    heatmap = _heatmap(ctx, info["key"], spec) if spec and spec.partitions_def else None
+    return render(
+        request,
+        "console/asset_detail.html",
+        {
+            "asset": info,
+            "row": row,
+            "spec": spec,
+            "materializations": materializations,
+            "check_history": checks,
+            "evaluation": evaluation,
+            "explanation_lines": _explain(evaluation.explanation) if evaluation else [],
+            "heatmap": heatmap,
+            "can_launch": is_allowed(ctx.principal, Action.LAUNCH_RUN, location),
+            "can_backfill": is_allowed(ctx.principal, Action.LAUNCH_BACKFILL, location),
+            "automation_condition": _condition_label(spec),
+        },
+    )
+
+
+def _condition_label(spec) -> str:
+    condition = getattr(spec, "automation_condition", None)
+    if condition is None:
+        return ""
+    return getattr(condition, "label", None) or getattr(condition, "name", None) or str(condition)
+
+
+def _latest_evaluation(ctx: TenantContext, key: str):
+    from control_plane.automation.models import AutomationEvaluation
+
+    return (
+        AutomationEvaluation.objects.filter(deployment=ctx.deployment, asset_key=key)
+        .order_by("-id")
+        .first()
+    )
+
+
+def _explain(tree: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """The explanation tree as indented lines: each condition, true or not, and why."""
+    if not isinstance(tree, dict):
+        return []
+    label = tree.get("label") or tree.get("name") or tree.get("type") or "condition"
+    line = {
+        "depth": depth,
+        "indent": "\u2003" * depth,
+        "label": label,
+        "true": bool(tree.get("true_count") or tree.get("passed") or tree.get("num_true")),
+        "detail": tree.get("detail") or tree.get("reason") or "",
+    }
+    lines = [line]
+    for child in tree.get("children") or tree.get("operands") or []:
+        lines.extend(_explain(child, depth + 1))
+    return lines
+
+
+HEATMAP_MAX = 400
+
+
+def _heatmap(ctx: TenantContext, key: str, spec) -> dict[str, Any]:
+    """The latest outcome per partition (the last ``HEATMAP_MAX`` keys): one query."""
+    keys = [
+        str(k)
+        for k in spec.partitions_def.get_partition_keys(
+            timezone.now(), DeploymentDynamicPartitions(ctx.deployment)
+        )
+    ]
+    total = len(keys)
+    keys = keys[-HEATMAP_MAX:]
+    outcome = dict(
+        AssetPartitionStatus.objects.filter(
+            deployment=ctx.deployment, asset_key=key, partition__in=keys
+        ).values_list("partition", "status")
+    )
+    cells = [{"key": k, "status": _cell(outcome.get(k))} for k in keys]
+    return {
+        "cells": cells,
+        "total": total,
+        "first": keys[0] if keys else "",
+        "last": keys[-1] if keys else "",
+    }
+
+
+def _cell(status: str | None) -> str:
+    if status == AssetPartitionStatus.Status.MATERIALIZED:
+        return "materialized"
+    if status == AssetPartitionStatus.Status.FAILED:
+        return "failed"
+    return "missing"
+
+
+@console_view()
+def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+    """GET: a preview of what a selection (and partition range) would run; POST: launch."""
+    data = request.POST if request.method == "POST" else request.GET
+    selection = data.get("selection", "").strip()
+    location_name = data.get("location", "").strip()
+    start, end = data.get("start", "").strip(), data.get("end", "").strip()
+    graph = _graph(ctx)
+    rows = asset_rows(deployment=ctx.deployment)
+    preview: list[str] = []
+    error = ""
+    if graph is not None and selection:
+        try:
+            preview = sorted(_select(graph, selection))
+        except InvalidSelection as exc:
+            error = str(exc)
+    locations = sorted({rows[k].info["code_location"] for k in preview if k in rows})
+    if not location_name and len(locations) == 1:
+        location_name = locations[0]
+    if request.method == "POST" and not error:
+        try:
+            location = get_code_location(deployment=ctx.deployment, name=location_name)
+            if start or end:
+                backfill = backfill_services.launch_backfill(
+                    ctx=ctx,
+                    deployment=ctx.deployment,
+                    request=BackfillRequest(
+                        selection=selection,
+                        location_name=location_name,
+                        partition_range=(start, end or start),
+                    ),
+                )
+                messages.success(request, f"Backfill {backfill.pk} launched.")
+                return redirect(
+                    "console:runs", org=ctx.organization.slug, deployment=ctx.deployment.name
+                )
+            run = run_services.launch_run(
+                ctx=ctx, deployment=ctx.deployment, location=location, selection=selection
+            )
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+        except AssayError as exc:
+            error = exc.message
+        else:
+            return redirect(
+                "console:run",
+                org=ctx.organization.slug,
+                deployment=ctx.deployment.name,
+                run_id=run.pk,
+            )
+    can_launch = any(
+        is_allowed(ctx.principal, Action.LAUNCH_RUN, loc) for loc in _locations(ctx, locations)
+    ) or (not locations and is_allowed(ctx.principal, Action.LAUNCH_RUN, ctx.deployment))
+    return render(
+        request,
+        "console/launch.html",
+        {
+            "selection": selection,
+            "location": location_name,
+            "locations": locations,
+            "start": start,
+            "end": end,
+            "preview": [rows[k] for k in preview if k in rows][:MAX_NODES],
+            "preview_count": len(preview),
+            "error": error,
+            "can_launch": can_launch,
+        },
+        status=400 if error and request.method == "POST" else 200,
+    )
+
+
+def _locations(ctx: TenantContext, names: list[str]):
+    from control_plane.tenancy.models import CodeLocation
+
+    return list(CodeLocation.objects.filter(deployment=ctx.deployment, name__in=names))

@@ -1,0 +1,10 @@
+"""The console's own nav entries (other apps register theirs in their AppConfig.ready())."""
+
+from control_plane.console import nav
+from control_plane.tenancy.roles import Action
+
+nav.register("Overview", "console:deployment", scope="deployment", order=10)
+nav.register("Asset graph", "console:graph", scope="deployment", order=20)
+nav.register("Catalog", "console:catalog", scope="deployment", order=30)
+nav.register("Runs", "console:runs", scope="deployment", order=40)
+nav.register("Launch", "console:launch", scope="deployment", action=Action.LAUNCH_RUN, order=50)

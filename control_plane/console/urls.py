@@ -1,0 +1,33 @@
+"""Console URLs. An app adds its pages with one include in ORGANIZATION or DEPLOYMENT below."""
+
+from django.urls import include, path
+
+from control_plane.console import asset_pages, run_pages, views
+
+app_name = "console"
+
+# Pages under /o/<org>/d/<deployment>/ (views decorated with console_view()).
+DEPLOYMENT = [
+    path("", views.deployment, name="deployment"),
+    path("graph/", asset_pages.asset_graph, name="graph"),
+    path("assets/", asset_pages.catalog, name="catalog"),
+    path("assets/<path:key>/", asset_pages.asset_detail, name="asset"),
+    path("launch/", asset_pages.launch, name="launch"),
+    path("runs/", run_pages.run_list, name="runs"),
+    path("runs/<str:run_id>/", run_pages.run_detail, name="run"),
+    path("runs/<str:run_id>/live/", run_pages.run_live, name="run_live"),
+    path("runs/<str:run_id>/terminate/", run_pages.run_terminate, name="run_terminate"),
+    path("runs/<str:run_id>/re-execute/", run_pages.run_reexecute, name="run_reexecute"),
+]
+
+# Pages under /o/<org>/ that are not about one deployment (settings, billing...).
+ORGANIZATION = [
+    path("", views.organization, name="organization"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("switch/", views.switch, name="switch"),
+    path("o/<slug:org>/d/<str:deployment>/", include(DEPLOYMENT)),
+    path("o/<slug:org>/", include(ORGANIZATION)),
+]
