@@ -153,8 +153,12 @@ def describe_asset(asset_key: AssetKey, deployment: Deployment_ = None) -> dict[
 
     with in_deployment(deployment) as ctx:
         described = queries.asset_with_lineage(deployment=ctx.deployment, asset_key=asset_key)
-        definition = AssetDefinition.objects.get(
-            deployment=ctx.deployment, asset_key=described["key"], snapshot__is_current=True
+        definition = (
+            AssetDefinition.objects.filter(
+                deployment=ctx.deployment, asset_key=described["key"], snapshot__is_current=True
+            )
+            .order_by("-snapshot_id")
+            .first()
         )
         return {
             **described,
