@@ -21,6 +21,7 @@ from assay.partitions.snapshot import partitions_def_from_snapshot
 from assay.snapshot import DefinitionsSnapshot
 from control_plane.alerts import incidents
 from control_plane.audit.services import record
+from control_plane.catalog import search
 from control_plane.catalog.asset_status import queue_status_changes, step_partition_subset
 from control_plane.catalog.errors import InvalidSnapshot
 from control_plane.catalog.models import (
@@ -134,10 +135,25 @@ def record_location_snapshot(
                         partitions=asset.partitions,
                         code_version=asset.code_version or "",
                         checks=checks.get(asset.key, []),
+                        description=asset.description or "",
+                        owners=list(asset.owners),
+                        tags=dict(asset.tags),
+                        kinds=list(asset.kinds),
+                        metadata=_small(asset.metadata),
+                        **search.search_fields(
+                            key=asset.key,
+                            description=asset.description or "",
+                            group=asset.group or "",
+                            owners=asset.owners,
+                            kinds=asset.kinds,
+                            tags=asset.tags,
+                            metadata=asset.metadata,
+                        ),
                     )
                     for asset in parsed.assets
                 ]
             )
+            search.index_snapshot(snapshot_pk=snapshot.pk)
         CodeLocation.objects.filter(pk=location.pk).update(updated_at=timezone.now())
     return snapshot
 
