@@ -7,5 +7,6 @@ urlpatterns = [
     path("healthz", health_views.healthz),
     path("readyz", health_views.readyz),
     path("", include("control_plane.identity.urls")),
+    path("", include("control_plane.sso.urls")),
     path("", include("control_plane.console.urls")),  # last: the console is at /
 ]
