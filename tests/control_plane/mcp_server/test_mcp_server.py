@@ -3,7 +3,6 @@ plane's WSGI app served by waitress (as ``serve`` does), on the test PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from typing import Any
@@ -20,6 +19,7 @@ from control_plane.tenancy import queries
 from control_plane.tenancy.roles import Role
 from control_plane.testing.postgres import free_port
 from tests.control_plane.factories import load_location
+from tests.control_plane.mcp_server.loop import run_coroutine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +57,7 @@ async def _session(url: str, token: str, calls: list[tuple[str, dict[str, Any]]]
 
 
 def run_session(url: str, token: str, *calls: tuple[str, dict[str, Any]]):
-    return asyncio.run(_session(url, token, list(calls)))
+    return run_coroutine(lambda: _session(url, token, list(calls)))
 
 
 def _json(result) -> Any:
