@@ -1,12 +1,17 @@
-"""The `assay` command line: one module per command, each exposing `register(subparsers)`."""
+"""The `assay` command line: one module per command, each exposing `register(subparsers)`.
+
+Commands from outside the SDK (the product's `assay dev`, in `launcher/`) register through
+the `assay.commands` entry point group, so the SDK never imports them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 
-from assay.cli import automation, backfill, check, dev, materialize
+from assay.cli import automation, backfill, check, materialize
 from assay.cli import list as list_command
 
 # Append a command module's `register` here to add a command. (Importing the `list`
@@ -15,10 +20,10 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     materialize.register,
     list_command.register,
     check.register,
-    dev.register,
     automation.register,
     backfill.register,
 ]
+PLUGIN_GROUP = "assay.commands"  # entry points: `name = "package.module:register"`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in COMMANDS:
         register(subparsers)
+    for plugin in sorted(entry_points(group=PLUGIN_GROUP), key=lambda entry: entry.name):
+        plugin.load()(subparsers)
     return parser
 
 

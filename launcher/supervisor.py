@@ -1,17 +1,20 @@
 """The child processes of `assay dev`: start each with its own log, watch them, stop them in order.
 
-Every child runs in its own process group, so Ctrl-C in the terminal reaches only `assay dev`,
-which then stops the children one at a time, last started first (the agent before the
-endpoints it flushes to), instead of the terminal signalling all of them at once.
+Every child runs in its own process group, so Ctrl-C in the terminal (or a closed terminal's
+SIGHUP) reaches only `assay dev`, which then stops the children one at a time, last started
+first (the agent before the endpoints it flushes to): SIGTERM to the child, and SIGKILL to its
+whole group after a grace. On Linux each child is also told to get SIGTERM should
+`assay dev` itself die without stopping it (killed with SIGKILL), so none outlives it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -33,8 +36,6 @@ class Child:
     process: subprocess.Popen[str]
     log_path: Path
     stop_timeout: float
-    ready_when: str | None = None
-    ready: threading.Event = field(default_factory=threading.Event)
     _tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     _reader: threading.Thread | None = None
 
@@ -81,6 +82,7 @@ class Supervisor:
         self.env = dict(env)
         self.echo = echo
         self.children: list[Child] = []
+        self.stopped = False
         log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(
@@ -91,12 +93,8 @@ class Supervisor:
         *,
         stop_timeout: float = 15.0,
         extra_env: Mapping[str, str] | None = None,
-        ready_when: str | None = None,
     ) -> Child:
-        """Start `argv` in a new process group; its log file is rewritten on every start.
-
-        `child.ready` is set once it prints a line containing `ready_when`.
-        """
+        """Start `argv` in a new process group; its log file is rewritten on every start."""
         log_path = self.log_dir / f"{name}.log"
         process = subprocess.Popen(
             list(argv),
@@ -107,8 +105,9 @@ class Supervisor:
             text=True,
             errors="replace",
             process_group=0,
+            preexec_fn=_terminate_with_parent,
         )
-        child = Child(name, description, process, log_path, stop_timeout, ready_when)
+        child = Child(name, description, process, log_path, stop_timeout)
         self.children.append(child)
         child._reader = threading.Thread(
             target=self._copy_output, args=(child,), name=f"dev-{name}-log", daemon=True
@@ -123,25 +122,10 @@ class Supervisor:
                 log.write(line)
                 log.flush()
                 child._tail.append(line)
-                if child.ready_when is not None and child.ready_when in line:
-                    child.ready.set()
                 if self.echo is not None:
-                    self.echo(child.name, line.rstrip("\n"))
-
-    def wait_until_listening(self, child: Child, host: str, port: int, timeout: float) -> None:
-        """Return once `host:port` accepts connections; `ChildFailed` if the child exits."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.check()
-            try:
-                with socket.create_connection((host, port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise ChildFailed(
-                        child, f"did not listen on {host}:{port} within {timeout:.0f} s"
-                    ) from None
-                time.sleep(0.05)
+                    # A closed terminal must not stop the copying: the child would block.
+                    with contextlib.suppress(OSError):
+                        self.echo(child.name, line.rstrip("\n"))
 
     def check(self) -> None:
         """`ChildFailed` for the first child that is no longer running."""
@@ -159,7 +143,11 @@ class Supervisor:
         """Stop every child, last started first: SIGTERM, then SIGKILL after its timeout.
 
         An interrupt while stopping (a second Ctrl-C) kills what is left at once and re-raises.
+        Once stopped, stopping again does nothing (no signal to a process group since reused).
         """
+        if self.stopped:
+            return
+        self.stopped = True
         try:
             for child in reversed(self.children):
                 if child.is_running() and on_stop is not None:
@@ -176,6 +164,8 @@ class Supervisor:
 
 
 def _terminate(child: Child) -> None:
+    """SIGTERM to the child (it stops its own workers: the agent lets runs finish), then
+    SIGKILL to whatever is left of its process group after its grace."""
     if child.is_running():
         child.process.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -189,3 +179,15 @@ def _kill_group(child: Child) -> None:
         os.killpg(child.process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         child.process.wait(timeout=KILL_WAIT_S)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# Looked up here, in the parent: the child between fork and exec (with the parent's threads
+# gone mid-flight) makes one system call and loads nothing.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM when `assay dev` dies (Linux; elsewhere a no-op)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

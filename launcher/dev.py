@@ -2,13 +2,15 @@
 
 On an embedded SQLite file under --home it starts the control plane's web API, its agent gRPC
 endpoint and its run daemon, then one `assay-agent` serving the code location in the `dev`
-organization's `prod` deployment. All of them are child processes, never imported: the SDK
-stays free of Django and gRPC servers, and what runs here is what runs in production.
+organization's `prod` deployment. All of them are child processes, never imported, so what
+runs here is what runs in production. This is the product's launcher, not the SDK: the `assay`
+command finds it through the `assay.commands` entry point (launcher/cli.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -17,61 +19,28 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from assay.cli._common import handle_user_errors, stderr, stdout
-from assay.cli.dev_credentials import DevCredentials, request
-from assay.cli.dev_stack import Child, ChildFailed, Supervisor
+from assay.cli._common import stderr, stdout
 from assay.errors import AssayError
 from assay.loading import load_definitions
 from assay.snapshot import build_snapshot
+from launcher import readiness
+from launcher.cli import DEV_DEPLOYMENT, DEV_ORG, EXAMPLE_FILE, GRPC_HOST
+from launcher.credentials import DevCredentials
+from launcher.supervisor import ChildFailed, Supervisor
 
-EXAMPLE_FILE = Path("examples/analytics/definitions.py")
-DEV_ORG = "dev"
-DEV_DEPLOYMENT = "prod"
 DEV_EMAIL = "dev@localhost"
-GRPC_HOST = "127.0.0.1"  # plaintext gRPC is allowed on loopback only
 STARTUP_TIMEOUT_S = 60.0
 AGENT_STOP_TIMEOUT_S = 60.0  # the agent lets running runs finish (30 s) and flushes (10 s)
 FAILED = 1
-# What the agent logs once the control plane has welcomed its stream (agent/session.py).
-AGENT_CONNECTED = "connected to the control plane"
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "dev",
-        help="run the control plane and an agent locally with a code location (embedded SQLite)",
-        description=(
-            "Start, on an embedded SQLite database under --home, the control plane (web API, "
-            "agent gRPC endpoint, run daemon) and one agent serving the code location in the "
-            f"'{DEV_ORG}' organization's '{DEV_DEPLOYMENT}' deployment; print the API URL, an "
-            "admin token and a command that launches a run. Ctrl-C stops everything."
-        ),
-    )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("-m", "--module", help="import the code location from this module")
-    where.add_argument(
-        "-f", "--file", help=f"load the code location from this file (default: {EXAMPLE_FILE})"
-    )
-    parser.add_argument("--location-name", help="code location name (default: from the path)")
-    parser.add_argument("--host", default="127.0.0.1", help="address of the web API")
-    parser.add_argument("--port", type=int, default=3000, help="web API port (default 3000)")
-    parser.add_argument(
-        "--grpc-port", type=int, default=3001, help="agent gRPC port on 127.0.0.1 (default 3001)"
-    )
-    parser.add_argument("--home", default=".assay", help="state directory (default ./.assay)")
-    parser.add_argument(
-        "--verbose", action="store_true", help="also print every process's log here"
-    )
-    parser.set_defaults(handler=handle_user_errors(run))
 
 
 @dataclass(frozen=True)
@@ -103,6 +72,10 @@ class DevPlan:
     def grpc_address(self) -> str:
         return f"{GRPC_HOST}:{self.grpc_port}"
 
+    @property
+    def location_api(self) -> str:
+        return f"{self.deployment_api}/code-locations/{self.location}"
+
 
 def run(args: argparse.Namespace) -> int:
     plan = _plan(args)
@@ -128,23 +101,25 @@ def run(args: argparse.Namespace) -> int:
     supervisor = Supervisor(
         log_dir=plan.home / "logs", env=env, echo=_echo_to(out) if args.verbose else None
     )
+    # Every way out stops every child, first of all: after a closed terminal even printing
+    # "stopping" fails, and that must not leave the children running.
     try:
         admin_token, config = _start(supervisor, plan, env, agent_executable)
         link = _control_plane("sign_in_link", "--email", DEV_EMAIL, env=env).strip()
         _print_banner(out, plan, token=admin_token, config=config, verbose=args.verbose, link=link)
         supervisor.watch()
     except KeyboardInterrupt:
-        out.print("\nstopping (Ctrl-C again to stop at once) ...")
+        _say(out, "\nstopping (Ctrl-C again to stop at once) ...")
         _stop(supervisor, out)
-        out.print("stopped")
+        _say(out, "stopped")
         return 0
     except ChildFailed as failure:
-        _report_failure(failure)
+        with contextlib.suppress(OSError):
+            _report_failure(failure)
         _stop(supervisor, out)
         return FAILED
-    except BaseException:
-        _stop(supervisor, out)
-        raise
+    finally:
+        _stop(supervisor, out)  # a no-op once stopped; covers any other exception
 
 
 def _plan(args: argparse.Namespace) -> DevPlan:
@@ -197,22 +172,46 @@ def _start(
     credentials = DevCredentials(plan.home / "dev_tokens.json")
     if credentials.admin_token is None:  # a first start: bootstrap while the servers boot
         credentials.admin_token = _bootstrap(env)
-    supervisor.wait_until_listening(web, plan.host, plan.port, STARTUP_TIMEOUT_S)
-    supervisor.wait_until_listening(grpc, GRPC_HOST, plan.grpc_port, STARTUP_TIMEOUT_S)
+    readiness.wait_until(
+        readiness.web_ready(plan.base_url),
+        supervisor=supervisor,
+        child=web,
+        what=f"answer {plan.base_url}/readyz",
+        timeout=STARTUP_TIMEOUT_S,
+    )
+    readiness.wait_until(
+        readiness.grpc_ready(plan.grpc_address),
+        supervisor=supervisor,
+        child=grpc,
+        what=f"accept gRPC on {plan.grpc_address}",
+        timeout=STARTUP_TIMEOUT_S,
+    )
     admin_token, agent_token = credentials.ensure_valid(
         org_api=plan.org_api, deployment=DEV_DEPLOYMENT, bootstrap=lambda: _bootstrap(env)
     )
 
     config = _write_agent_config(plan)
+    agent_started = datetime.now(UTC)
     agent = supervisor.start(
         "agent",
         "the agent",
         [agent_executable, "run", "--config", str(config)],
         stop_timeout=AGENT_STOP_TIMEOUT_S,
         extra_env={"ASSAY_AGENT_TOKEN": agent_token},
-        ready_when=AGENT_CONNECTED,
     )
-    _wait_until_served(supervisor, agent, plan, admin_token)
+    readiness.wait_until(
+        readiness.location_served(
+            location_api=plan.location_api,
+            assets_api=f"{plan.deployment_api}/assets/?location={plan.location}",
+            token=admin_token,
+            asset_keys=plan.asset_keys,
+            since=agent_started,
+        ),
+        supervisor=supervisor,
+        child=agent,
+        what=f"connect and serve code location {plan.location!r}",
+        timeout=STARTUP_TIMEOUT_S,
+    )
     return admin_token, config
 
 
@@ -230,7 +229,13 @@ def _echo_to(out: Console) -> Callable[[str, str], None]:
 
 
 def _stop(supervisor: Supervisor, out: Console) -> None:
-    supervisor.stop(on_stop=lambda child: out.print(f"  stopping {child.description}"))
+    supervisor.stop(on_stop=lambda child: _say(out, f"  stopping {child.description}"))
+
+
+def _say(out: Console, text: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): stopping goes on either way."""
+    with contextlib.suppress(OSError):
+        out.print(text)
 
 
 def _location_name(*, module: str | None, file: str | None) -> str:
@@ -311,26 +316,6 @@ def _write_agent_config(plan: DevPlan) -> Path:
         + yaml.safe_dump(config, sort_keys=False)
     )
     return path
-
-
-def _wait_until_served(supervisor: Supervisor, agent: Child, plan: DevPlan, token: str) -> None:
-    """Until the agent is connected and the catalog lists the location's assets (on a first
-    start they arrive with the agent's snapshot; on a restart they are there already)."""
-    url = f"{plan.deployment_api}/assets/?location={plan.location}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        supervisor.check()
-        if agent.ready.is_set():
-            listed = {asset["key"] for asset in request("GET", url, token)["results"]}
-            if listed >= plan.asset_keys:
-                return
-        if time.monotonic() > deadline:
-            raise ChildFailed(
-                agent,
-                f"did not connect and serve code location {plan.location!r} "
-                f"within {STARTUP_TIMEOUT_S:.0f} s",
-            )
-        time.sleep(0.1)
 
 
 def _print_banner(
