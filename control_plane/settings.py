@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "control_plane.alerts",
     "control_plane.automation",
     "control_plane.backfills",
+    "control_plane.daemon",
     "control_plane.sso",
     "control_plane.api",
     "control_plane.identity",

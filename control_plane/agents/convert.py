@@ -17,9 +17,8 @@ from django.core.validators import RegexValidator
 
 from assay.api.v1 import agent_pb2 as pb
 from control_plane.agents.errors import InvalidAgentMessage, UnsupportedProtocol
-from control_plane.automation.models import MAX_RUN_KEY
 from control_plane.runs.ingest import IncomingEvent, IncomingStatusChange
-from control_plane.runs.models import Run, RunStatus
+from control_plane.runs.models import MAX_RUN_KEY, Run, RunStatus
 from control_plane.tenancy.validation import LOCATION_RULE, SLUG_RULE
 
 if TYPE_CHECKING:

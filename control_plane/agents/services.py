@@ -9,6 +9,7 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
+from control_plane.agents import alert_triggers
 from control_plane.agents.audit_actions import CODE_LOCATION_RELOAD
 from control_plane.agents.convert import Hello, TickAnswer
 from control_plane.agents.errors import (
@@ -17,7 +18,6 @@ from control_plane.agents.errors import (
     NoAgentAvailable,
 )
 from control_plane.agents.models import AgentSession, ReloadRequest, TickRequest
-from control_plane.alerts import incidents
 from control_plane.audit.services import record
 from control_plane.catalog.dynamic_partitions import dynamic_keys_for_snapshot
 from control_plane.core import wakeups
@@ -93,7 +93,7 @@ def open_session(*, ctx: TenantContext, hello: Hello) -> AgentSession:
         deployment_ids=[d.pk for d in deployments],
         code_locations=hello.code_locations,
     )
-    incidents.agent_connected(session=session)  # "agent offline" resolves once it is back
+    alert_triggers.agent_connected(session=session)  # "agent offline" resolves once it is back
     wakeups.wake_dequeuer()  # queued runs may have been waiting for an agent
     return session
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from control_plane.core.scoping import TenantManager
+from control_plane.runs.models import MAX_RUN_KEY  # its home; imported from here too
 from control_plane.tenancy.models import Deployment, Organization
 
 
@@ -121,11 +122,6 @@ class DaemonTick(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds() * 1000
-
-
-# The longest run key a tick may carry: agents' answers are checked against it (in bytes,
-# so a key that passes always fits the column).
-MAX_RUN_KEY = 1000
 
 
 class InstigatorRunKey(models.Model):

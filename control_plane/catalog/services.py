@@ -19,7 +19,6 @@ from assay.execution.events import EventType
 from assay.execution.status_effect import StatusEffect, status_effect
 from assay.partitions.snapshot import partitions_def_from_snapshot
 from assay.snapshot import DefinitionsSnapshot
-from control_plane.alerts import incidents
 from control_plane.audit.services import record
 from control_plane.catalog import search
 from control_plane.catalog.asset_status import queue_status_changes, step_partition_subset
@@ -206,8 +205,11 @@ def _partitions_of_steps(
 
 def project_events(
     *, ctx: TenantContext, events: Iterable[ProjectableEvent], deployment_of: Mapping[Any, int]
-) -> None:
-    """Update the catalog projections for newly ingested events (caller's transaction)."""
+) -> list[CheckEvaluation]:
+    """Update the catalog projections for newly ingested events (caller's transaction).
+
+    Returns the check evaluations it recorded, for the caller's alert triggers.
+    """
     events = list(events)
     org = ctx.organization
     materializations: list[Materialization] = []
@@ -297,9 +299,8 @@ def project_events(
         unique=["deployment", "asset_key", "check_name"],
         update=["passed", "severity", "run_id", "event_id", "timestamp"],
     )
-    if evaluations:  # failing checks open incidents, recovered ones resolve theirs
-        incidents.checks_evaluated(evaluations=evaluations)
     queue_status_changes(organization_id=org.pk, events=events, deployment_of=deployment_of)
+    return evaluations
 
 
 def _save_all(

@@ -22,7 +22,7 @@ from django.utils import timezone
 from control_plane.catalog.services import project_events
 from control_plane.core import bulk
 from control_plane.core.context import TenantContext
-from control_plane.runs import services
+from control_plane.runs import alert_triggers, services
 from control_plane.runs.models import EventLogEntry, IngestCursor, Run, RunStatus
 
 STATUS_CHANGE = "run_status_change"
@@ -290,11 +290,13 @@ def ingest_events(
                         Rejection(event.sequence, "unknown_run", f"no run {event.run_id!r} here")
                     )
             entries = _insert_new(ctx, agent_id, accepted, runs)
-            project_events(
+            evaluations = project_events(
                 ctx=ctx,
                 events=[e for e in entries if e.asset_key],
                 deployment_of={run.id: run.deployment_id for run in runs.values()},
             )
+            if evaluations:  # failing checks open incidents, recovered ones resolve theirs
+                alert_triggers.checks_evaluated(evaluations=evaluations)
             result.inserted = len(entries)
         _advance(cursor, [e.sequence for e in events])
         result.acked_sequence = cursor.acked_sequence

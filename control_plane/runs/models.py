@@ -24,6 +24,10 @@ class RunStatus(models.TextChoices):
 # The longest selection the daemon (automation, backfills) writes into one run: well
 # inside a gRPC message (LaunchRun.asset_selection) of the default 4 MiB.
 MAX_DAEMON_SELECTION = 1_000_000
+# The longest run key a tick may carry: agents' answers are checked against it (in bytes,
+# so a key that passes always fits the column). Here, below both automation (which stores
+# it) and agents (which check it), so that neither imports the other's models for it.
+MAX_RUN_KEY = 1000
 
 TERMINAL_STATUSES = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.CANCELED})
 IN_PROGRESS_STATUSES = frozenset({RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING})

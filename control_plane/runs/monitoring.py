@@ -5,7 +5,7 @@ Its in-progress runs then fail with reason "agent lost" (a ``max_retries`` tag q
 attempt) -- unless the agent came back first: its new session's heartbeats list the runs it
 is still executing, which moves them to the new session (``agents.services``). A run assigned
 to a lost session but never sent to it goes back to the queue instead. An agent none of
-whose sessions beats any more opens an ``agent_offline`` incident (``alerts.incidents``).
+whose sessions beats any more opens an ``agent_offline`` incident (``agents.alert_triggers``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from control_plane.agents import alert_triggers
 from control_plane.agents.models import AgentSession
-from control_plane.alerts import incidents
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.runs import services
 from control_plane.runs.models import IN_PROGRESS_STATUSES, Run, RunStatus
@@ -78,6 +78,6 @@ def monitor_runs(*, now: datetime | None = None) -> MonitorReport:
                 else:
                     services.fail_run(run=run, reason=AGENT_LOST)
                     report.runs_failed += 1
-    watch = incidents.watch_agents(now=now, cutoff=cutoff)
+    watch = alert_triggers.watch_agents(now=now, cutoff=cutoff)
     report.agents_offline, report.agents_back = watch.opened, watch.resolved
     return report

@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from assay.errors import InvalidSelection
-from control_plane.alerts import incidents
 from control_plane.audit.services import record
 from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
@@ -19,6 +18,7 @@ from control_plane.catalog.models import AssetDefinition
 from control_plane.catalog.partition_status import PartitionKeys
 from control_plane.core import wakeups
 from control_plane.core.context import TenantContext
+from control_plane.runs import alert_triggers
 from control_plane.runs.audit_actions import RUN_LAUNCH, RUN_TERMINATE
 from control_plane.runs.errors import InvalidRunRequest, RunAlreadyFinished
 from control_plane.runs.models import IN_PROGRESS_STATUSES, TERMINAL_STATUSES, Run, RunStatus
@@ -240,9 +240,9 @@ def apply_status(*, run: Run, status: RunStatus, reason: str, at: datetime) -> b
     run.save()
     # Alerts are rows written in this transaction; a queued retry is not yet a failure.
     if status == RunStatus.FAILURE and retry_if_allowed(run=run) is None:
-        incidents.run_failed(run=run)
+        alert_triggers.run_failed(run=run)
     elif status == RunStatus.SUCCESS:
-        incidents.run_succeeded(run=run)
+        alert_triggers.run_succeeded(run=run)
     return True
 
 
