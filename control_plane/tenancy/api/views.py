@@ -17,6 +17,20 @@ from control_plane.tenancy.roles import Action, Role
 
 
 class _Base(OrganizationScopedView):
+    """A view in one organization. ``read_action`` is what a GET needs, on ``read_target()``
+    (the organization unless the view names another), declared once per view and checked
+    before the handler runs. ``None``: the handler lists only what the caller may see."""
+
+    read_action: Action | None = None
+
+    def read_target(self) -> object:
+        return self.ctx.organization
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # the tenant context and URL objects
+        if self.read_action is not None and request.method in ("GET", "HEAD"):
+            authorize(self.principal, self.read_action, self.read_target())
+
     def paginated(self, queryset, serializer_class) -> Response:
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
@@ -41,6 +55,7 @@ class OrganizationListView(GenericAPIView):
 
 class OrganizationDetailView(_Base):
     serializer_class = s.OrganizationSerializer
+    read_action = None  # every member sees their organization (resolving it checked that)
 
     def get(self, request, org):
         return Response(s.OrganizationSerializer(self.ctx.organization).data)
@@ -55,6 +70,7 @@ class OrganizationDetailView(_Base):
 class DeploymentListView(_Base):
     serializer_class = s.DeploymentSerializer
     pagination_class = IdCursorPagination
+    read_action = None  # lists only the deployments the caller may view
 
     @extend_schema(responses=s.DeploymentSerializer(many=True))
     def get(self, request, org):
@@ -76,9 +92,12 @@ class _DeploymentBase(_Base, DeploymentScopedView):
 
 class DeploymentDetailView(_DeploymentBase):
     serializer_class = s.DeploymentSerializer
+    read_action = Action.VIEW
+
+    def read_target(self) -> object:
+        return self.deployment
 
     def get(self, request, org, deployment):
-        authorize(self.principal, Action.VIEW, self.deployment)
         return Response(s.DeploymentSerializer(self.deployment).data)
 
     @extend_schema(request=s.DeploymentUpdateSerializer)
@@ -95,6 +114,7 @@ class DeploymentDetailView(_DeploymentBase):
 class CodeLocationListView(_DeploymentBase):
     serializer_class = s.CodeLocationSerializer
     pagination_class = IdCursorPagination
+    read_action = None  # lists only the code locations the caller may view
 
     @extend_schema(responses=s.CodeLocationSerializer(many=True))
     def get(self, request, org, deployment):
@@ -112,12 +132,15 @@ class CodeLocationListView(_DeploymentBase):
 
 class CodeLocationDetailView(_DeploymentBase):
     serializer_class = s.CodeLocationSerializer
+    read_action = Action.VIEW
+
+    def read_target(self) -> object:
+        return self.location
 
     def resolve_in_deployment(self, *, location, **kwargs):
         self.location = queries.get_code_location(deployment=self.deployment, name=location)
 
     def get(self, request, org, deployment, location):
-        authorize(self.principal, Action.VIEW, self.location)
         return Response(s.CodeLocationSerializer(self.location).data)
 
     @extend_schema(request=s.CodeLocationUpdateSerializer)
@@ -134,10 +157,10 @@ class CodeLocationDetailView(_DeploymentBase):
 class MemberListView(_Base):
     serializer_class = s.MemberSerializer
     pagination_class = IdCursorPagination
+    read_action = Action.VIEW
 
     @extend_schema(responses=s.MemberSerializer(many=True))
     def get(self, request, org):
-        authorize(self.principal, Action.VIEW, self.ctx.organization)
         return self.paginated(queries.members(), s.MemberSerializer)
 
     @extend_schema(request=s.MemberCreateSerializer, responses={201: s.InvitationSerializer})
@@ -153,12 +176,12 @@ class MemberListView(_Base):
 
 class MemberDetailView(_Base):
     serializer_class = s.MemberSerializer
+    read_action = Action.VIEW
 
     def resolve(self, *, member_id, **kwargs):
         self.membership = queries.get_membership(membership_id=member_id)
 
     def get(self, request, org, member_id):
-        authorize(self.principal, Action.VIEW, self.ctx.organization)
         return Response(s.MemberSerializer(self.membership).data)
 
     def delete(self, request, org, member_id):
@@ -169,10 +192,10 @@ class MemberDetailView(_Base):
 class TeamListView(_Base):
     serializer_class = s.TeamSerializer
     pagination_class = IdCursorPagination
+    read_action = Action.VIEW
 
     @extend_schema(responses=s.TeamSerializer(many=True))
     def get(self, request, org):
-        authorize(self.principal, Action.VIEW, self.ctx.organization)
         return self.paginated(queries.teams(), s.TeamSerializer)
 
     @extend_schema(request=s.TeamWriteSerializer)
@@ -189,9 +212,9 @@ class _TeamBase(_Base):
 
 class TeamDetailView(_TeamBase):
     serializer_class = s.TeamSerializer
+    read_action = Action.VIEW
 
     def get(self, request, org, team_id):
-        authorize(self.principal, Action.VIEW, self.ctx.organization)
         return Response(s.TeamSerializer(self.team).data)
 
     @extend_schema(request=s.TeamWriteSerializer)
@@ -208,10 +231,10 @@ class TeamDetailView(_TeamBase):
 class TeamMemberListView(_TeamBase):
     serializer_class = s.MemberSerializer
     pagination_class = IdCursorPagination
+    read_action = Action.VIEW
 
     @extend_schema(responses=s.MemberSerializer(many=True))
     def get(self, request, org, team_id):
-        authorize(self.principal, Action.VIEW, self.ctx.organization)
         members = queries.members().filter(user__groups=self.team.group)
         return self.paginated(members, s.MemberSerializer)
 
@@ -238,10 +261,10 @@ class TeamMemberDetailView(_TeamBase):
 class GrantListView(_Base):
     serializer_class = s.GrantSerializer
     pagination_class = IdCursorPagination
+    read_action = Action.VIEW
 
     @extend_schema(responses=s.GrantSerializer(many=True))
     def get(self, request, org):
-        authorize(self.principal, Action.VIEW, self.ctx.organization)
         return self.paginated(queries.grants(), s.GrantSerializer)
 
     @extend_schema(request=s.GrantCreateSerializer)
@@ -269,12 +292,12 @@ class GrantListView(_Base):
 
 class GrantDetailView(_Base):
     serializer_class = s.GrantSerializer
+    read_action = Action.VIEW
 
     def resolve(self, *, grant_id, **kwargs):
         self.grant = queries.get_grant(grant_id=grant_id)
 
     def get(self, request, org, grant_id):
-        authorize(self.principal, Action.VIEW, self.ctx.organization)
         return Response(s.GrantSerializer(self.grant).data)
 
     @extend_schema(request=s.GrantUpdateSerializer)
@@ -293,6 +316,7 @@ class GrantDetailView(_Base):
 class TokenListView(_Base):
     serializer_class = s.TokenSerializer
     pagination_class = IdCursorPagination
+    read_action = None  # lists only the tokens the caller may see
 
     @extend_schema(responses=s.TokenSerializer(many=True))
     def get(self, request, org):
@@ -330,6 +354,7 @@ class TokenListView(_Base):
 
 class TokenDetailView(_Base):
     serializer_class = s.TokenSerializer
+    read_action = None  # resolves only among the tokens the caller may see
 
     def resolve(self, *, token_id, **kwargs):
         visible = queries.tokens_visible_to(self.principal, self.ctx.organization)
