@@ -26,10 +26,9 @@ from control_plane.catalog.deployment_graph import deployment_graph
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.freshness import judge_freshness
 from control_plane.catalog.models import AssetPartitionStatus, CheckEvaluation, Materialization
-from control_plane.console.access import console_view
+from control_plane.console.access import ConsoleContext, console_view
 from control_plane.console.asset_status import STATUSES, asset_rows, statuses
 from control_plane.console.graph_layout import MAX_NODES, layout
-from control_plane.core.context import TenantContext
 from control_plane.core.errors import AssayError, Forbidden
 from control_plane.runs import services as run_services
 from control_plane.tenancy.permissions import is_allowed
@@ -39,29 +38,31 @@ from control_plane.tenancy.roles import Action
 CATALOG_PAGE = 50
 
 
-def _graph(ctx: TenantContext):
+def _graph(ctx: ConsoleContext):
     found = deployment_graph(deployment=ctx.deployment)
     return found.graph if found is not None else None
 
 
-def _places(ctx: TenantContext) -> dict[str, tuple[str, str]]:
-    """Each current asset's (code location, group), from the cached deployment graph."""
+def _places(ctx: ConsoleContext) -> dict[str, tuple[str, str]]:
+    """Each current asset's (code location, group), from the cached deployment graph; only
+    the assets of the code locations the principal may read."""
     found = deployment_graph(deployment=ctx.deployment)
     if found is None:
         return {}
     return {
-        key.to_user_string(): (found.location_of.get(key, ""), node.spec.group_name or "default")
+        key.to_user_string(): (found.location_of[key], node.spec.group_name or "default")
         for key, node in found.graph.nodes.items()
-        if key in found.location_of
+        if key in found.location_of and ctx.reads_location(found.location_of[key])
     }
 
 
-def _select(graph, text: str) -> set[str]:
-    return {k.to_user_string() for k in select_keys(graph, text)}
+def _select(graph, text: str, places: dict[str, tuple[str, str]]) -> set[str]:
+    """The keys ``text`` selects, among the readable ones (``places``)."""
+    return {k.to_user_string() for k in select_keys(graph, text)} & places.keys()
 
 
 @console_view()
-def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def asset_graph(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """Groups (code location / group) with their statuses, or the laid-out subgraph of a
     selection or a focus; never the whole graph of a large deployment."""
     graph = _graph(ctx)
@@ -76,9 +77,9 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     if graph is not None:
         try:
             if focus:
-                shown = _select(graph, f"{up}+{focus}+{down}")
+                shown = _select(graph, f"{up}+{focus}+{down}", places)
             elif selection:
-                shown = _select(graph, selection)
+                shown = _select(graph, selection, places)
             elif len(places) <= MAX_NODES:
                 shown = set(places)
         except InvalidSelection as exc:
@@ -86,7 +87,7 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     blast_keys: set[str] = set()
     if graph is not None and blast:
         try:
-            blast_keys = _select(graph, f"{blast}+")
+            blast_keys = _select(graph, f"{blast}+", places)
         except InvalidSelection as exc:
             error = str(exc)
     groups = Counter()
@@ -104,7 +105,11 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             rows = asset_rows(deployment=ctx.deployment, keys=shown)
             parents = {k: graph.nodes[AssetKey.from_user_string(k)].parents for k in shown}
             placed = layout(
-                shown, {k: [p.to_user_string() for p in ps] for k, ps in parents.items()}
+                shown,
+                {
+                    k: [p.to_user_string() for p in ps if p.to_user_string() in places]
+                    for k, ps in parents.items()
+                },
             )
     return render(
         request,
@@ -144,7 +149,7 @@ def _levels(value: str | None) -> int:
 
 
 @console_view()
-def catalog(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def catalog(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """Assets filtered by key, group, owner, kind, tag, code location and status."""
     graph = _graph(ctx)
     places = _places(ctx)
@@ -198,23 +203,26 @@ def _without_page(request: HttpRequest) -> str:
 
 
 @console_view()
-def asset_detail(request: HttpRequest, ctx: TenantContext, key: str) -> HttpResponse:
+def asset_detail(request: HttpRequest, ctx: ConsoleContext, key: str) -> HttpResponse:
     graph = _graph(ctx)
     asset_key = AssetKey.from_user_string(key.strip("/"))
     node = graph.nodes.get(asset_key) if graph else None
     row = asset_rows(deployment=ctx.deployment, keys=[asset_key.to_user_string()]).get(
         asset_key.to_user_string()
     )
-    if node is None or row is None:
+    if node is None or row is None or not ctx.reads_location(row.info["code_location"]):
         raise Http404("asset not found")
     spec = node.spec
+    places = _places(ctx)
     info = {
         **row.info,
         "upstream": sorted(
-            k.to_user_string() for k in graph.upstream({asset_key}, include_self=False)
+            {k.to_user_string() for k in graph.upstream({asset_key}, include_self=False)}
+            & places.keys()
         ),
         "downstream": sorted(
-            k.to_user_string() for k in graph.downstream({asset_key}, include_self=False)
+            {k.to_user_string() for k in graph.downstream({asset_key}, include_self=False)}
+            & places.keys()
         ),
         "freshness": _freshness(ctx, row.key),
     }
@@ -250,7 +258,7 @@ def asset_detail(request: HttpRequest, ctx: TenantContext, key: str) -> HttpResp
     )
 
 
-def _freshness(ctx: TenantContext, key: str) -> dict[str, Any] | None:
+def _freshness(ctx: ConsoleContext, key: str) -> dict[str, Any] | None:
     for line in judge_freshness(deployment=ctx.deployment, now=timezone.now(), asset_keys=[key]):
         return {
             "status": line.status.value,
@@ -267,7 +275,7 @@ def _condition_label(spec) -> str:
     return getattr(condition, "label", None) or str(condition)
 
 
-def _latest_evaluation(ctx: TenantContext, key: str):
+def _latest_evaluation(ctx: ConsoleContext, key: str):
     from control_plane.automation.models import AutomationEvaluation
 
     return (
@@ -303,7 +311,7 @@ def _explain(tree: Any, depth: int = 0) -> list[dict[str, Any]]:
 HEATMAP_MAX = 400
 
 
-def _heatmap(ctx: TenantContext, key: str, spec) -> dict[str, Any]:
+def _heatmap(ctx: ConsoleContext, key: str, spec) -> dict[str, Any]:
     """The latest outcome per partition (the last ``HEATMAP_MAX`` keys): one query."""
     keys = [
         str(k)
@@ -336,7 +344,7 @@ def _cell(status: str | None) -> str:
 
 
 @console_view()
-def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """GET: a preview of what a selection (and partition range) would run; POST: launch."""
     data = request.POST if request.method == "POST" else request.GET
     selection = data.get("selection", "").strip()
@@ -348,7 +356,7 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     error = ""
     if graph is not None and selection:
         try:
-            preview = sorted(_select(graph, selection))
+            preview = sorted(_select(graph, selection, places))
         except InvalidSelection as exc:
             error = str(exc)
     locations = sorted({places[k][0] for k in preview if k in places})
@@ -408,7 +416,7 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     )
 
 
-def _locations(ctx: TenantContext, names: list[str]):
+def _locations(ctx: ConsoleContext, names: list[str]):
     from control_plane.tenancy.models import CodeLocation
 
     return list(CodeLocation.objects.filter(deployment=ctx.deployment, name__in=names))

@@ -63,7 +63,7 @@ def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLi
         else:
             target = ctx.organization
             kwargs = {"org": ctx.organization.slug}
-        if not is_allowed(ctx.principal, entry.action, target):
+        if not _may_use(ctx, entry, target):
             continue
         links.append(
             NavLink(
@@ -74,3 +74,12 @@ def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLi
             )
         )
     return links
+
+
+def _may_use(ctx: TenantContext, entry: NavEntry, target) -> bool:
+    """Reading pages of a deployment are also for members granted some of its code
+    locations only (the pages narrow themselves to those)."""
+    narrowed = getattr(ctx, "locations", None) is not None
+    if narrowed and entry.scope == "deployment" and entry.action is Action.VIEW:
+        return True
+    return is_allowed(ctx.principal, entry.action, target)

@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
-from control_plane.console.access import console_view
+from control_plane.console.access import ConsoleContext, console_view
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.core.errors import NotFound
 from control_plane.tenancy.queries import (
@@ -28,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("console:organization", org=organization.slug)
 
 
-@console_view()
+@console_view(None)
 def organization(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     deployments = list(deployments_visible_to(ctx.principal, ctx.organization))
     prod = next((d for d in deployments if d.kind == d.Kind.PROD), None)
@@ -39,7 +39,7 @@ def organization(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
 
 
 @console_view()
-def deployment(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def deployment(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     locations = list(code_locations_visible_to(ctx.principal, ctx.deployment).order_by("name"))
     return render(request, "console/deployment.html", {"locations": locations})
 
