@@ -20,7 +20,7 @@ class NavEntry:
     label: str
     url_name: str  # a URL taking ``org`` (and ``deployment`` when scope is "deployment")
     scope: str  # "deployment": shown under the selected deployment; "organization": org-wide
-    action: Action = Action.VIEW
+    action: Action | None = Action.VIEW  # None: every member of the organization
     order: int = 100
 
 
@@ -32,7 +32,7 @@ def register(
     url_name: str,
     *,
     scope: str = "deployment",
-    action: Action = Action.VIEW,
+    action: Action | None = Action.VIEW,
     order: int = 100,
 ) -> NavEntry:
     """Add a nav link (call from your AppConfig.ready()); registering a name twice replaces it."""
@@ -79,6 +79,8 @@ def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLi
 def _may_use(ctx: TenantContext, entry: NavEntry, target) -> bool:
     """Reading pages of a deployment are also for members granted some of its code
     locations only (the pages narrow themselves to those)."""
+    if entry.action is None:
+        return True
     narrowed = getattr(ctx, "locations", None) is not None
     if narrowed and entry.scope == "deployment" and entry.action is Action.VIEW:
         return True
