@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from assay.definitions.asset_key import AssetKey
 from assay.errors import InvalidSelection
+from assay.partitions import MultiPartitionKey, MultiPartitionsDefinition
 from assay.selection import select_keys
 from control_plane.backfills import services as backfill_services
 from control_plane.backfills.planning import BackfillRequest
@@ -309,10 +310,14 @@ def _explain(tree: Any, depth: int = 0) -> list[dict[str, Any]]:
 
 
 HEATMAP_MAX = 400
+GRID_ROWS_MAX = 40
+GRID_COLUMNS_MAX = 60
 
 
 def _heatmap(ctx: ConsoleContext, key: str, spec) -> dict[str, Any]:
     """The latest outcome per partition (the last ``HEATMAP_MAX`` keys): one query."""
+    if isinstance(spec.partitions_def, MultiPartitionsDefinition):
+        return _grid(ctx, key, spec.partitions_def)
     keys = [
         str(k)
         for k in spec.partitions_def.get_partition_keys(
@@ -329,6 +334,53 @@ def _heatmap(ctx: ConsoleContext, key: str, spec) -> dict[str, Any]:
     cells = [{"key": k, "status": _cell(outcome.get(k))} for k in keys]
     return {
         "cells": cells,
+        "total": total,
+        "first": keys[0] if keys else "",
+        "last": keys[-1] if keys else "",
+    }
+
+
+def _grid(ctx: ConsoleContext, key: str, multi: MultiPartitionsDefinition) -> dict[str, Any]:
+    """Two dimensions as rows x columns: the primary dimension's keys are the rows, the
+    secondary's (the time dimension when there is one: its latest keys) the columns; each
+    cell the latest outcome of that pair. One query for the drawn cells."""
+    now, dynamic = timezone.now(), DeploymentDynamicPartitions(ctx.deployment_required)
+    row_dim, column_dim = multi.primary_dimension, multi.secondary_dimension
+    rows = [str(k) for k in row_dim.partitions_def.get_partition_keys(now, dynamic)]
+    columns = [str(k) for k in column_dim.partitions_def.get_partition_keys(now, dynamic)]
+    total = len(rows) * len(columns)
+    rows, columns = rows[:GRID_ROWS_MAX], columns[-GRID_COLUMNS_MAX:]
+    cell_key = {
+        (r, c): str(MultiPartitionKey({row_dim.name: r, column_dim.name: c}))
+        for r in rows
+        for c in columns
+    }
+    outcome = dict(
+        AssetPartitionStatus.objects.filter(
+            deployment=ctx.deployment, asset_key=key, partition__in=list(cell_key.values())
+        ).values_list("partition", "status")
+    )
+    grid = [
+        {
+            "key": r,
+            "cells": [
+                {
+                    "key": cell_key[(r, c)],
+                    "column": c,
+                    "status": _cell(outcome.get(cell_key[(r, c)])),
+                }
+                for c in columns
+            ],
+        }
+        for r in rows
+    ]
+    keys = [cell_key[(r, c)] for r in rows for c in columns]
+    return {
+        "grid": grid,
+        "row_dimension": row_dim.name,
+        "column_dimension": column_dim.name,
+        "columns": columns,
+        "cells": [cell for row in grid for cell in row["cells"]],
         "total": total,
         "first": keys[0] if keys else "",
         "last": keys[-1] if keys else "",
