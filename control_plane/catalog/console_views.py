@@ -24,7 +24,7 @@ def search_page(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     if query:
         try:
             page = search.search_assets(
-                deployment=ctx.deployment,
+                deployment=ctx.deployment_required,
                 query=query,
                 limit=PAGE,
                 offset=offset,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -43,6 +44,24 @@ class ConsoleContext(TenantContext):
     def readable(self, keys_by_location: Iterable[tuple[str, str]]) -> set[str]:
         """The keys of ``(key, location name)`` pairs whose location is readable."""
         return {key for key, location in keys_by_location if self.reads_location(location)}
+
+
+class ConsoleRequest(HttpRequest):
+    """A request inside ``console_view``: its context and what its principal may do (the
+    base template reads both)."""
+
+    ctx: ConsoleContext
+    allowed: Allowed
+
+
+def principal_of(request: HttpRequest) -> Principal:
+    """The signed-in user as a principal (for views behind a sign-in check)."""
+    from control_plane.tenancy.models import User
+
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("sign in first")
+    return Principal.for_user(user)
 
 
 class Allowed:
@@ -83,7 +102,7 @@ def console_view(action: Action | None = Action.VIEW) -> Callable:
                 organization_for_principal,
             )
 
-            principal = Principal.for_user(request.user)
+            principal = principal_of(request)
             try:
                 organization = organization_for_principal(slug=org, principal=principal)
             except NotFound:
@@ -107,9 +126,10 @@ def console_view(action: Action | None = Action.VIEW) -> Callable:
                     raise Http404("not found") from None
                 except Forbidden as error:
                     raise PermissionDenied(error.message) from None
-                request.ctx = ctx
-                request.allowed = Allowed(principal, target)
-                return view(request, ctx, *args, **kwargs)
+                console_request = cast(ConsoleRequest, request)
+                console_request.ctx = ctx
+                console_request.allowed = Allowed(principal, target)
+                return view(console_request, ctx, *args, **kwargs)
 
         wrapper.console_action = action  # type: ignore[attr-defined]
         return wrapper

@@ -40,14 +40,14 @@ CATALOG_PAGE = 50
 
 
 def _graph(ctx: ConsoleContext):
-    found = deployment_graph(deployment=ctx.deployment)
+    found = deployment_graph(deployment=ctx.deployment_required)
     return found.graph if found is not None else None
 
 
 def _places(ctx: ConsoleContext) -> dict[str, tuple[str, str]]:
     """Each current asset's (code location, group), from the cached deployment graph; only
     the assets of the code locations the principal may read."""
-    found = deployment_graph(deployment=ctx.deployment)
+    found = deployment_graph(deployment=ctx.deployment_required)
     if found is None:
         return {}
     return {
@@ -68,7 +68,7 @@ def asset_graph(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     selection or a focus; never the whole graph of a large deployment."""
     graph = _graph(ctx)
     places = _places(ctx)
-    words = statuses(deployment=ctx.deployment, keys=places)
+    words = statuses(deployment=ctx.deployment_required, keys=places)
     selection = request.GET.get("select", "").strip()
     focus = request.GET.get("focus", "").strip()
     blast = request.GET.get("blast", "").strip()
@@ -91,7 +91,7 @@ def asset_graph(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
             blast_keys = _select(graph, f"{blast}+", places)
         except InvalidSelection as exc:
             error = str(exc)
-    groups = Counter()
+    groups: Counter[tuple[str, str]] = Counter()
     group_status: dict[tuple[str, str], Counter] = {}
     for key, where in places.items():
         groups[where] += 1
@@ -103,7 +103,7 @@ def asset_graph(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
         if len(shown) > MAX_NODES:
             too_many = len(shown)
         else:
-            rows = asset_rows(deployment=ctx.deployment, keys=shown)
+            rows = asset_rows(deployment=ctx.deployment_required, keys=shown)
             parents = {k: graph.nodes[AssetKey.from_user_string(k)].parents for k in shown}
             placed = layout(
                 shown,
@@ -154,7 +154,7 @@ def catalog(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """Assets filtered by key, group, owner, kind, tag, code location and status."""
     graph = _graph(ctx)
     places = _places(ctx)
-    words = statuses(deployment=ctx.deployment, keys=places)
+    words = statuses(deployment=ctx.deployment_required, keys=places)
     q = request.GET
     wanted = {name: q.get(name, "").strip() for name in ("key", "group", "owner", "kind", "tag")}
     location, status = q.get("location", ""), q.get("status", "")
@@ -180,13 +180,13 @@ def catalog(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
                 continue
         matched.append((key, spec))
     page = Paginator(matched, CATALOG_PAGE).get_page(q.get("page"))
-    rows = asset_rows(deployment=ctx.deployment, keys=[key for key, _ in page.object_list])
-    page.object_list = [(rows[key], spec) for key, spec in page.object_list if key in rows]
+    rows = asset_rows(deployment=ctx.deployment_required, keys=[key for key, _ in page.object_list])
     return render(
         request,
         "console/catalog.html",
         {
             "page": page,
+            "entries": [(rows[key], spec) for key, spec in page.object_list if key in rows],
             "count": len(matched),
             "filters": {**wanted, "location": location, "status": status},
             "locations": sorted({loc for loc, _ in places.values()}),
@@ -208,7 +208,7 @@ def asset_detail(request: HttpRequest, ctx: ConsoleContext, key: str) -> HttpRes
     graph = _graph(ctx)
     asset_key = AssetKey.from_user_string(key.strip("/"))
     node = graph.nodes.get(asset_key) if graph else None
-    row = asset_rows(deployment=ctx.deployment, keys=[asset_key.to_user_string()]).get(
+    row = asset_rows(deployment=ctx.deployment_required, keys=[asset_key.to_user_string()]).get(
         asset_key.to_user_string()
     )
     if node is None or row is None or not ctx.reads_location(row.info["code_location"]):
@@ -228,17 +228,17 @@ def asset_detail(request: HttpRequest, ctx: ConsoleContext, key: str) -> HttpRes
         "freshness": _freshness(ctx, row.key),
     }
     materializations = list(
-        Materialization.objects.filter(deployment=ctx.deployment, asset_key=info["key"]).order_by(
-            "-timestamp"
-        )[:10]
+        Materialization.objects.filter(
+            deployment=ctx.deployment_required, asset_key=info["key"]
+        ).order_by("-timestamp")[:10]
     )
     checks = list(
-        CheckEvaluation.objects.filter(deployment=ctx.deployment, asset_key=info["key"]).order_by(
-            "-timestamp"
-        )[:20]
+        CheckEvaluation.objects.filter(
+            deployment=ctx.deployment_required, asset_key=info["key"]
+        ).order_by("-timestamp")[:20]
     )
     evaluation = _latest_evaluation(ctx, info["key"])
-    location = get_code_location(deployment=ctx.deployment, name=info["code_location"])
+    location = get_code_location(deployment=ctx.deployment_required, name=info["code_location"])
     heatmap = _heatmap(ctx, info["key"], spec) if spec and spec.partitions_def else None
     return render(
         request,
@@ -260,7 +260,9 @@ def asset_detail(request: HttpRequest, ctx: ConsoleContext, key: str) -> HttpRes
 
 
 def _freshness(ctx: ConsoleContext, key: str) -> dict[str, Any] | None:
-    for line in judge_freshness(deployment=ctx.deployment, now=timezone.now(), asset_keys=[key]):
+    for line in judge_freshness(
+        deployment=ctx.deployment_required, now=timezone.now(), asset_keys=[key]
+    ):
         return {
             "status": line.status.value,
             "overdue_minutes": line.overdue_minutes,
@@ -280,7 +282,7 @@ def _latest_evaluation(ctx: ConsoleContext, key: str):
     from control_plane.automation.models import AutomationEvaluation
 
     return (
-        AutomationEvaluation.objects.filter(deployment=ctx.deployment, asset_key=key)
+        AutomationEvaluation.objects.filter(deployment=ctx.deployment_required, asset_key=key)
         .order_by("-id")
         .first()
     )
@@ -321,14 +323,14 @@ def _heatmap(ctx: ConsoleContext, key: str, spec) -> dict[str, Any]:
     keys = [
         str(k)
         for k in spec.partitions_def.get_partition_keys(
-            timezone.now(), DeploymentDynamicPartitions(ctx.deployment)
+            timezone.now(), DeploymentDynamicPartitions(ctx.deployment_required)
         )
     ]
     total = len(keys)
     keys = keys[-HEATMAP_MAX:]
     outcome = dict(
         AssetPartitionStatus.objects.filter(
-            deployment=ctx.deployment, asset_key=key, partition__in=keys
+            deployment=ctx.deployment_required, asset_key=key, partition__in=keys
         ).values_list("partition", "status")
     )
     cells = [{"key": k, "status": _cell(outcome.get(k))} for k in keys]
@@ -357,7 +359,7 @@ def _grid(ctx: ConsoleContext, key: str, multi: MultiPartitionsDefinition) -> di
     }
     outcome = dict(
         AssetPartitionStatus.objects.filter(
-            deployment=ctx.deployment, asset_key=key, partition__in=list(cell_key.values())
+            deployment=ctx.deployment_required, asset_key=key, partition__in=list(cell_key.values())
         ).values_list("partition", "status")
     )
     grid = [
@@ -416,11 +418,11 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
         location_name = locations[0]
     if request.method == "POST" and not error:
         try:
-            location = get_code_location(deployment=ctx.deployment, name=location_name)
+            location = get_code_location(deployment=ctx.deployment_required, name=location_name)
             if start or end:
                 backfill = backfill_services.launch_backfill(
                     ctx=ctx,
-                    deployment=ctx.deployment,
+                    deployment=ctx.deployment_required,
                     request=BackfillRequest(
                         selection=selection,
                         location_name=location_name,
@@ -429,10 +431,12 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
                 )
                 messages.success(request, f"Backfill {backfill.pk} launched.")
                 return redirect(
-                    "console:runs", org=ctx.organization.slug, deployment=ctx.deployment.name
+                    "console:runs",
+                    org=ctx.organization.slug,
+                    deployment=ctx.deployment_required.name,
                 )
             run = run_services.launch_run(
-                ctx=ctx, deployment=ctx.deployment, location=location, selection=selection
+                ctx=ctx, deployment=ctx.deployment_required, location=location, selection=selection
             )
         except Forbidden as exc:
             raise PermissionDenied(exc.message) from None
@@ -442,12 +446,12 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
             return redirect(
                 "console:run",
                 org=ctx.organization.slug,
-                deployment=ctx.deployment.name,
+                deployment=ctx.deployment_required.name,
                 run_id=run.pk,
             )
     can_launch = any(
         is_allowed(ctx.principal, Action.LAUNCH_RUN, loc) for loc in _locations(ctx, locations)
-    ) or (not locations and is_allowed(ctx.principal, Action.LAUNCH_RUN, ctx.deployment))
+    ) or (not locations and is_allowed(ctx.principal, Action.LAUNCH_RUN, ctx.deployment_required))
     return render(
         request,
         "console/launch.html",
@@ -458,7 +462,7 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
             "start": start,
             "end": end,
             "preview": list(
-                asset_rows(deployment=ctx.deployment, keys=preview[:MAX_NODES]).values()
+                asset_rows(deployment=ctx.deployment_required, keys=preview[:MAX_NODES]).values()
             ),
             "preview_count": len(preview),
             "error": error,
@@ -471,4 +475,4 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
 def _locations(ctx: ConsoleContext, names: list[str]):
     from control_plane.tenancy.models import CodeLocation
 
-    return list(CodeLocation.objects.filter(deployment=ctx.deployment, name__in=names))
+    return list(CodeLocation.objects.filter(deployment=ctx.deployment_required, name__in=names))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from control_plane.core.context import TenantContext
+from control_plane.tenancy.models import Deployment, Organization
 from control_plane.tenancy.permissions import is_allowed
 from control_plane.tenancy.roles import Action
 
@@ -54,6 +55,7 @@ class NavLink:
 def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLink]:
     """The entries ``ctx.principal`` may use, with their URLs in the current org/deployment."""
     links = []
+    target: Organization | Deployment
     for entry in sorted(_ENTRIES.values(), key=lambda e: (e.scope != "deployment", e.order)):
         if entry.scope == "deployment":
             if ctx.deployment is None:
@@ -76,7 +78,7 @@ def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLi
     return links
 
 
-def _may_use(ctx: TenantContext, entry: NavEntry, target) -> bool:
+def _may_use(ctx: TenantContext, entry: NavEntry, target: Organization | Deployment) -> bool:
     """Reading pages of a deployment are also for members granted some of its code
     locations only (the pages narrow themselves to those)."""
     if entry.action is None:

@@ -36,7 +36,9 @@ def run_list(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     status = request.GET.get("status", "")
     if status and status not in RunStatus.values:
         status = ""
-    runs = runs_of(deployment=ctx.deployment, status=status or None).order_by("-created_at")
+    runs = runs_of(deployment=ctx.deployment_required, status=status or None).order_by(
+        "-created_at"
+    )
     if ctx.locations is not None:
         runs = runs.filter(code_location_id__in=ctx.locations)
     location = request.GET.get("location", "")
@@ -62,7 +64,7 @@ def run_list(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
 
 def _run(ctx: ConsoleContext, run_id: str) -> Run:
     try:
-        run = get_run(deployment=ctx.deployment, run_id=run_id)
+        run = get_run(deployment=ctx.deployment_required, run_id=run_id)
     except NotFound:
         raise Http404("run not found") from None
     if not ctx.reads_location(run.code_location_id):
@@ -143,7 +145,10 @@ def run_terminate(request: HttpRequest, ctx: ConsoleContext, run_id: str) -> Htt
     except AssayError as exc:
         messages.error(request, exc.message)
     return redirect(
-        "console:run", org=ctx.organization.slug, deployment=ctx.deployment.name, run_id=run.pk
+        "console:run",
+        org=ctx.organization.slug,
+        deployment=ctx.deployment_required.name,
+        run_id=run.pk,
     )
 
 
@@ -155,7 +160,7 @@ def run_reexecute(request: HttpRequest, ctx: ConsoleContext, run_id: str) -> Htt
     try:
         again = services.launch_run(
             ctx=ctx,
-            deployment=ctx.deployment,
+            deployment=ctx.deployment_required,
             location=run.code_location,
             selection=run.selection,
             partition_key=run.partition_key,
@@ -169,8 +174,14 @@ def run_reexecute(request: HttpRequest, ctx: ConsoleContext, run_id: str) -> Htt
     except AssayError as exc:
         messages.error(request, exc.message)
         return redirect(
-            "console:run", org=ctx.organization.slug, deployment=ctx.deployment.name, run_id=run.pk
+            "console:run",
+            org=ctx.organization.slug,
+            deployment=ctx.deployment_required.name,
+            run_id=run.pk,
         )
     return redirect(
-        "console:run", org=ctx.organization.slug, deployment=ctx.deployment.name, run_id=again.pk
+        "console:run",
+        org=ctx.organization.slug,
+        deployment=ctx.deployment_required.name,
+        run_id=again.pk,
     )
