@@ -2,7 +2,14 @@
 
 from django.urls import include, path
 
-from control_plane.console import asset_pages, automation_pages, run_pages, settings_pages, views
+from control_plane.console import (
+    alert_pages,
+    asset_pages,
+    automation_pages,
+    run_pages,
+    settings_pages,
+    views,
+)
 
 app_name = "console"
 
@@ -21,6 +28,8 @@ DEPLOYMENT = [
     path("search/", include("control_plane.catalog.console_urls")),
     path("automation/", automation_pages.automation, name="automation"),
     path("automation/on-off/", automation_pages.automation_toggle, name="automation_toggle"),
+    path("alerts/", alert_pages.alerts, name="alerts"),
+    path("alerts/<int:policy_id>/on-off/", alert_pages.policy_toggle, name="policy_toggle"),
     path(
         "automation/<str:kind>/on-off/",
         automation_pages.instigator_toggle,

@@ -110,3 +110,31 @@ def test_a_token_is_shown_once_and_revoked_by_its_owner_only(world):
     assert client.post(f"/o/acme/settings/tokens/{token.pk}/revoke/").status_code == 302
     token.refresh_from_db()
     assert token.is_revoked
+
+
+def test_alerts_page_lists_policies_an_editor_disables_one_a_viewer_may_not(world):
+    from control_plane.alerts import services as alert_services
+    from control_plane.alerts.models import AlertPolicy
+
+    acme, prod, _ = world
+    with tenant_context(acme.ctx()):
+        policy = alert_services.create_alert_policy(
+            ctx=acme.ctx(),
+            deployment=prod,
+            name="on-call",
+            kinds=["run_failure"],
+            emails=["oncall@acme.test"],
+        )
+    viewer, _ = acme.member_with_role(Role.VIEWER)
+    client = signed_in(viewer)
+    page = client.get("/o/acme/d/prod/alerts/").content.decode()
+    assert 'data-policy="on-call"' in page and ">Disable<" not in page
+    toggle = f"/o/acme/d/prod/alerts/{policy.pk}/on-off/"
+    assert client.post(toggle, {"enabled": "false"}).status_code == 403
+    editor, _ = acme.member_with_role(Role.EDITOR)
+    client = signed_in(editor)
+    assert ">Disable<" in client.get("/o/acme/d/prod/alerts/").content.decode()
+    assert client.post(toggle, {"enabled": "false"}).status_code == 302
+    with tenant_context(acme.ctx()):
+        assert AlertPolicy.objects.get(pk=policy.pk).enabled is False
+    assert _audited(acme, "alert_policy.update") == 1
