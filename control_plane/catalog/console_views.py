@@ -7,14 +7,13 @@ from django.shortcuts import render
 
 from control_plane.catalog import search
 from control_plane.catalog.errors import InvalidSearch
-from control_plane.console.access import console_view
-from control_plane.core.context import TenantContext
+from control_plane.console.access import ConsoleContext, console_view
 
 PAGE = 25
 
 
 @console_view()
-def search_page(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def search_page(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """Ranked matches for ``?q=``, ``PAGE`` at a time (``?offset=``)."""
     query = request.GET.get("q", "").strip()
     try:
@@ -25,7 +24,11 @@ def search_page(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     if query:
         try:
             page = search.search_assets(
-                deployment=ctx.deployment, query=query, limit=PAGE, offset=offset
+                deployment=ctx.deployment_required,
+                query=query,
+                limit=PAGE,
+                offset=offset,
+                locations=ctx.locations,
             )
         except InvalidSearch as exc:
             error = exc.message

@@ -106,16 +106,24 @@ def parse_query(query: str) -> list[str]:
 
 
 def search_assets(
-    *, deployment: Deployment, query: str, limit: int = 50, offset: int = 0
+    *,
+    deployment: Deployment,
+    query: str,
+    limit: int = 50,
+    offset: int = 0,
+    locations: Iterable[int] | None = None,
 ) -> SearchPage:
     """Current assets of ``deployment`` matching every word of ``query`` (as a prefix on
-    PostgreSQL, a substring on SQLite), best first; ``offset``/``limit`` page through them."""
+    PostgreSQL, a substring on SQLite), best first; ``offset``/``limit`` page through them.
+    ``locations`` (code location ids) narrows them for a member granted only those."""
     terms = parse_query(query)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidSearch(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if offset < 0:
         raise InvalidSearch("offset must not be negative", field="offset")
     current = AssetDefinition.objects.filter(deployment=deployment, snapshot__is_current=True)
+    if locations is not None:
+        current = current.filter(code_location_id__in=list(locations))
     if is_full_text():
         return _full_text(current, terms, limit=limit, offset=offset)
     return _plain(current, terms, limit=limit, offset=offset)

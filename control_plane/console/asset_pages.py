@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from assay.definitions.asset_key import AssetKey
 from assay.errors import InvalidSelection
+from assay.partitions import MultiPartitionKey, MultiPartitionsDefinition
 from assay.selection import select_keys
 from control_plane.backfills import services as backfill_services
 from control_plane.backfills.planning import BackfillRequest
@@ -26,10 +27,9 @@ from control_plane.catalog.deployment_graph import deployment_graph
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.freshness import judge_freshness
 from control_plane.catalog.models import AssetPartitionStatus, CheckEvaluation, Materialization
-from control_plane.console.access import console_view
+from control_plane.console.access import ConsoleContext, console_view
 from control_plane.console.asset_status import STATUSES, asset_rows, statuses
 from control_plane.console.graph_layout import MAX_NODES, layout
-from control_plane.core.context import TenantContext
 from control_plane.core.errors import AssayError, Forbidden
 from control_plane.runs import services as run_services
 from control_plane.tenancy.permissions import is_allowed
@@ -39,34 +39,36 @@ from control_plane.tenancy.roles import Action
 CATALOG_PAGE = 50
 
 
-def _graph(ctx: TenantContext):
-    found = deployment_graph(deployment=ctx.deployment)
+def _graph(ctx: ConsoleContext):
+    found = deployment_graph(deployment=ctx.deployment_required)
     return found.graph if found is not None else None
 
 
-def _places(ctx: TenantContext) -> dict[str, tuple[str, str]]:
-    """Each current asset's (code location, group), from the cached deployment graph."""
-    found = deployment_graph(deployment=ctx.deployment)
+def _places(ctx: ConsoleContext) -> dict[str, tuple[str, str]]:
+    """Each current asset's (code location, group), from the cached deployment graph; only
+    the assets of the code locations the principal may read."""
+    found = deployment_graph(deployment=ctx.deployment_required)
     if found is None:
         return {}
     return {
-        key.to_user_string(): (found.location_of.get(key, ""), node.spec.group_name or "default")
+        key.to_user_string(): (found.location_of[key], node.spec.group_name or "default")
         for key, node in found.graph.nodes.items()
-        if key in found.location_of
+        if key in found.location_of and ctx.reads_location(found.location_of[key])
     }
 
 
-def _select(graph, text: str) -> set[str]:
-    return {k.to_user_string() for k in select_keys(graph, text)}
+def _select(graph, text: str, places: dict[str, tuple[str, str]]) -> set[str]:
+    """The keys ``text`` selects, among the readable ones (``places``)."""
+    return {k.to_user_string() for k in select_keys(graph, text)} & places.keys()
 
 
 @console_view()
-def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def asset_graph(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """Groups (code location / group) with their statuses, or the laid-out subgraph of a
     selection or a focus; never the whole graph of a large deployment."""
     graph = _graph(ctx)
     places = _places(ctx)
-    words = statuses(deployment=ctx.deployment, keys=places)
+    words = statuses(deployment=ctx.deployment_required, keys=places)
     selection = request.GET.get("select", "").strip()
     focus = request.GET.get("focus", "").strip()
     blast = request.GET.get("blast", "").strip()
@@ -76,9 +78,9 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     if graph is not None:
         try:
             if focus:
-                shown = _select(graph, f"{up}+{focus}+{down}")
+                shown = _select(graph, f"{up}+{focus}+{down}", places)
             elif selection:
-                shown = _select(graph, selection)
+                shown = _select(graph, selection, places)
             elif len(places) <= MAX_NODES:
                 shown = set(places)
         except InvalidSelection as exc:
@@ -86,10 +88,10 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     blast_keys: set[str] = set()
     if graph is not None and blast:
         try:
-            blast_keys = _select(graph, f"{blast}+")
+            blast_keys = _select(graph, f"{blast}+", places)
         except InvalidSelection as exc:
             error = str(exc)
-    groups = Counter()
+    groups: Counter[tuple[str, str]] = Counter()
     group_status: dict[tuple[str, str], Counter] = {}
     for key, where in places.items():
         groups[where] += 1
@@ -101,10 +103,14 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
         if len(shown) > MAX_NODES:
             too_many = len(shown)
         else:
-            rows = asset_rows(deployment=ctx.deployment, keys=shown)
+            rows = asset_rows(deployment=ctx.deployment_required, keys=shown)
             parents = {k: graph.nodes[AssetKey.from_user_string(k)].parents for k in shown}
             placed = layout(
-                shown, {k: [p.to_user_string() for p in ps] for k, ps in parents.items()}
+                shown,
+                {
+                    k: [p.to_user_string() for p in ps if p.to_user_string() in places]
+                    for k, ps in parents.items()
+                },
             )
     return render(
         request,
@@ -144,11 +150,11 @@ def _levels(value: str | None) -> int:
 
 
 @console_view()
-def catalog(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def catalog(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """Assets filtered by key, group, owner, kind, tag, code location and status."""
     graph = _graph(ctx)
     places = _places(ctx)
-    words = statuses(deployment=ctx.deployment, keys=places)
+    words = statuses(deployment=ctx.deployment_required, keys=places)
     q = request.GET
     wanted = {name: q.get(name, "").strip() for name in ("key", "group", "owner", "kind", "tag")}
     location, status = q.get("location", ""), q.get("status", "")
@@ -174,13 +180,13 @@ def catalog(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
                 continue
         matched.append((key, spec))
     page = Paginator(matched, CATALOG_PAGE).get_page(q.get("page"))
-    rows = asset_rows(deployment=ctx.deployment, keys=[key for key, _ in page.object_list])
-    page.object_list = [(rows[key], spec) for key, spec in page.object_list if key in rows]
+    rows = asset_rows(deployment=ctx.deployment_required, keys=[key for key, _ in page.object_list])
     return render(
         request,
         "console/catalog.html",
         {
             "page": page,
+            "entries": [(rows[key], spec) for key, spec in page.object_list if key in rows],
             "count": len(matched),
             "filters": {**wanted, "location": location, "status": status},
             "locations": sorted({loc for loc, _ in places.values()}),
@@ -198,38 +204,41 @@ def _without_page(request: HttpRequest) -> str:
 
 
 @console_view()
-def asset_detail(request: HttpRequest, ctx: TenantContext, key: str) -> HttpResponse:
+def asset_detail(request: HttpRequest, ctx: ConsoleContext, key: str) -> HttpResponse:
     graph = _graph(ctx)
     asset_key = AssetKey.from_user_string(key.strip("/"))
     node = graph.nodes.get(asset_key) if graph else None
-    row = asset_rows(deployment=ctx.deployment, keys=[asset_key.to_user_string()]).get(
+    row = asset_rows(deployment=ctx.deployment_required, keys=[asset_key.to_user_string()]).get(
         asset_key.to_user_string()
     )
-    if node is None or row is None:
+    if node is None or row is None or not ctx.reads_location(row.info["code_location"]):
         raise Http404("asset not found")
     spec = node.spec
+    places = _places(ctx)
     info = {
         **row.info,
         "upstream": sorted(
-            k.to_user_string() for k in graph.upstream({asset_key}, include_self=False)
+            {k.to_user_string() for k in graph.upstream({asset_key}, include_self=False)}
+            & places.keys()
         ),
         "downstream": sorted(
-            k.to_user_string() for k in graph.downstream({asset_key}, include_self=False)
+            {k.to_user_string() for k in graph.downstream({asset_key}, include_self=False)}
+            & places.keys()
         ),
         "freshness": _freshness(ctx, row.key),
     }
     materializations = list(
-        Materialization.objects.filter(deployment=ctx.deployment, asset_key=info["key"]).order_by(
-            "-timestamp"
-        )[:10]
+        Materialization.objects.filter(
+            deployment=ctx.deployment_required, asset_key=info["key"]
+        ).order_by("-timestamp")[:10]
     )
     checks = list(
-        CheckEvaluation.objects.filter(deployment=ctx.deployment, asset_key=info["key"]).order_by(
-            "-timestamp"
-        )[:20]
+        CheckEvaluation.objects.filter(
+            deployment=ctx.deployment_required, asset_key=info["key"]
+        ).order_by("-timestamp")[:20]
     )
     evaluation = _latest_evaluation(ctx, info["key"])
-    location = get_code_location(deployment=ctx.deployment, name=info["code_location"])
+    location = get_code_location(deployment=ctx.deployment_required, name=info["code_location"])
     heatmap = _heatmap(ctx, info["key"], spec) if spec and spec.partitions_def else None
     return render(
         request,
@@ -250,8 +259,10 @@ def asset_detail(request: HttpRequest, ctx: TenantContext, key: str) -> HttpResp
     )
 
 
-def _freshness(ctx: TenantContext, key: str) -> dict[str, Any] | None:
-    for line in judge_freshness(deployment=ctx.deployment, now=timezone.now(), asset_keys=[key]):
+def _freshness(ctx: ConsoleContext, key: str) -> dict[str, Any] | None:
+    for line in judge_freshness(
+        deployment=ctx.deployment_required, now=timezone.now(), asset_keys=[key]
+    ):
         return {
             "status": line.status.value,
             "overdue_minutes": line.overdue_minutes,
@@ -267,11 +278,11 @@ def _condition_label(spec) -> str:
     return getattr(condition, "label", None) or str(condition)
 
 
-def _latest_evaluation(ctx: TenantContext, key: str):
+def _latest_evaluation(ctx: ConsoleContext, key: str):
     from control_plane.automation.models import AutomationEvaluation
 
     return (
-        AutomationEvaluation.objects.filter(deployment=ctx.deployment, asset_key=key)
+        AutomationEvaluation.objects.filter(deployment=ctx.deployment_required, asset_key=key)
         .order_by("-id")
         .first()
     )
@@ -301,26 +312,77 @@ def _explain(tree: Any, depth: int = 0) -> list[dict[str, Any]]:
 
 
 HEATMAP_MAX = 400
+GRID_ROWS_MAX = 40
+GRID_COLUMNS_MAX = 60
 
 
-def _heatmap(ctx: TenantContext, key: str, spec) -> dict[str, Any]:
+def _heatmap(ctx: ConsoleContext, key: str, spec) -> dict[str, Any]:
     """The latest outcome per partition (the last ``HEATMAP_MAX`` keys): one query."""
+    if isinstance(spec.partitions_def, MultiPartitionsDefinition):
+        return _grid(ctx, key, spec.partitions_def)
     keys = [
         str(k)
         for k in spec.partitions_def.get_partition_keys(
-            timezone.now(), DeploymentDynamicPartitions(ctx.deployment)
+            timezone.now(), DeploymentDynamicPartitions(ctx.deployment_required)
         )
     ]
     total = len(keys)
     keys = keys[-HEATMAP_MAX:]
     outcome = dict(
         AssetPartitionStatus.objects.filter(
-            deployment=ctx.deployment, asset_key=key, partition__in=keys
+            deployment=ctx.deployment_required, asset_key=key, partition__in=keys
         ).values_list("partition", "status")
     )
     cells = [{"key": k, "status": _cell(outcome.get(k))} for k in keys]
     return {
         "cells": cells,
+        "total": total,
+        "first": keys[0] if keys else "",
+        "last": keys[-1] if keys else "",
+    }
+
+
+def _grid(ctx: ConsoleContext, key: str, multi: MultiPartitionsDefinition) -> dict[str, Any]:
+    """Two dimensions as rows x columns: the primary dimension's keys are the rows, the
+    secondary's (the time dimension when there is one: its latest keys) the columns; each
+    cell the latest outcome of that pair. One query for the drawn cells."""
+    now, dynamic = timezone.now(), DeploymentDynamicPartitions(ctx.deployment_required)
+    row_dim, column_dim = multi.primary_dimension, multi.secondary_dimension
+    rows = [str(k) for k in row_dim.partitions_def.get_partition_keys(now, dynamic)]
+    columns = [str(k) for k in column_dim.partitions_def.get_partition_keys(now, dynamic)]
+    total = len(rows) * len(columns)
+    rows, columns = rows[:GRID_ROWS_MAX], columns[-GRID_COLUMNS_MAX:]
+    cell_key = {
+        (r, c): str(MultiPartitionKey({row_dim.name: r, column_dim.name: c}))
+        for r in rows
+        for c in columns
+    }
+    outcome = dict(
+        AssetPartitionStatus.objects.filter(
+            deployment=ctx.deployment_required, asset_key=key, partition__in=list(cell_key.values())
+        ).values_list("partition", "status")
+    )
+    grid = [
+        {
+            "key": r,
+            "cells": [
+                {
+                    "key": cell_key[(r, c)],
+                    "column": c,
+                    "status": _cell(outcome.get(cell_key[(r, c)])),
+                }
+                for c in columns
+            ],
+        }
+        for r in rows
+    ]
+    keys = [cell_key[(r, c)] for r in rows for c in columns]
+    return {
+        "grid": grid,
+        "row_dimension": row_dim.name,
+        "column_dimension": column_dim.name,
+        "columns": columns,
+        "cells": [cell for row in grid for cell in row["cells"]],
         "total": total,
         "first": keys[0] if keys else "",
         "last": keys[-1] if keys else "",
@@ -336,7 +398,7 @@ def _cell(status: str | None) -> str:
 
 
 @console_view()
-def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     """GET: a preview of what a selection (and partition range) would run; POST: launch."""
     data = request.POST if request.method == "POST" else request.GET
     selection = data.get("selection", "").strip()
@@ -348,7 +410,7 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     error = ""
     if graph is not None and selection:
         try:
-            preview = sorted(_select(graph, selection))
+            preview = sorted(_select(graph, selection, places))
         except InvalidSelection as exc:
             error = str(exc)
     locations = sorted({places[k][0] for k in preview if k in places})
@@ -356,11 +418,11 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
         location_name = locations[0]
     if request.method == "POST" and not error:
         try:
-            location = get_code_location(deployment=ctx.deployment, name=location_name)
+            location = get_code_location(deployment=ctx.deployment_required, name=location_name)
             if start or end:
                 backfill = backfill_services.launch_backfill(
                     ctx=ctx,
-                    deployment=ctx.deployment,
+                    deployment=ctx.deployment_required,
                     request=BackfillRequest(
                         selection=selection,
                         location_name=location_name,
@@ -369,10 +431,12 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
                 )
                 messages.success(request, f"Backfill {backfill.pk} launched.")
                 return redirect(
-                    "console:runs", org=ctx.organization.slug, deployment=ctx.deployment.name
+                    "console:runs",
+                    org=ctx.organization.slug,
+                    deployment=ctx.deployment_required.name,
                 )
             run = run_services.launch_run(
-                ctx=ctx, deployment=ctx.deployment, location=location, selection=selection
+                ctx=ctx, deployment=ctx.deployment_required, location=location, selection=selection
             )
         except Forbidden as exc:
             raise PermissionDenied(exc.message) from None
@@ -382,12 +446,12 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             return redirect(
                 "console:run",
                 org=ctx.organization.slug,
-                deployment=ctx.deployment.name,
+                deployment=ctx.deployment_required.name,
                 run_id=run.pk,
             )
     can_launch = any(
         is_allowed(ctx.principal, Action.LAUNCH_RUN, loc) for loc in _locations(ctx, locations)
-    ) or (not locations and is_allowed(ctx.principal, Action.LAUNCH_RUN, ctx.deployment))
+    ) or (not locations and is_allowed(ctx.principal, Action.LAUNCH_RUN, ctx.deployment_required))
     return render(
         request,
         "console/launch.html",
@@ -398,7 +462,7 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             "start": start,
             "end": end,
             "preview": list(
-                asset_rows(deployment=ctx.deployment, keys=preview[:MAX_NODES]).values()
+                asset_rows(deployment=ctx.deployment_required, keys=preview[:MAX_NODES]).values()
             ),
             "preview_count": len(preview),
             "error": error,
@@ -408,7 +472,7 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     )
 
 
-def _locations(ctx: TenantContext, names: list[str]):
+def _locations(ctx: ConsoleContext, names: list[str]):
     from control_plane.tenancy.models import CodeLocation
 
-    return list(CodeLocation.objects.filter(deployment=ctx.deployment, name__in=names))
+    return list(CodeLocation.objects.filter(deployment=ctx.deployment_required, name__in=names))

@@ -10,12 +10,13 @@ from control_plane.tenancy.queries import deployments_visible_to, organizations_
 
 def console(request: HttpRequest) -> dict:
     ctx = getattr(request, "ctx", None)
+    allowed = getattr(request, "allowed", None)
     if ctx is None:  # sign-in pages and pages outside an organization
         return {}
     match = request.resolver_match
     return {
         "ctx": ctx,
-        "allowed": request.allowed,
+        "allowed": allowed,
         "nav_links": links_for(ctx, current_url_name=match.view_name if match else None),
         "switch_organizations": list(organizations_of(ctx.principal)),
         "switch_deployments": list(deployments_visible_to(ctx.principal, ctx.organization)),

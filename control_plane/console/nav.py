@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from control_plane.core.context import TenantContext
+from control_plane.tenancy.models import Deployment, Organization
 from control_plane.tenancy.permissions import is_allowed
 from control_plane.tenancy.roles import Action
 
@@ -20,7 +21,7 @@ class NavEntry:
     label: str
     url_name: str  # a URL taking ``org`` (and ``deployment`` when scope is "deployment")
     scope: str  # "deployment": shown under the selected deployment; "organization": org-wide
-    action: Action = Action.VIEW
+    action: Action | None = Action.VIEW  # None: every member of the organization
     order: int = 100
 
 
@@ -32,7 +33,7 @@ def register(
     url_name: str,
     *,
     scope: str = "deployment",
-    action: Action = Action.VIEW,
+    action: Action | None = Action.VIEW,
     order: int = 100,
 ) -> NavEntry:
     """Add a nav link (call from your AppConfig.ready()); registering a name twice replaces it."""
@@ -54,6 +55,7 @@ class NavLink:
 def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLink]:
     """The entries ``ctx.principal`` may use, with their URLs in the current org/deployment."""
     links = []
+    target: Organization | Deployment
     for entry in sorted(_ENTRIES.values(), key=lambda e: (e.scope != "deployment", e.order)):
         if entry.scope == "deployment":
             if ctx.deployment is None:
@@ -63,7 +65,7 @@ def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLi
         else:
             target = ctx.organization
             kwargs = {"org": ctx.organization.slug}
-        if not is_allowed(ctx.principal, entry.action, target):
+        if not _may_use(ctx, entry, target):
             continue
         links.append(
             NavLink(
@@ -74,3 +76,14 @@ def links_for(ctx: TenantContext, *, current_url_name: str | None) -> list[NavLi
             )
         )
     return links
+
+
+def _may_use(ctx: TenantContext, entry: NavEntry, target: Organization | Deployment) -> bool:
+    """Reading pages of a deployment are also for members granted some of its code
+    locations only (the pages narrow themselves to those)."""
+    if entry.action is None:
+        return True
+    narrowed = getattr(ctx, "locations", None) is not None
+    if narrowed and entry.scope == "deployment" and entry.action is Action.VIEW:
+        return True
+    return is_allowed(ctx.principal, entry.action, target)

@@ -12,8 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from assay.execution.events import EventType
-from control_plane.console.access import console_view
-from control_plane.core.context import TenantContext
+from control_plane.console.access import ConsoleContext, console_view
 from control_plane.core.errors import AssayError, Forbidden, NotFound
 from control_plane.runs import services
 from control_plane.runs.models import EventLogEntry, Run, RunStatus
@@ -33,11 +32,15 @@ STEP_TYPES = [
 
 
 @console_view()
-def run_list(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+def run_list(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     status = request.GET.get("status", "")
     if status and status not in RunStatus.values:
         status = ""
-    runs = runs_of(deployment=ctx.deployment, status=status or None).order_by("-created_at")
+    runs = runs_of(deployment=ctx.deployment_required, status=status or None).order_by(
+        "-created_at"
+    )
+    if ctx.locations is not None:
+        runs = runs.filter(code_location_id__in=ctx.locations)
     location = request.GET.get("location", "")
     if location:
         runs = runs.filter(code_location__name=location)
@@ -59,11 +62,14 @@ def run_list(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     )
 
 
-def _run(ctx: TenantContext, run_id: str) -> Run:
+def _run(ctx: ConsoleContext, run_id: str) -> Run:
     try:
-        return get_run(deployment=ctx.deployment, run_id=run_id)
+        run = get_run(deployment=ctx.deployment_required, run_id=run_id)
     except NotFound:
         raise Http404("run not found") from None
+    if not ctx.reads_location(run.code_location_id):
+        raise Http404("run not found")
+    return run
 
 
 def _steps(run: Run) -> list[dict]:
@@ -100,7 +106,7 @@ def _steps(run: Run) -> list[dict]:
     return steps
 
 
-def _context(ctx: TenantContext, run: Run) -> dict:
+def _context(ctx: ConsoleContext, run: Run) -> dict:
     events = list(events_of(run=run).order_by("-id")[:EVENTS_SHOWN])
     events.reverse()
     return {
@@ -118,19 +124,19 @@ def _context(ctx: TenantContext, run: Run) -> dict:
 
 
 @console_view()
-def run_detail(request: HttpRequest, ctx: TenantContext, run_id: str) -> HttpResponse:
+def run_detail(request: HttpRequest, ctx: ConsoleContext, run_id: str) -> HttpResponse:
     return render(request, "console/run_detail.html", _context(ctx, _run(ctx, run_id)))
 
 
 @console_view()
-def run_live(request: HttpRequest, ctx: TenantContext, run_id: str) -> HttpResponse:
+def run_live(request: HttpRequest, ctx: ConsoleContext, run_id: str) -> HttpResponse:
     """The live part of the run page (status, steps, log), polled while the run is going."""
     return render(request, "console/run_live.html", _context(ctx, _run(ctx, run_id)))
 
 
 @require_POST
 @console_view()
-def run_terminate(request: HttpRequest, ctx: TenantContext, run_id: str) -> HttpResponse:
+def run_terminate(request: HttpRequest, ctx: ConsoleContext, run_id: str) -> HttpResponse:
     run = _run(ctx, run_id)
     try:
         services.terminate_run(ctx=ctx, run=run, reason="terminated from the console")
@@ -139,19 +145,22 @@ def run_terminate(request: HttpRequest, ctx: TenantContext, run_id: str) -> Http
     except AssayError as exc:
         messages.error(request, exc.message)
     return redirect(
-        "console:run", org=ctx.organization.slug, deployment=ctx.deployment.name, run_id=run.pk
+        "console:run",
+        org=ctx.organization.slug,
+        deployment=ctx.deployment_required.name,
+        run_id=run.pk,
     )
 
 
 @require_POST
 @console_view()
-def run_reexecute(request: HttpRequest, ctx: TenantContext, run_id: str) -> HttpResponse:
+def run_reexecute(request: HttpRequest, ctx: ConsoleContext, run_id: str) -> HttpResponse:
     """A new run of the same selection and partitions in the same location."""
     run = _run(ctx, run_id)
     try:
         again = services.launch_run(
             ctx=ctx,
-            deployment=ctx.deployment,
+            deployment=ctx.deployment_required,
             location=run.code_location,
             selection=run.selection,
             partition_key=run.partition_key,
@@ -165,8 +174,14 @@ def run_reexecute(request: HttpRequest, ctx: TenantContext, run_id: str) -> Http
     except AssayError as exc:
         messages.error(request, exc.message)
         return redirect(
-            "console:run", org=ctx.organization.slug, deployment=ctx.deployment.name, run_id=run.pk
+            "console:run",
+            org=ctx.organization.slug,
+            deployment=ctx.deployment_required.name,
+            run_id=run.pk,
         )
     return redirect(
-        "console:run", org=ctx.organization.slug, deployment=ctx.deployment.name, run_id=again.pk
+        "console:run",
+        org=ctx.organization.slug,
+        deployment=ctx.deployment_required.name,
+        run_id=again.pk,
     )

@@ -2,7 +2,14 @@
 
 from django.urls import include, path
 
-from control_plane.console import asset_pages, run_pages, views
+from control_plane.console import (
+    alert_pages,
+    asset_pages,
+    automation_pages,
+    run_pages,
+    settings_pages,
+    views,
+)
 
 app_name = "console"
 
@@ -19,11 +26,25 @@ DEPLOYMENT = [
     path("runs/<str:run_id>/terminate/", run_pages.run_terminate, name="run_terminate"),
     path("runs/<str:run_id>/re-execute/", run_pages.run_reexecute, name="run_reexecute"),
     path("search/", include("control_plane.catalog.console_urls")),
+    path("automation/", automation_pages.automation, name="automation"),
+    path("automation/on-off/", automation_pages.automation_toggle, name="automation_toggle"),
+    path("alerts/", alert_pages.alerts, name="alerts"),
+    path("alerts/<int:policy_id>/on-off/", alert_pages.policy_toggle, name="policy_toggle"),
+    path(
+        "automation/<str:kind>/on-off/",
+        automation_pages.instigator_toggle,
+        name="instigator_toggle",
+    ),
 ]
 
 # Pages under /o/<org>/ that are not about one deployment (settings, billing...).
 ORGANIZATION = [
     path("", views.organization, name="organization"),
+    path("settings/members/", settings_pages.members, name="members"),
+    path("settings/members/invite/", settings_pages.invite, name="invite"),
+    path("settings/teams/", settings_pages.teams, name="teams"),
+    path("settings/tokens/", settings_pages.tokens, name="tokens"),
+    path("settings/tokens/<int:token_id>/revoke/", settings_pages.revoke, name="revoke_token"),
 ]
 
 urlpatterns = [

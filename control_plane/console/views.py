@@ -7,8 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
-from control_plane.console.access import console_view
-from control_plane.core.context import Principal, TenantContext, tenant_context
+from control_plane.console.access import ConsoleContext, console_view, principal_of
+from control_plane.core.context import TenantContext, tenant_context
 from control_plane.core.errors import NotFound
 from control_plane.tenancy.queries import (
     code_locations_visible_to,
@@ -21,14 +21,14 @@ from control_plane.tenancy.queries import (
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """``/``: the first organization's production (or first) deployment."""
-    principal = Principal.for_user(request.user)
+    principal = principal_of(request)
     organization = organizations_of(principal).first()
     if organization is None:
         return render(request, "console/no_organization.html")
     return redirect("console:organization", org=organization.slug)
 
 
-@console_view()
+@console_view(None)
 def organization(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     deployments = list(deployments_visible_to(ctx.principal, ctx.organization))
     prod = next((d for d in deployments if d.kind == d.Kind.PROD), None)
@@ -39,15 +39,17 @@ def organization(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
 
 
 @console_view()
-def deployment(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
-    locations = list(code_locations_visible_to(ctx.principal, ctx.deployment).order_by("name"))
+def deployment(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
+    locations = list(
+        code_locations_visible_to(ctx.principal, ctx.deployment_required).order_by("name")
+    )
     return render(request, "console/deployment.html", {"locations": locations})
 
 
 @login_required
 def switch(request: HttpRequest) -> HttpResponse:
     """The switcher's target: the same page in the chosen organization and deployment."""
-    principal = Principal.for_user(request.user)
+    principal = principal_of(request)
     try:
         organization = organization_for_principal(
             slug=request.GET.get("org", ""), principal=principal

@@ -49,6 +49,13 @@ class TenantContext:
     ip: str | None = None
     user_agent: str = ""
 
+    @property
+    def deployment_required(self) -> Deployment:
+        """The deployment of a deployment-scoped request; a bug to ask for it elsewhere."""
+        if self.deployment is None:
+            raise TenancyContextMissing("this code runs for one deployment, and none is set")
+        return self.deployment
+
 
 _current: contextvars.ContextVar[TenantContext | None] = contextvars.ContextVar(
     "assay_tenant_context", default=None

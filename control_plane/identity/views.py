@@ -48,8 +48,10 @@ def sign_in_link(request: HttpRequest, secret: str) -> HttpResponse:
 def invitation(request: HttpRequest, secret: str) -> HttpResponse:
     try:
         found = services.invitation_for(secret=secret)
-    except AssayError as error:
-        return render(request, "identity/link_invalid.html", {"error": error.message}, status=404)
+    except AssayError as unusable:
+        return render(
+            request, "identity/link_invalid.html", {"error": unusable.message}, status=404
+        )
     user = request.user if request.user.is_authenticated else None
     error = ""
     if request.method == "POST":
@@ -60,8 +62,8 @@ def invitation(request: HttpRequest, secret: str) -> HttpResponse:
                 password=request.POST.get("password", ""),
                 request=request,
             )
-        except AssayError as exc:
-            error = exc.message
+        except AssayError as refused:
+            error = refused.message
         else:
             if user is None:
                 login(request, accepted, backend=BACKEND)

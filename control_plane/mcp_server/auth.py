@@ -75,7 +75,7 @@ def authenticate(scope: dict[str, Any]) -> Caller:
         raise AuthenticationError(f"Invalid token: {error}.") from None
     finally:
         close_old_connections()
-    if token.kind != token.Kind.USER:
+    if token.kind != token.Kind.USER or token.user is None:
         raise AuthenticationError("Agent tokens are for the agent protocol only.")
     ip, user_agent = _client(scope)
     return Caller(Principal.for_user(token.user, token=token), ip, user_agent)

@@ -20,7 +20,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from control_plane.core.context import TenantContext, tenant_context
-from control_plane.core.errors import AssayError
+from control_plane.core.errors import AssayError, NotFound
 from control_plane.mcp_server.auth import current_caller
 from control_plane.tenancy.models import Deployment
 from control_plane.tenancy.permissions import authorize
@@ -42,7 +42,7 @@ AssetKey = Annotated[
 Limit = Annotated[int, Field(ge=1, le=100, description="At most this many results.")]
 Offset = Annotated[int, Field(ge=0, description="Skip this many results (paging).")]
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
 def _error_text(error: AssayError) -> str:
@@ -59,6 +59,8 @@ def in_deployment(name: str | None, *, action: Action = Action.VIEW) -> Iterator
     caller = current_caller()
     principal = caller.principal
     token = principal.token
+    if token is None:
+        raise ToolError("the MCP server serves callers with a user token only")
     close_old_connections()
     try:
         organization = organization_for_principal(slug=token.organization.slug, principal=principal)
@@ -74,8 +76,8 @@ def in_deployment(name: str | None, *, action: Action = Action.VIEW) -> Iterator
             else:
                 ctx.deployment = get_deployment(name=name or DEFAULT_DEPLOYMENT)
             if action is not Action.VIEW:
-                authorize(principal, Action.VIEW, ctx.deployment)
-            authorize(principal, action, ctx.deployment)
+                authorize(principal, Action.VIEW, ctx.deployment_required)
+            authorize(principal, action, ctx.deployment_required)
             yield ctx
     except AssayError as error:
         raise ToolError(_error_text(error)) from None
@@ -102,7 +104,7 @@ def search_assets(
 
     with in_deployment(deployment) as ctx:
         page = search.search_assets(
-            deployment=ctx.deployment, query=query, limit=limit, offset=offset
+            deployment=ctx.deployment_required, query=query, limit=limit, offset=offset
         )
         end = offset + len(page.results)
         return {
@@ -123,7 +125,7 @@ def list_assets(
     from control_plane.catalog import queries
 
     with in_deployment(deployment) as ctx:
-        assets = queries.list_assets(deployment=ctx.deployment, location=location)
+        assets = queries.list_assets(deployment=ctx.deployment_required, location=location)
         page = [
             {
                 "key": a["key"],
@@ -152,14 +154,20 @@ def describe_asset(asset_key: AssetKey, deployment: Deployment_ = None) -> dict[
     from control_plane.catalog.models import AssetDefinition
 
     with in_deployment(deployment) as ctx:
-        described = queries.asset_with_lineage(deployment=ctx.deployment, asset_key=asset_key)
+        described = queries.asset_with_lineage(
+            deployment=ctx.deployment_required, asset_key=asset_key
+        )
         definition = (
             AssetDefinition.objects.filter(
-                deployment=ctx.deployment, asset_key=described["key"], snapshot__is_current=True
+                deployment=ctx.deployment_required,
+                asset_key=described["key"],
+                snapshot__is_current=True,
             )
             .order_by("-snapshot_id")
             .first()
         )
+        if definition is None:  # asset_with_lineage found it current a moment ago
+            raise NotFound(f"asset {asset_key!r} not found")
         return {
             **described,
             "description": definition.description,
@@ -182,7 +190,9 @@ def explain_automation(
     from control_plane.automation.api.declarative_serializers import EvaluationSerializer
 
     with in_deployment(deployment) as ctx:
-        found = evaluations.evaluations_of_asset(deployment=ctx.deployment, asset_key=asset_key)
+        found = evaluations.evaluations_of_asset(
+            deployment=ctx.deployment_required, asset_key=asset_key
+        )
         rows = list(found.order_by("-id")[:limit])
         return {"asset_key": asset_key, "evaluations": EvaluationSerializer(rows, many=True).data}
 
@@ -202,7 +212,9 @@ def list_runs(
     if status is not None and status not in RunStatus.values:
         raise ToolError(f"status must be one of {', '.join(RunStatus.values)}")
     with in_deployment(deployment) as ctx:
-        runs = queries.runs_of(deployment=ctx.deployment, status=status).order_by("-created_at")
+        runs = queries.runs_of(deployment=ctx.deployment_required, status=status).order_by(
+            "-created_at"
+        )
         return {"results": RunSerializer(runs[:limit], many=True).data}
 
 
@@ -219,7 +231,7 @@ def get_run(
     from control_plane.runs.api.serializers import EventSerializer, RunSerializer
 
     with in_deployment(deployment) as ctx:
-        run = queries.get_run(deployment=ctx.deployment, run_id=run_id)
+        run = queries.get_run(deployment=ctx.deployment_required, run_id=run_id)
         events = queries.events_of(run=run).order_by("id")
         failures = events.filter(event_type__in=FAILURE_EVENTS)
         shown = failures if failures_only else events
@@ -252,10 +264,10 @@ def launch_materialization(
     from control_plane.tenancy.queries import get_code_location
 
     with in_deployment(deployment, action=Action.LAUNCH_RUN) as ctx:
-        code_location = get_code_location(deployment=ctx.deployment, name=location)
+        code_location = get_code_location(deployment=ctx.deployment_required, name=location)
         run = services.launch_run(
             ctx=ctx,
-            deployment=ctx.deployment,
+            deployment=ctx.deployment_required,
             location=code_location,
             selection=selection,
             partition_key=partition_key or "",
@@ -298,12 +310,16 @@ def launch_backfill(
     request = BackfillRequest(
         selection=selection,
         location_name=location or "",
-        partition_range=(partition_start, partition_end) if partition_start else None,
+        partition_range=(partition_start, partition_end)
+        if partition_start is not None and partition_end is not None
+        else None,
         partition_keys=tuple(partition_keys) if partition_keys is not None else None,
         all_missing=all_missing,
     )
     with in_deployment(deployment) as ctx:
-        stored = plan_request(deployment=ctx.deployment, request=request, now=timezone.now())
+        stored = plan_request(
+            deployment=ctx.deployment_required, request=request, now=timezone.now()
+        )
         estimate = {
             "runs": len(stored.state.runs),
             "asset_partitions": stored.state.plan.num_partitions,
@@ -313,10 +329,15 @@ def launch_backfill(
             return {
                 "launched": False,
                 "estimate": estimate,
-                "may_launch": is_allowed(ctx.principal, Action.LAUNCH_BACKFILL, ctx.deployment),
+                "may_launch": is_allowed(
+                    ctx.principal, Action.LAUNCH_BACKFILL, ctx.deployment_required
+                ),
             }
         backfill = services.launch_backfill(
-            ctx=ctx, deployment=ctx.deployment, request=request, tags={"assay/launched_via": "mcp"}
+            ctx=ctx,
+            deployment=ctx.deployment_required,
+            request=request,
+            tags={"assay/launched_via": "mcp"},
         )
         return {
             "launched": True,
@@ -338,7 +359,7 @@ def list_incidents(
     if status is not None and status not in queries.INCIDENT_STATUSES:
         raise ToolError(f"status must be one of {', '.join(queries.INCIDENT_STATUSES)}")
     with in_deployment(deployment) as ctx:
-        incidents = queries.incidents_of(deployment=ctx.deployment, status=status)
+        incidents = queries.incidents_of(deployment=ctx.deployment_required, status=status)
         return {"results": IncidentSerializer(incidents.order_by("-id")[:limit], many=True).data}
 
 
@@ -365,10 +386,10 @@ def build_server() -> MCPServer:
     )
     for tool in READ_TOOLS:
         server.add_tool(tool, annotations=READ_ONLY, structured_output=False)
-    for tool in (launch_materialization, launch_backfill):
+    for launcher in (launch_materialization, launch_backfill):
         server.add_tool(
-            tool,
-            annotations=ToolAnnotations(destructiveHint=False, idempotentHint=False),
+            launcher,
+            annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False),
             structured_output=False,
         )
     return server

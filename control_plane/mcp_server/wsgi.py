@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
 
 PATH = "/mcp/"
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+WSGIApp = Callable[..., Iterable[bytes]]  # (environ, start_response) -> body
 
 
 class McpBridge:

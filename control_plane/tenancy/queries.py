@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from control_plane.core.context import Principal
 from control_plane.tenancy.errors import ObjectNotFound, OrganizationNotFound
@@ -63,10 +63,27 @@ def get_deployment(*, name: str) -> Deployment:
 
 
 def deployments_visible_to(principal: Principal, organization: Organization) -> QuerySet:
+    """Deployments the principal can view, or view one of the code locations of (a grant
+    at code-location scope makes that location's deployment listed, scoped to it)."""
     queryset = Deployment.objects.select_related("organization").order_by("id")
     if is_allowed(principal, Action.VIEW, organization):
         return within_token(principal, queryset)
-    return visible(principal, queryset)
+    granted = visible(principal, Deployment.objects.all()).values("pk")
+    through_locations = visible(principal, CodeLocation.objects.all()).values("deployment_id")
+    return queryset.filter(Q(pk__in=granted) | Q(pk__in=through_locations))
+
+
+def readable_location_ids(principal: Principal, deployment: Deployment) -> frozenset[int] | None:
+    """What of ``deployment`` the principal may read: ``None`` for all of it, else the ids of
+    the code locations granted one by one (empty: nothing). Pages and endpoints about a
+    deployment narrow their assets and runs to these locations."""
+    if is_allowed(principal, Action.VIEW, deployment):
+        return None
+    return frozenset(
+        visible(principal, CodeLocation.objects.filter(deployment=deployment)).values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def get_code_location(*, deployment: Deployment, name: str) -> CodeLocation:

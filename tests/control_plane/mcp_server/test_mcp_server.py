@@ -53,7 +53,7 @@ async def _session(url: str, token: str, calls: list[tuple[str, dict[str, Any]]]
     async with http, Client(streamable_http_client(url + "/mcp/", http_client=http)) as client:
         tools = await client.list_tools()
         results = [await client.call_tool(name, args) for name, args in calls]
-    return [t.name for t in tools.tools], results
+    return {t.name: t.annotations for t in tools.tools}, results
 
 
 def run_session(url: str, token: str, *calls: tuple[str, dict[str, Any]]):
@@ -82,6 +82,11 @@ def test_a_viewer_lists_searches_and_describes_but_cannot_launch(server_url, acm
         ("launch_materialization", {"location": "shop", "selection": "raw_orders"}),
     )
     assert {"search_assets", "describe_asset", "get_run", "launch_materialization"} <= set(names)
+    # The hints reach clients: reads are read-only and closed-world, launches not destructive.
+    assert names["search_assets"].read_only_hint is True
+    assert names["search_assets"].open_world_hint is False
+    assert names["launch_materialization"].destructive_hint is False
+    assert names["launch_materialization"].idempotent_hint is False
     assert [r["key"] for r in _json(found)["results"]] == [
         "clean_orders",
         "daily_orders",
