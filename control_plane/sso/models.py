@@ -91,6 +91,8 @@ class ScimUser(models.Model):
     user_name = models.CharField(max_length=254)
     given_name = models.CharField(max_length=100, blank=True)
     family_name = models.CharField(max_length=100, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    emails = models.JSONField(default=list, blank=True)  # as the IdP sent them
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from control_plane.sso import scim_views as v
+
+urlpatterns = [
+    path("ServiceProviderConfig", v.ServiceProviderConfigView.as_view()),
+    path("ResourceTypes", v.ResourceTypesView.as_view()),
+    path("ResourceTypes/<str:name>", v.ResourceTypesView.as_view()),
+    path("Schemas", v.SchemasView.as_view()),
+    path("Schemas/<str:schema_id>", v.SchemasView.as_view()),
+    path("Users", v.UsersView.as_view()),
+    path("Users/<str:pk>", v.UserView.as_view()),
+    path("Groups", v.GroupsView.as_view()),
+    path("Groups/<str:pk>", v.GroupView.as_view()),
+]
