@@ -70,6 +70,8 @@ class TlsConfig:
     ca_file: Path | None = None
     insecure: bool = False
     allow_insecure: bool = False
+    cert_file: Path | None = None  # client certificate, for a control plane that asks for one
+    key_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -202,21 +204,33 @@ def _control_plane(
 
 
 def _tls(data: Any, where: str, base_dir: Path) -> TlsConfig:
-    section = _mapping(data, where, required=(), optional=("ca_file", "insecure", "allow_insecure"))
+    section = _mapping(
+        data,
+        where,
+        required=(),
+        optional=("ca_file", "insecure", "allow_insecure", "cert_file", "key_file"),
+    )
     insecure = _bool(section.get("insecure", False), f"{where}.insecure")
     allow_insecure = _bool(section.get("allow_insecure", False), f"{where}.allow_insecure")
-    ca_file = None
-    if section.get("ca_file") is not None:
-        ca_file = _path(section["ca_file"], f"{where}.ca_file", base_dir)
+    files: dict[str, Path | None] = {}
+    for name in ("ca_file", "cert_file", "key_file"):
+        files[name] = None
+        if section.get(name) is None:
+            continue
+        path = _path(section[name], f"{where}.{name}", base_dir)
         if insecure:
             raise ConfigError(
-                f"{where}.ca_file", "ca_file makes no sense with insecure: true (no TLS)"
+                f"{where}.{name}", f"{name} makes no sense with insecure: true (no TLS)"
             )
-        if not ca_file.is_file():
-            raise ConfigError(f"{where}.ca_file", f"no such file: {ca_file}")
+        if not path.is_file():
+            raise ConfigError(f"{where}.{name}", f"no such file: {path}")
+        files[name] = path
+    if (files["cert_file"] is None) != (files["key_file"] is None):
+        missing = "key_file" if files["key_file"] is None else "cert_file"
+        raise ConfigError(f"{where}.{missing}", "give both cert_file and key_file, or neither")
     if allow_insecure and not insecure:
         raise ConfigError(f"{where}.allow_insecure", "only meaningful with insecure: true")
-    return TlsConfig(ca_file=ca_file, insecure=insecure, allow_insecure=allow_insecure)
+    return TlsConfig(insecure=insecure, allow_insecure=allow_insecure, **files)
 
 
 def _token(raw: str, where: str, environ: Mapping[str, str]) -> tuple[Secret, str]:

@@ -20,52 +20,23 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from agent import run_worker
 from agent.config import CodeLocationConfig
 
 MAX_ERROR_BYTES = 64 * 1024
 DEFAULT_TIMEOUT_SECONDS = 120.0
 _STDERR_TAIL_BYTES = 8 * 1024
 
-# Runs in the location's interpreter. Stdlib only until the SDK import, which is guarded:
-# every outcome, including a missing SDK or a user module calling sys.exit(), becomes a
-# result file.
-_BOOTSTRAP = """
-import json, os, sys, traceback
+# Runs the worker file as __main__ without putting agent/ on the child's sys.path (its
+# modules would shadow user modules named config, cli, ...); needs no agent install.
+WORKER_BOOTSTRAP = (
+    "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
-kind, target, result_path = sys.argv[1], sys.argv[2], sys.argv[3]
 
-def answer(result):
-    with open(result_path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
-    os.replace(result_path + ".tmp", result_path)
-
-try:
-    import assay
-    from assay.errors import AssayError
-    from assay.loading import load_definitions
-    from assay.snapshot import build_snapshot
-except BaseException:
-    answer({"status": "error", "error": "the assay SDK cannot be imported by this "
-            "location's Python (" + sys.executable + "); install assay in its "
-            "environment:\\n" + traceback.format_exc()})
-    raise SystemExit(0)
-
-try:
-    if kind == "module":
-        definitions = load_definitions(module=target)
-    else:
-        definitions = load_definitions(file=target)
-    snapshot = build_snapshot(definitions)
-    answer({"status": "ok", "snapshot_json": snapshot.to_json(),
-            "snapshot_id": snapshot.snapshot_id, "snapshot_version": snapshot.version,
-            "sdk_version": getattr(assay, "__version__", "")})
-except AssayError as exc:
-    answer({"status": "error", "error": str(exc),
-            "sdk_version": getattr(assay, "__version__", "")})
-except BaseException:
-    answer({"status": "error", "error": traceback.format_exc(),
-            "sdk_version": getattr(assay, "__version__", "")})
-"""
+def worker_argv(*args: str) -> list[str]:
+    """The interpreter arguments that run ``run_worker.py`` in one of its modes."""
+    return ["-c", WORKER_BOOTSTRAP, run_worker.__file__, *args]
 
 
 class LocationStatus(StrEnum):
@@ -163,7 +134,7 @@ def load_location(
     )
     child = run_in_location(
         location,
-        ["-c", _BOOTSTRAP, kind, str(target)],
+        worker_argv("load", kind, str(target)),
         timeout=timeout,
         hidden_env_vars=hidden_env_vars,
     )

@@ -1,4 +1,8 @@
-"""The processes that execute runs, under the code location's own Python.
+"""The processes that load code locations and execute runs, under the location's own Python.
+
+In `load` mode it imports the location once and answers with its snapshot or the error
+(`location_process.load_location`); in `tick` mode it evaluates one schedule or sensor tick
+cold. The rest of this page is about runs.
 
 `ProcessRunLauncher` starts this file as a script (it needs only the stdlib and the `assay`
 SDK, not the agent, in the location's environment) in `serve` mode: the location's *warm
@@ -35,7 +39,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 EXIT_CHANNEL_CLOSED = 70  # the agent is gone: nobody can receive this run's events
 SPAWN_FDS = 3  # event pipe, stdout, stderr
@@ -181,19 +185,20 @@ def evaluate_tick(request: dict[str, Any]) -> dict[str, Any]:
         resources = RunResources(defs.resources, defs.resources, "tick-" + request["request_id"])
         # An older SDK in the location's environment opens them all, as it used to.
         open_resources = getattr(resources, "opened_on_read", resources.open)
+        evaluated_at = datetime.fromtimestamp(request["evaluation_time"], tz=UTC)
         try:
             if kind == "sensor":
                 result = evaluate_sensor(
                     found[0],
                     request["cursor"],
-                    evaluation_time=at(request["evaluation_time"]),
+                    evaluation_time=evaluated_at,
                     last_evaluation_time=at(request["last_evaluation_time"]),
                     resources=open_resources(),
                 )
             else:
                 result = evaluate_schedule(
                     found[0],
-                    scheduled_execution_time=at(request["evaluation_time"]),
+                    scheduled_execution_time=evaluated_at,
                     resources=open_resources(),
                 )
         finally:
@@ -259,11 +264,55 @@ def tick(request_path: str, result_path: str) -> int:
     """Cold path (no warm process): evaluate one tick, answer through ``result_path``."""
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
-    result = evaluate_tick(request)
+    _answer(result_path, evaluate_tick(request))
+    return 0
+
+
+def load(kind: str, target: str, result_path: str) -> int:
+    """Load a code location and answer with its snapshot, or why there is none. Every
+    outcome, a missing SDK or user code calling ``sys.exit()`` included, is an answer."""
+    _answer(result_path, describe_location(kind, target))
+    return 0
+
+
+def describe_location(kind: str, target: str) -> dict[str, Any]:
+    """The location's snapshot (``status`` ok) or the error a person reads (``status`` error)."""
+    try:
+        import assay
+        from assay.errors import AssayError
+        from assay.loading import load_definitions
+        from assay.snapshot import build_snapshot
+    except BaseException:
+        return {
+            "status": "error",
+            "error": "the assay SDK cannot be imported by this location's Python "
+            f"({sys.executable}); install assay in its environment:\n{traceback.format_exc()}",
+        }
+    sdk_version = getattr(assay, "__version__", "")
+    try:
+        if kind == "module":
+            definitions = load_definitions(module=target)
+        else:
+            definitions = load_definitions(file=target)
+        snapshot = build_snapshot(definitions)
+    except AssayError as exc:
+        return {"status": "error", "error": str(exc), "sdk_version": sdk_version}
+    except BaseException:
+        return {"status": "error", "error": traceback.format_exc(), "sdk_version": sdk_version}
+    return {
+        "status": "ok",
+        "snapshot_json": snapshot.to_json(),
+        "snapshot_id": snapshot.snapshot_id,
+        "snapshot_version": snapshot.version,
+        "sdk_version": sdk_version,
+    }
+
+
+def _answer(result_path: str, result: dict[str, Any]) -> None:
+    """Write the answer whole (write, then rename): the agent never reads half of one."""
     with open(result_path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(result, handle)
     os.replace(result_path + ".tmp", result_path)
-    return 0
 
 
 # -- the warm process ---------------------------------------------------------------------
@@ -337,7 +386,8 @@ class WarmProcess:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self._wake_write)
         while True:
-            readable, _, _ = select.select([self.control, self._wake_read], [], [])
+            waitables: list[socket.socket | int] = [self.control, self._wake_read]
+            readable, _, _ = select.select(waitables, [], [])
             if self._wake_read in readable:
                 while True:
                     try:
@@ -383,7 +433,7 @@ class WarmProcess:
                 return path
         return None
 
-    def _spawn(self, message: dict[str, Any], fds: list[int]) -> _ChildRun | bool | None:
+    def _spawn(self, message: dict[str, Any], fds: list[int]) -> _ChildRun | Literal[True] | None:
         if message.get("op") != "spawn" or len(fds) != SPAWN_FDS:
             for fd in fds:
                 os.close(fd)
@@ -449,10 +499,13 @@ def serve(control_fd: int, kind: str, target: str, *, sdk_only: bool) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`, or
-    `run_worker.py tick REQUEST_FILE RESULT_FILE`."""
+    """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`,
+    `run_worker.py tick REQUEST_FILE RESULT_FILE`, or
+    `run_worker.py load module|file TARGET RESULT_FILE`."""
     if len(argv) == 4 and argv[1] == "tick":
         return tick(argv[2], argv[3])
+    if len(argv) == 5 and argv[1] == "load":
+        return load(argv[2], argv[3], argv[4])
     if len(argv) < 5 or argv[1] != "serve":
         print(f"usage: {argv[0]} serve CONTROL_FD module|file TARGET", file=sys.stderr)
         return 2

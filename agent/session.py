@@ -55,11 +55,17 @@ class SessionHandler(Protocol):
 
 
 def open_channel(config: ControlPlaneConfig) -> grpc.Channel:
-    """A channel to the control plane: TLS (system roots or `tls.ca_file`) unless insecure."""
+    """A channel to the control plane: TLS (system roots or `tls.ca_file`, a client certificate
+    when configured) unless insecure."""
     if config.tls.insecure:
         return grpc.insecure_channel(config.address, options=_CHANNEL_OPTIONS)
-    roots = config.tls.ca_file.read_bytes() if config.tls.ca_file is not None else None
-    credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+    tls = config.tls
+    roots = tls.ca_file.read_bytes() if tls.ca_file is not None else None
+    key = tls.key_file.read_bytes() if tls.key_file is not None else None
+    chain = tls.cert_file.read_bytes() if tls.cert_file is not None else None
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=roots, private_key=key, certificate_chain=chain
+    )
     return grpc.secure_channel(config.address, credentials, options=_CHANNEL_OPTIONS)
 
 

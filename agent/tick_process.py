@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent import run_worker
 from agent.config import CodeLocationConfig
-from agent.location_process import ChildOutcome, ended, run_in_location
-from agent.warm_process import WORKER_BOOTSTRAP, WarmProcessError
+from agent.location_process import ChildOutcome, ended, run_in_location, worker_argv
+from agent.warm_process import WarmProcessError
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def evaluate_tick(
             log.warning("code location %s: evaluating cold: %s", location.name, exc)
     cold = run_in_location(
         location,
-        ["-c", WORKER_BOOTSTRAP, run_worker.__file__, "tick"],
+        worker_argv("tick"),
         timeout=request.timeout_seconds,
         hidden_env_vars=hidden_env_vars,
         request=payload,

@@ -21,9 +21,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from agent import run_worker
 from agent.config import CodeLocationConfig
-from agent.location_process import location_environment
+from agent.location_process import location_environment, worker_argv
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,6 @@ DEFAULT_START_TIMEOUT_SECONDS = 120.0
 _REPLY_TIMEOUT_SECONDS = 30.0
 _LOG_TAIL_BYTES = 4 * 1024
 _MAX_MESSAGE = 64 * 1024
-# Runs the worker file as __main__ without putting agent/ on the child's sys.path (its
-# modules would shadow user modules named config, cli, ...); needs no agent install.
-WORKER_BOOTSTRAP = (
-    "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
-)
 
 
 class WarmProcessError(Exception):
@@ -98,13 +92,7 @@ class WarmProcess:
                 self.process = subprocess.Popen(
                     [
                         str(location.python),
-                        "-c",
-                        WORKER_BOOTSTRAP,
-                        run_worker.__file__,
-                        "serve",
-                        str(theirs.fileno()),
-                        kind,
-                        str(target),
+                        *worker_argv("serve", str(theirs.fileno()), kind, str(target)),
                     ],
                     cwd=location.working_directory,
                     env=location_environment(location.env, hidden=hidden_env_vars),
@@ -196,9 +184,9 @@ class WarmProcess:
                     self._replies.put(report)
                 elif report.get("op") == "exited":
                     with self._runs_lock:
-                        run = self._runs.pop(int(report["pid"]), None)
-                    if run is not None:
-                        run._exited(int(report["returncode"]))
+                        exited = self._runs.pop(int(report["pid"]), None)
+                    if exited is not None:
+                        exited._exited(int(report["returncode"]))
                 else:
                     self._replies.put(report)
         except (OSError, ValueError):

@@ -246,9 +246,6 @@ class AssetGraph:
     def get(self, key: AssetKey) -> AssetNode:
         return self.nodes[key]
 
-    def topological_index(self, key: AssetKey) -> int:
-        return self._order[key]
-
     def sort(self, keys: Iterable[AssetKey]) -> list[AssetKey]:
         """Keys in dependency order (parents first)."""
         return sorted(keys, key=self._order.__getitem__)

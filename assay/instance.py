@@ -27,6 +27,7 @@ from assay.automation.subsets import AssetSubset, subset_of_keys, subset_of_know
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError
 from assay.execution.events import Event, EventType
+from assay.execution.status_effect import StatusEffect, status_effect
 from assay.partitions import PartitionsDefinition, PartitionsError, PartitionsSubset
 from assay.partitions.static import validate_partition_key
 
@@ -201,14 +202,15 @@ class LocalInstance:
     def _project(self, cur: sqlite3.Cursor, event: Event, key: str | None, sid: int | None) -> None:
         """Fold one new event into the status tables (same transaction)."""
         kind = event.type
+        effect = status_effect(kind)
         partition = event.partition if event.partition is not None else _NO_PARTITION
         touched: set[str] = set()
-        if kind is EventType.RUN_STARTED:
+        if effect is StatusEffect.RUN_STARTED:
             cur.execute(
                 "INSERT OR REPLACE INTO runs (run_id, status, started_at) VALUES (?, 'started', ?)",
                 (event.run_id, event.timestamp),
             )
-        elif kind in (EventType.RUN_SUCCEEDED, EventType.RUN_FAILED):
+        elif effect is StatusEffect.RUN_ENDED:
             status = "succeeded" if kind is EventType.RUN_SUCCEEDED else "failed"
             cur.execute(
                 "INSERT INTO runs (run_id, status, ended_at) VALUES (?, ?, ?) "
@@ -237,7 +239,7 @@ class LocalInstance:
         elif event.partition is None and "partition_subset" in event.payload:
             self._project_partition_set(cur, event, key, sid)
             touched.add(key)
-        elif kind in (EventType.ASSET_MATERIALIZATION, EventType.ASSET_OBSERVATION):
+        elif effect is StatusEffect.MATERIALIZED:
             code_version = event.payload.get("code_version")
             cur.execute(
                 "INSERT INTO asset_partitions (asset_key, partition, materialized_storage_id, "
@@ -251,7 +253,7 @@ class LocalInstance:
                 (key, partition, sid, event.timestamp, event.run_id, code_version),
             )
             touched.add(key)
-        elif kind is EventType.STEP_STARTED:
+        elif effect is StatusEffect.IN_PROGRESS:
             cur.execute(
                 "INSERT INTO asset_partitions (asset_key, partition, in_progress_run_id) "
                 "VALUES (?, ?, ?) ON CONFLICT (asset_key, partition) DO UPDATE SET "
@@ -259,7 +261,7 @@ class LocalInstance:
                 (key, partition, event.run_id),
             )
             touched.add(key)
-        elif kind is EventType.STEP_FAILED:
+        elif effect is StatusEffect.FAILED:
             cur.execute(
                 "INSERT INTO asset_partitions (asset_key, partition, failed_storage_id) "
                 "VALUES (?, ?, ?) ON CONFLICT (asset_key, partition) DO UPDATE SET "
@@ -267,7 +269,7 @@ class LocalInstance:
                 (key, partition, sid),
             )
             touched.add(key)
-        elif kind in (EventType.STEP_SUCCEEDED, EventType.STEP_SKIPPED):
+        elif effect is StatusEffect.PROGRESS_ENDED:
             cur.execute(
                 "UPDATE asset_partitions SET in_progress_run_id = NULL "
                 "WHERE asset_key = ? AND partition = ? AND in_progress_run_id = ?",
@@ -286,16 +288,15 @@ class LocalInstance:
     ) -> None:
         """A step over several partitions: started marks them all in progress, failed marks
         them failed (until each is materialized again), and any end clears "in progress"."""
-        kind = event.type
-        if kind not in (
-            EventType.STEP_STARTED,
-            EventType.STEP_SUCCEEDED,
-            EventType.STEP_SKIPPED,
-            EventType.STEP_FAILED,
+        effect = status_effect(event.type)
+        if effect not in (
+            StatusEffect.IN_PROGRESS,
+            StatusEffect.PROGRESS_ENDED,
+            StatusEffect.FAILED,
         ):
             return
         subset = json.dumps(event.payload["partition_subset"], separators=(",", ":"))
-        if kind is EventType.STEP_STARTED:
+        if effect is StatusEffect.IN_PROGRESS:
             cur.execute(
                 "INSERT INTO asset_partition_sets "
                 "(storage_id, asset_key, run_id, step_key, status, subset) "
@@ -308,7 +309,7 @@ class LocalInstance:
             "WHERE asset_key = ? AND run_id = ? AND step_key IS ? AND status = ?",
             (key, event.run_id, event.step_key, _IN_PROGRESS),
         )
-        if kind is EventType.STEP_FAILED:
+        if effect is StatusEffect.FAILED:
             # An older failure of exactly these partitions says nothing more.
             cur.execute(
                 "DELETE FROM asset_partition_sets WHERE asset_key = ? AND status = ? "
@@ -402,7 +403,8 @@ class LocalInstance:
         subset = self._subset(key, partitions_def, "failed_storage_id IS NOT NULL")
         for failed_at, step_subset in self._partition_sets(key, partitions_def, _FAILED):
             rematerialized = self.updated_subset(key, partitions_def, after_storage_id=failed_at)
-            subset = subset | (step_subset - rematerialized)
+            # Both are subsets of ``partitions_def``, so of the same kind.
+            subset = subset | (step_subset - rematerialized)  # type: ignore[operator]
         return subset
 
     def _partition_sets(

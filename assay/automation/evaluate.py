@@ -91,10 +91,6 @@ class AutomationResult:
     cursor: AutomationCursor
     num_evaluated: int
 
-    def requested_asset_partitions(self) -> set[tuple[AssetKey, str | None]]:
-        """Every requested (asset, partition key) pair; partition is None when unpartitioned."""
-        return {(key, partition) for key, subset in self.requested.items() for partition in subset}
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "evaluation_time": self.evaluation_time.isoformat(),

@@ -138,10 +138,6 @@ def subset_of_known_keys(
         return partitions_def.subset_with_partition_keys(known)
 
 
-def subset_to_serializable(subset: AssetSubset) -> dict[str, Any]:
-    return subset.to_serializable()
-
-
 def subset_from_serializable(
     data: dict[str, Any], partitions_def: PartitionsDefinition | None
 ) -> AssetSubset:

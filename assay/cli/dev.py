@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         admin_token, config = _start(supervisor, plan, env, agent_executable)
-        _print_banner(out, plan, token=admin_token, config=config, verbose=args.verbose)
+        link = _control_plane("sign_in_link", "--email", DEV_EMAIL, env=env).strip()
+        _print_banner(out, plan, token=admin_token, config=config, verbose=args.verbose, link=link)
         supervisor.watch()
     except KeyboardInterrupt:
         out.print("\nstopping (Ctrl-C again to stop at once) ...")
@@ -332,7 +333,9 @@ def _wait_until_served(supervisor: Supervisor, agent: Child, plan: DevPlan, toke
         time.sleep(0.1)
 
 
-def _print_banner(out: Console, plan: DevPlan, *, token: str, config: Path, verbose: bool) -> None:
+def _print_banner(
+    out: Console, plan: DevPlan, *, token: str, config: Path, verbose: bool, link: str
+) -> None:
     auth = shlex.quote(f"Authorization: Bearer {token}")
     body = shlex.quote(json.dumps({"location": plan.location}))
     launch = (
@@ -342,6 +345,8 @@ def _print_banner(out: Console, plan: DevPlan, *, token: str, config: Path, verb
     api = f"{plan.base_url}/api/v1/"
     out.print(f"\n[bold green]Assay is running[/] (state in {plan.home})")
     out.print(
+        f"  console:      {link}\n"
+        f"                (a one-time sign-in link, valid 15 minutes; then {plan.base_url}/)\n"
         f"  API:          {api}  (docs: {api}docs/)\n"
         f"  admin token:  {token}\n"
         f"  agent gRPC:   {plan.grpc_address} (plaintext, loopback only)\n"

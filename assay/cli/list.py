@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from rich.table import Table
 
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     defs = load_from_args(args)
     graph = defs.asset_graph
     keys = graph.sort(select_keys(graph, args.select)) if args.select else list(graph.toposorted)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in keys:
         node = graph.nodes[key]
         rows.append(

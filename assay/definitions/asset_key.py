@@ -17,7 +17,7 @@ class AssetKey:
     """
 
     __slots__ = ("_hash", "path")
-
+    _hash: int
     path: tuple[str, ...]
 
     def __init__(self, path: str | Sequence[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
-from typing import Any
+from typing import Any, dataclass_transform
 
 from assay.errors import ResourceError
 
@@ -70,6 +70,7 @@ def _check_type(value: Any, annotation: Any, where: str) -> None:
         )
 
 
+@dataclass_transform()
 class ConfigurableResource:
     """Base class for resources: annotated class attributes become typed config fields.
 

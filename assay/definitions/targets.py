@@ -32,8 +32,8 @@ def coerce_target(target: Target, job: AssetJob | None, *, where: str) -> str | 
             keys.append(item.to_user_string())
         elif hasattr(item, "keys") and not isinstance(item, dict):
             keys.extend(k.to_user_string() for k in item.keys)
-        elif isinstance(getattr(item, "key", None), AssetKey):  # an AssetSpec
-            keys.append(item.key.to_user_string())
+        elif isinstance(spec_key := getattr(item, "key", None), AssetKey):  # an AssetSpec
+            keys.append(spec_key.to_user_string())
         else:
             keys.append(AssetKey.from_coercible(str(item)).to_user_string())
     if not keys:

@@ -156,8 +156,8 @@ def overlapping_subset(
     if window is None or not isinstance(partitions_def, TimeWindowPartitionsDefinition):
         return None
     first, stop = partitions_def.index_range_overlapping(window.start, window.end)
-    subset = partitions_def.subset_with_index_ranges([(first, stop)])
-    subset = subset & partitions_def.subset_with_all_partitions(current_time)
+    window_subset = partitions_def.subset_with_index_ranges([(first, stop)])
+    subset = window_subset & partitions_def.subset_with_all_partitions(current_time)
     return subset or None
 
 

@@ -57,10 +57,6 @@ class StepRuntime:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-class UserCodeError(Exception):
-    """User code raised; carries the formatted traceback for the failure event."""
-
-
 def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
     """Run one step to completion; never raises for user errors (they become events)."""
     emit = rt.emit

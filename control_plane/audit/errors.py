@@ -1,13 +1,6 @@
-from control_plane.core.errors import InvalidInput
-
-
 class UndeclaredAuditAction(ValueError):
     """``record`` was called with an action missing from ``audit.registry``: a programming error."""
 
 
 class AuditLogIsAppendOnly(RuntimeError):
     """Audit rows are never updated or deleted."""
-
-
-class InvalidAuditFilter(InvalidInput):
-    pass

@@ -42,6 +42,7 @@ from assay.automation.subsets import (
     union,
 )
 from assay.definitions.asset_key import AssetKey
+from assay.execution.status_effect import ENDS_PROGRESS, event_types_with
 from assay.partitions import (
     DynamicPartitionsStore,
     PartitionKeyRange,
@@ -55,13 +56,8 @@ from control_plane.runs.models import EventLogEntry, Run, RunStatus
 from control_plane.tenancy.models import Deployment
 
 UNFINISHED_RUNS = (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.STARTED, RunStatus.CANCELING)
-FINISHING_EVENTS = (
-    "asset_materialization",
-    "asset_observation",
-    "step_succeeded",
-    "step_failed",
-    "step_skipped",
-)
+# Events after which a step's partitions are no longer in progress.
+FINISHING_EVENTS = tuple(kind.value for kind in event_types_with(*ENDS_PROGRESS))
 _MATERIALIZED = "m"
 
 

@@ -22,6 +22,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
+from assay.execution.status_effect import StatusEffect, event_types_with, status_effect
 from control_plane.catalog.models import (
     AssetPartitionStatus,
     AssetStatusChange,
@@ -32,11 +33,14 @@ from control_plane.catalog.models import (
 from control_plane.core import bulk
 from control_plane.tenancy.models import Deployment
 
-# Event types that change an asset partition's status, and the kind each queues.
+# The kind of change queued for each status effect that settles a partition's status
+# (``assay.execution.status_effect`` says which events have which effect).
+_QUEUED_KINDS = {
+    StatusEffect.MATERIALIZED: AssetStatusChange.Kind.MATERIALIZED,
+    StatusEffect.FAILED: AssetStatusChange.Kind.FAILED,
+}
 STATUS_KINDS = {
-    "asset_materialization": AssetStatusChange.Kind.MATERIALIZED,
-    "asset_observation": AssetStatusChange.Kind.MATERIALIZED,
-    "step_failed": AssetStatusChange.Kind.FAILED,
+    kind.value: _QUEUED_KINDS[status_effect(kind)] for kind in event_types_with(*_QUEUED_KINDS)
 }
 
 
@@ -69,7 +73,7 @@ class StatusChange:
 def step_partition_subset(event: ProjectableEvent) -> dict[str, Any] | None:
     """The partitions a step over several of them covered (``step_failed`` events carry
     them in their payload), or None; a subset the agent had to truncate is no use."""
-    if event.partition or event.event_type != "step_failed":
+    if event.partition or status_effect(event.event_type) is not StatusEffect.FAILED:
         return None
     subset = (event.payload.get("payload") or {}).get("partition_subset")
     if not isinstance(subset, dict) or subset.get("truncated"):

@@ -11,6 +11,7 @@ own), and the unique ``event_id`` is a constraint, which has no ``LIKE`` index b
 
 from __future__ import annotations
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -71,6 +72,17 @@ class AssetDefinition(models.Model):
     partitions = models.JSONField(null=True, blank=True)  # PartitionsDefinition.to_snapshot()
     code_version = models.CharField(max_length=200, blank=True)
     checks = models.JSONField(default=list)  # [{"name", "blocking"}]
+    # Catalog fields from the snapshot, kept for search and for describing an asset.
+    description = models.TextField(blank=True)
+    owners = models.JSONField(default=list)
+    tags = models.JSONField(default=dict)
+    kinds = models.JSONField(default=list)
+    metadata = models.JSONField(default=dict)
+    # What ``catalog.search`` matches: normalized words of the key, and of everything else.
+    search_key = models.TextField(blank=True)
+    search_text = models.TextField(blank=True)
+    # PostgreSQL only (GIN-indexed, filled by ``catalog.search.index_snapshot``); null elsewhere.
+    search_vector = SearchVectorField(null=True, blank=True)
 
     objects = TenantManager()
 
@@ -78,6 +90,8 @@ class AssetDefinition(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "asset_key"], name="asset_def_unique")
         ]
+        # Plus a GIN index on ``search_vector``, created on PostgreSQL only by migration
+        # 0008_mcp_asset_search (SQLite has no GIN; its search is the plain fallback).
         indexes = [models.Index(fields=["deployment", "asset_key"])]
 
     def __str__(self) -> str:

@@ -15,10 +15,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from assay.errors import AssayError
+from assay.execution.events import EventType
+from assay.execution.status_effect import StatusEffect, status_effect
 from assay.partitions.snapshot import partitions_def_from_snapshot
 from assay.snapshot import DefinitionsSnapshot
 from control_plane.alerts import incidents
 from control_plane.audit.services import record
+from control_plane.catalog import search
 from control_plane.catalog.asset_status import queue_status_changes, step_partition_subset
 from control_plane.catalog.errors import InvalidSnapshot
 from control_plane.catalog.models import (
@@ -33,11 +36,6 @@ from control_plane.catalog.models import (
 from control_plane.core import bulk
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.models import CodeLocation, Deployment
-
-MATERIALIZATION = "asset_materialization"
-OBSERVATION = "asset_observation"
-CHECK_EVALUATION = "asset_check_evaluation"
-STEP_FAILED = "step_failed"
 
 
 def parse_snapshot(*, snapshot_json: bytes | str, snapshot_id: str) -> DefinitionsSnapshot:
@@ -137,10 +135,25 @@ def record_location_snapshot(
                         partitions=asset.partitions,
                         code_version=asset.code_version or "",
                         checks=checks.get(asset.key, []),
+                        description=asset.description or "",
+                        owners=list(asset.owners),
+                        tags=dict(asset.tags),
+                        kinds=list(asset.kinds),
+                        metadata=_small(asset.metadata),
+                        **search.search_fields(
+                            key=asset.key,
+                            description=asset.description or "",
+                            group=asset.group or "",
+                            owners=asset.owners,
+                            kinds=asset.kinds,
+                            tags=asset.tags,
+                            metadata=asset.metadata,
+                        ),
                     )
                     for asset in parsed.assets
                 ]
             )
+            search.index_snapshot(snapshot_pk=snapshot.pk)
         CodeLocation.objects.filter(pk=location.pk).update(updated_at=timezone.now())
     return snapshot
 
@@ -216,7 +229,8 @@ def project_events(
             "timestamp": event.timestamp,
         }
         payload = event.payload.get("payload") or {}
-        if event.event_type == MATERIALIZATION:
+        kind = event.event_type
+        if kind == EventType.ASSET_MATERIALIZATION:
             materializations.append(
                 Materialization(
                     **common,
@@ -226,14 +240,7 @@ def project_events(
                     code_version=str(payload.get("code_version") or "")[:200],
                 )
             )
-            status = AssetPartitionStatus.Status.MATERIALIZED
-        elif event.event_type == STEP_FAILED:
-            subset = step_partition_subset(event)
-            if subset is not None:  # a step over several partitions: each of them failed
-                failed_steps.append((common, subset))
-                continue
-            status = AssetPartitionStatus.Status.FAILED
-        elif event.event_type == OBSERVATION:
+        elif kind == EventType.ASSET_OBSERVATION:
             observations.append(
                 Observation(
                     **common,
@@ -242,8 +249,7 @@ def project_events(
                     data_version=str(payload.get("data_version") or "")[:200],
                 )
             )
-            continue
-        elif event.event_type == CHECK_EVALUATION:
+        elif kind == EventType.ASSET_CHECK_EVALUATION:
             name = str(payload.get("check_name") or "")[:200]
             evaluation = CheckEvaluation(
                 **common,
@@ -258,7 +264,15 @@ def project_events(
             checks[(deployment_id, event.asset_key, name)] = AssetCheckStatus(
                 **common, check_name=name, passed=evaluation.passed, severity=evaluation.severity
             )
-            continue
+        effect = status_effect(kind)
+        if effect is StatusEffect.MATERIALIZED:
+            status = AssetPartitionStatus.Status.MATERIALIZED
+        elif effect is StatusEffect.FAILED:
+            subset = step_partition_subset(event)
+            if subset is not None:  # a step over several partitions: each of them failed
+                failed_steps.append((common, subset))
+                continue
+            status = AssetPartitionStatus.Status.FAILED
         else:
             continue
         partitions[(deployment_id, event.asset_key, event.partition)] = AssetPartitionStatus(

@@ -24,13 +24,13 @@ from control_plane.backfills import services as backfill_services
 from control_plane.backfills.planning import BackfillRequest
 from control_plane.catalog.deployment_graph import deployment_graph
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
+from control_plane.catalog.freshness import judge_freshness
 from control_plane.catalog.models import AssetPartitionStatus, CheckEvaluation, Materialization
-from control_plane.catalog.queries import asset_with_lineage
 from control_plane.console.access import console_view
-from control_plane.console.asset_status import STATUSES, asset_rows
+from control_plane.console.asset_status import STATUSES, asset_rows, statuses
 from control_plane.console.graph_layout import MAX_NODES, layout
 from control_plane.core.context import TenantContext
-from control_plane.core.errors import AssayError, Forbidden, NotFound
+from control_plane.core.errors import AssayError, Forbidden
 from control_plane.runs import services as run_services
 from control_plane.tenancy.permissions import is_allowed
 from control_plane.tenancy.queries import get_code_location
@@ -44,6 +44,18 @@ def _graph(ctx: TenantContext):
     return found.graph if found is not None else None
 
 
+def _places(ctx: TenantContext) -> dict[str, tuple[str, str]]:
+    """Each current asset's (code location, group), from the cached deployment graph."""
+    found = deployment_graph(deployment=ctx.deployment)
+    if found is None:
+        return {}
+    return {
+        key.to_user_string(): (found.location_of.get(key, ""), node.spec.group_name or "default")
+        for key, node in found.graph.nodes.items()
+        if key in found.location_of
+    }
+
+
 def _select(graph, text: str) -> set[str]:
     return {k.to_user_string() for k in select_keys(graph, text)}
 
@@ -53,7 +65,8 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     """Groups (code location / group) with their statuses, or the laid-out subgraph of a
     selection or a focus; never the whole graph of a large deployment."""
     graph = _graph(ctx)
-    rows = asset_rows(deployment=ctx.deployment)
+    places = _places(ctx)
+    words = statuses(deployment=ctx.deployment, keys=places)
     selection = request.GET.get("select", "").strip()
     focus = request.GET.get("focus", "").strip()
     blast = request.GET.get("blast", "").strip()
@@ -66,8 +79,8 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
                 shown = _select(graph, f"{up}+{focus}+{down}")
             elif selection:
                 shown = _select(graph, selection)
-            elif len(rows) <= MAX_NODES:
-                shown = set(rows)
+            elif len(places) <= MAX_NODES:
+                shown = set(places)
         except InvalidSelection as exc:
             error = str(exc)
     blast_keys: set[str] = set()
@@ -78,16 +91,17 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             error = str(exc)
     groups = Counter()
     group_status: dict[tuple[str, str], Counter] = {}
-    for row in rows.values():
-        where = (row.info["code_location"], row.info["group"] or "default")
+    for key, where in places.items():
         groups[where] += 1
-        group_status.setdefault(where, Counter())[row.status] += 1
+        group_status.setdefault(where, Counter())[words[key]] += 1
     placed = None
+    rows = {}
     too_many = 0
     if shown is not None:
         if len(shown) > MAX_NODES:
             too_many = len(shown)
         else:
+            rows = asset_rows(deployment=ctx.deployment, keys=shown)
             parents = {k: graph.nodes[AssetKey.from_user_string(k)].parents for k in shown}
             placed = layout(
                 shown, {k: [p.to_user_string() for p in ps] for k, ps in parents.items()}
@@ -116,7 +130,7 @@ def asset_graph(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
                 }
                 for (loc, grp), n in sorted(groups.items())
             ],
-            "total": len(rows),
+            "total": len(places),
             "max_nodes": MAX_NODES,
         },
     )
@@ -133,33 +147,35 @@ def _levels(value: str | None) -> int:
 def catalog(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     """Assets filtered by key, group, owner, kind, tag, code location and status."""
     graph = _graph(ctx)
-    rows = asset_rows(deployment=ctx.deployment)
+    places = _places(ctx)
+    words = statuses(deployment=ctx.deployment, keys=places)
     q = request.GET
     wanted = {name: q.get(name, "").strip() for name in ("key", "group", "owner", "kind", "tag")}
     location, status = q.get("location", ""), q.get("status", "")
     matched = []
-    for key in sorted(rows):
-        row = rows[key]
-        spec = graph.nodes[AssetKey.from_user_string(key)].spec if graph else None
+    for key in sorted(places):
+        code_location, group = places[key]
+        spec = graph.nodes[AssetKey.from_user_string(key)].spec
         if wanted["key"] and wanted["key"].lower() not in key.lower():
             continue
-        if wanted["group"] and (row.info["group"] or "default") != wanted["group"]:
+        if wanted["group"] and group != wanted["group"]:
             continue
-        if location and row.info["code_location"] != location:
+        if location and code_location != location:
             continue
-        if status and row.status != status:
+        if status and words[key] != status:
             continue
-        if spec is not None:
-            if wanted["owner"] and wanted["owner"] not in spec.owners:
+        if wanted["owner"] and wanted["owner"] not in spec.owners:
+            continue
+        if wanted["kind"] and wanted["kind"] not in spec.kinds:
+            continue
+        if wanted["tag"]:
+            tag_key, _, tag_value = wanted["tag"].partition("=")
+            if tag_key not in spec.tags or (tag_value and spec.tags[tag_key] != tag_value):
                 continue
-            if wanted["kind"] and wanted["kind"] not in spec.kinds:
-                continue
-            if wanted["tag"]:
-                tag_key, _, tag_value = wanted["tag"].partition("=")
-                if tag_key not in spec.tags or (tag_value and spec.tags[tag_key] != tag_value):
-                    continue
-        matched.append((row, spec))
+        matched.append((key, spec))
     page = Paginator(matched, CATALOG_PAGE).get_page(q.get("page"))
+    rows = asset_rows(deployment=ctx.deployment, keys=[key for key, _ in page.object_list])
+    page.object_list = [(rows[key], spec) for key, spec in page.object_list if key in rows]
     return render(
         request,
         "console/catalog.html",
@@ -167,8 +183,8 @@ def catalog(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             "page": page,
             "count": len(matched),
             "filters": {**wanted, "location": location, "status": status},
-            "locations": sorted({r.info["code_location"] for r in rows.values()}),
-            "groups": sorted({r.info["group"] or "default" for r in rows.values()}),
+            "locations": sorted({loc for loc, _ in places.values()}),
+            "groups": sorted({group for _, group in places.values()}),
             "statuses": STATUSES,
             "query": _without_page(request),
         },
@@ -183,15 +199,25 @@ def _without_page(request: HttpRequest) -> str:
 
 @console_view()
 def asset_detail(request: HttpRequest, ctx: TenantContext, key: str) -> HttpResponse:
-    try:
-        info = asset_with_lineage(deployment=ctx.deployment, asset_key=key)
-    except NotFound:
-        raise Http404("asset not found") from None
     graph = _graph(ctx)
-    node = graph.nodes.get(AssetKey.from_user_string(info["key"])) if graph else None
-    spec = node.spec if node else None
-    rows = asset_rows(deployment=ctx.deployment)
-    row = rows.get(info["key"])
+    asset_key = AssetKey.from_user_string(key.strip("/"))
+    node = graph.nodes.get(asset_key) if graph else None
+    row = asset_rows(deployment=ctx.deployment, keys=[asset_key.to_user_string()]).get(
+        asset_key.to_user_string()
+    )
+    if node is None or row is None:
+        raise Http404("asset not found")
+    spec = node.spec
+    info = {
+        **row.info,
+        "upstream": sorted(
+            k.to_user_string() for k in graph.upstream({asset_key}, include_self=False)
+        ),
+        "downstream": sorted(
+            k.to_user_string() for k in graph.downstream({asset_key}, include_self=False)
+        ),
+        "freshness": _freshness(ctx, row.key),
+    }
     materializations = list(
         Materialization.objects.filter(deployment=ctx.deployment, asset_key=info["key"]).order_by(
             "-timestamp"
@@ -224,11 +250,21 @@ def asset_detail(request: HttpRequest, ctx: TenantContext, key: str) -> HttpResp
     )
 
 
+def _freshness(ctx: TenantContext, key: str) -> dict[str, Any] | None:
+    for line in judge_freshness(deployment=ctx.deployment, now=timezone.now(), asset_keys=[key]):
+        return {
+            "status": line.status.value,
+            "overdue_minutes": line.overdue_minutes,
+            "maximum_lag_minutes": line.policy.maximum_lag_minutes,
+        }
+    return None
+
+
 def _condition_label(spec) -> str:
     condition = getattr(spec, "automation_condition", None)
     if condition is None:
         return ""
-    return getattr(condition, "label", None) or getattr(condition, "name", None) or str(condition)
+    return getattr(condition, "label", None) or str(condition)
 
 
 def _latest_evaluation(ctx: TenantContext, key: str):
@@ -242,19 +278,24 @@ def _latest_evaluation(ctx: TenantContext, key: str):
 
 
 def _explain(tree: Any, depth: int = 0) -> list[dict[str, Any]]:
-    """The explanation tree as indented lines: each condition, true or not, and why."""
+    """The SDK's explanation tree (``ConditionResult.to_dict``) as indented lines: each
+    condition, true or not, on how many of its candidates."""
     if not isinstance(tree, dict):
         return []
-    label = tree.get("label") or tree.get("name") or tree.get("type") or "condition"
-    line = {
-        "depth": depth,
-        "indent": "\u2003" * depth,
-        "label": label,
-        "true": bool(tree.get("true_count") or tree.get("passed") or tree.get("num_true")),
-        "detail": tree.get("detail") or tree.get("reason") or "",
-    }
-    lines = [line]
-    for child in tree.get("children") or tree.get("operands") or []:
+    evaluated = tree.get("evaluated", True)
+    detail = f"{tree.get('true', 0)} of {tree.get('candidates', 0)}" if evaluated else "not needed"
+    if tree.get("partitions"):
+        detail += ": " + ", ".join(str(k) for k in tree["partitions"])
+    lines = [
+        {
+            "depth": depth,
+            "indent": "\u2003" * depth,
+            "label": tree.get("condition", "condition"),
+            "true": bool(tree.get("true")),
+            "detail": detail,
+        }
+    ]
+    for child in tree.get("children") or []:
         lines.extend(_explain(child, depth + 1))
     return lines
 
@@ -302,7 +343,7 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     location_name = data.get("location", "").strip()
     start, end = data.get("start", "").strip(), data.get("end", "").strip()
     graph = _graph(ctx)
-    rows = asset_rows(deployment=ctx.deployment)
+    places = _places(ctx)
     preview: list[str] = []
     error = ""
     if graph is not None and selection:
@@ -310,7 +351,7 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             preview = sorted(_select(graph, selection))
         except InvalidSelection as exc:
             error = str(exc)
-    locations = sorted({rows[k].info["code_location"] for k in preview if k in rows})
+    locations = sorted({places[k][0] for k in preview if k in places})
     if not location_name and len(locations) == 1:
         location_name = locations[0]
     if request.method == "POST" and not error:
@@ -356,7 +397,9 @@ def launch(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             "locations": locations,
             "start": start,
             "end": end,
-            "preview": [rows[k] for k in preview if k in rows][:MAX_NODES],
+            "preview": list(
+                asset_rows(deployment=ctx.deployment, keys=preview[:MAX_NODES]).values()
+            ),
             "preview_count": len(preview),
             "error": error,
             "can_launch": can_launch,

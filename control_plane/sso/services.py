@@ -105,9 +105,11 @@ def sign_in(org: Organization, identity: SamlIdentity, *, ip=None, user_agent=""
     with tenant_context(ctx), transaction.atomic():
         config = SamlConfig.objects.get()
         name = " ".join(p for p in (identity.first_name, identity.last_name) if p)
-        membership = Membership.objects.filter(user__email__iexact=identity.email).first()
-        provisioned = membership is None
-        if provisioned:
+        found = Membership.objects.filter(user__email__iexact=identity.email).first()
+        provisioned = found is None
+        if found is not None:
+            membership = found
+        else:
             membership = tenancy.add_member(ctx=ctx, email=identity.email, name=name)
             tenancy.create_grant(ctx=ctx, role=Role(config.default_role), membership=membership)
             _audit(

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from assay import (
     AssetCheckResult,
     AssetExecutionContext,
+    AutomationCondition,
     ConfigurableResource,
     MaterializeResult,
     Output,
@@ -50,7 +51,13 @@ def user_events(context: AssetExecutionContext, events: EventSource) -> Output:
     return Output(rows, metadata={"row_count": len(rows)})
 
 
-@asset(group_name="analytics", kinds={"python"}, owners=["data@example.com"], code_version="1")
+@asset(
+    group_name="analytics",
+    kinds={"python"},
+    owners=["data@example.com"],
+    code_version="1",
+    automation_condition=AutomationCondition.eager(),
+)
 def daily_metrics(user_events: list[dict]) -> Output:
     """Per-day active users and conversions."""
     by_day: dict[str, dict] = defaultdict(lambda: {"active_users": set(), "conversions": 0})
@@ -72,7 +79,13 @@ def no_negative_conversions(daily_metrics: list[dict]) -> AssetCheckResult:
     return AssetCheckResult(passed=not bad, metadata={"bad_days": bad})
 
 
-@asset(group_name="ml", kinds={"python"}, owners=["ml@example.com"], code_version="1")
+@asset(
+    group_name="ml",
+    kinds={"python"},
+    owners=["ml@example.com"],
+    code_version="1",
+    automation_condition=AutomationCondition.on_cron("0 6 * * *"),
+)
 def churn_model(daily_metrics: list[dict]) -> MaterializeResult:
     """A (deliberately tiny) churn model: the share of days with falling activity."""
     falling = sum(

@@ -80,9 +80,10 @@ def test_walkthrough_runs_as_written_on_a_fresh_sqlite_install(tmp_path):
             os.killpg(process.pid, signal.SIGTERM)
     assert process.returncode == 0, out + err
     assert '"name":"feature-x"' in out and '"name":"analytics"' in out
-    assert '"role":"launcher","member_email":"ana@acme.com"' in out
+    assert '"role":"launcher"' in out and '"team":"launchers"' in out
+    assert '"email":"ana@acme.com","name":"","status":"pending"' in out
     assert '"errors":{"name":["Use lower-case letters, digits and hyphens;' in out
     assert "\n404\n" in out
     assert re.search(r"^assay_a_\w+_\S+$", out, re.MULTILINE)
     assert "seq,occurred_at,actor_type" in out and "token.create" in out
-    assert "acme: OK, 7 events verified" in out  # as the comment in the walkthrough says
+    assert "acme: OK, 8 events verified" in out  # as the comment in the walkthrough says

@@ -63,3 +63,29 @@ class AssetListSerializer(serializers.Serializer):
 class AssetLineageSerializer(AssetSerializer):
     upstream = serializers.ListField(child=serializers.CharField())
     downstream = serializers.ListField(child=serializers.CharField())
+
+
+class AssetSearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=500, help_text="Words to find; each must match.")
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+class AssetSearchResultSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    code_location = serializers.CharField()
+    group = serializers.CharField()
+    description = serializers.CharField()
+    owners = serializers.ListField(child=serializers.CharField())
+    kinds = serializers.ListField(child=serializers.CharField())
+    tags = serializers.DictField(child=serializers.CharField())
+    is_external = serializers.BooleanField()
+    rank = serializers.FloatField(help_text="Higher is better; key matches weigh most.")
+
+
+class AssetSearchPageSerializer(serializers.Serializer):
+    """One page of ranked matches; ``next_offset`` is null on the last page."""
+
+    count = serializers.IntegerField()
+    next_offset = serializers.IntegerField(allow_null=True)
+    results = AssetSearchResultSerializer(many=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from control_plane.catalog import queries
+from control_plane.catalog import queries, search
 from control_plane.catalog.api import serializers as s
 from control_plane.core.api.views import DeploymentScopedView
 from control_plane.tenancy.permissions import authorize
@@ -42,3 +42,30 @@ class AssetDetailView(_DeploymentView):
     @extend_schema(operation_id="asset_lineage", responses=s.AssetLineageSerializer)
     def get(self, request, org, deployment, asset_key):
         return Response(queries.asset_with_lineage(deployment=self.deployment, asset_key=asset_key))
+
+
+class AssetSearchView(_DeploymentView):
+    """Ranked catalog search over the deployment's current assets (see docs/control-plane.md)."""
+
+    serializer_class = s.AssetSearchPageSerializer
+
+    @extend_schema(
+        operation_id="assets_search",
+        parameters=[s.AssetSearchQuerySerializer],
+        responses=s.AssetSearchPageSerializer,
+    )
+    def get(self, request, org, deployment):
+        params = s.AssetSearchQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        page = search.search_assets(
+            deployment=self.deployment, query=data["q"], limit=data["limit"], offset=data["offset"]
+        )
+        end = data["offset"] + len(page.results)
+        return Response(
+            {
+                "count": page.count,
+                "next_offset": end if end < page.count else None,
+                "results": page.results,
+            }
+        )

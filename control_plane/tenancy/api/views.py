@@ -140,11 +140,15 @@ class MemberListView(_Base):
         authorize(self.principal, Action.VIEW, self.ctx.organization)
         return self.paginated(queries.members(), s.MemberSerializer)
 
-    @extend_schema(request=s.MemberCreateSerializer)
+    @extend_schema(request=s.MemberCreateSerializer, responses={201: s.InvitationSerializer})
     def post(self, request, org):
+        """Invite by email: the person becomes a member when they accept the mailed link.
+        The answer is the same whether or not the email is known on the platform."""
+        from control_plane.identity.services import invite_member
+
         data = self.read(s.MemberCreateSerializer)
-        membership = services.add_member(ctx=self.ctx, **data)
-        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+        invitation = invite_member(ctx=self.ctx, **data)
+        return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailView(_Base):

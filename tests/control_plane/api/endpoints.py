@@ -84,7 +84,7 @@ MUTATIONS: dict[tuple[str, str], tuple[Body, str]] = {
     ("code-location-list", "post"): ({"name": "new-loc"}, "code_location.create"),
     ("code-location-detail", "patch"): ({"module": "pkg.defs"}, "code_location.update"),
     ("code-location-detail", "delete"): (None, "code_location.delete"),
-    ("member-list", "post"): ({"email": "new@example.test"}, "member.add"),
+    ("member-list", "post"): ({"email": "new@example.test"}, "member.invite"),
     ("member-detail", "delete"): (None, "member.remove"),
     ("team-list", "post"): ({"name": "analysts"}, "team.create"),
     ("team-detail", "patch"): ({"name": "renamed"}, "team.update"),

@@ -133,3 +133,33 @@ def test_cookies_are_secure_and_http_only_when_asked(acme):
     session = response.cookies["sessionid"]
     assert session["secure"] and session["httponly"]
     assert session["samesite"] == "Lax"
+
+
+def test_repeated_failures_lock_out_with_a_clear_message_and_are_audited(acme, settings):
+    from control_plane.audit.models import AuditEvent
+    from control_plane.core.context import tenant_context as active
+
+    acme.admin.set_password(PASSWORD)
+    acme.admin.save()
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = client.post("/sign-in/", {"username": acme.admin.email, "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post("/sign-in/", {"username": acme.admin.email, "password": "wrong"})
+    assert response.status_code == 429
+    assert "Sign-in locked" in response.content.decode()
+    # Even the right password is refused while locked.
+    response = client.post("/sign-in/", {"username": acme.admin.email, "password": PASSWORD})
+    assert response.status_code == 429
+    with active(acme.ctx()):
+        actions = list(AuditEvent.objects.values_list("action", flat=True))
+    assert actions.count("identity.sign_in_failed") >= settings.AXES_FAILURE_LIMIT
+    assert "identity.locked_out" in actions
+    assert "identity.sign_in" not in actions
+
+
+def test_a_failed_sign_in_with_an_unknown_email_is_counted_but_in_no_tenant_log(acme):
+    from axes.models import AccessAttempt
+
+    Client().post("/sign-in/", {"username": "nobody@nowhere.test", "password": "x"})
+    assert AccessAttempt.objects.filter(username="nobody@nowhere.test").count() == 1

@@ -163,6 +163,22 @@ def test_materializations_and_failures_update_the_latest_partition_status(acme, 
         )
 
 
+def test_an_observation_marks_its_partition_present_as_the_local_instance_does(acme, run):
+    # One rule (assay.execution.status_effect): observed source data is there.
+    ingest(
+        acme,
+        run,
+        [
+            event(run, 1, "step_failed", asset_key="raw_orders", partition="2024-01-01"),
+            event(run, 2, "asset_observation", asset_key="raw_orders", partition="2024-01-01"),
+        ],
+    )
+    with tenant_context(acme.ctx()):
+        assert dict(AssetPartitionStatus.objects.values_list("partition", "status")) == {
+            "2024-01-01": "materialized"
+        }
+
+
 def test_events_of_a_run_in_a_deployment_the_agent_does_not_serve_are_rejected(acme, run):
     with tenant_context(acme.ctx()):
         result = ingest_events(

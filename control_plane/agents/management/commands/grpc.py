@@ -37,12 +37,39 @@ class Command(BaseCommand):
             help="allow plaintext on a non-loopback address (behind a TLS-terminating proxy)",
         )
         parser.add_argument(
+            "--tls-client-ca",
+            help="PEM CA bundle: require agents to present a client certificate signed by it",
+        )
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=30.0,
+            help="seconds SIGTERM lets open streams finish (acks of ingested batches) before "
+            "cancelling them; agents reconnect and replay, so nothing is lost",
+        )
+        parser.add_argument(
             "--max-streams", type=int, default=200, help="concurrent agent streams (threads x2)"
         )
 
-    def handle(self, *args, host, port, tls_cert, tls_key, insecure, max_streams, **options):
+    def handle(
+        self,
+        *args,
+        host,
+        port,
+        tls_cert,
+        tls_key,
+        tls_client_ca,
+        grace,
+        insecure,
+        max_streams,
+        **options,
+    ):
         if bool(tls_cert) != bool(tls_key):
             raise CommandError("give both --tls-cert and --tls-key, or neither")
+        if tls_client_ca and not tls_cert:
+            raise CommandError(
+                "--tls-client-ca needs --tls-cert/--tls-key (client certificates are TLS)"
+            )
         if not tls_cert and not insecure and not is_loopback(host):
             raise CommandError(
                 f"refusing plaintext gRPC on {host}: give --tls-cert/--tls-key, or --insecure "
@@ -57,7 +84,9 @@ class Command(BaseCommand):
         address = f"{host}:{port}"
         if tls_cert:
             credentials = grpc.ssl_server_credentials(
-                [(Path(tls_key).read_bytes(), Path(tls_cert).read_bytes())]
+                [(Path(tls_key).read_bytes(), Path(tls_cert).read_bytes())],
+                root_certificates=Path(tls_client_ca).read_bytes() if tls_client_ca else None,
+                require_client_auth=bool(tls_client_ca),
             )
             bound = server.add_secure_port(address, credentials)
         else:
@@ -72,4 +101,8 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stopped.set())
         stopped.wait()
-        server.stop(grace=5).wait()
+        # Refuse new streams at once; let open ones finish what they are ingesting.
+        self.stdout.write(f"stopping: draining open streams for up to {grace:g}s", ending="\n")
+        self.stdout.flush()
+        server.stop(grace=grace).wait()
+        self.stdout.write("stopped", ending="\n")
