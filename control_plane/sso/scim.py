@@ -5,12 +5,17 @@ its own tenancy hooks; filters are parsed by scim2-filter-parser into Q objects.
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pydantic
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from scim2_filter_parser.transpilers.django_q_object import get_query
+from scim2_filter_parser.lexer import SCIMLexer
+from scim2_filter_parser.parser import SCIMParser
+from scim2_filter_parser.transpilers.django_q_object import Transpiler
+from scim2_models import Context, Group, User
 
 from control_plane.core.context import TenantContext
 from control_plane.core.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +37,32 @@ class InvalidFilter(InvalidInput):
     scim_type = "invalidFilter"
 
 
+class NoTarget(InvalidInput):
+    scim_type = "noTarget"
+
+
+class InvalidPath(InvalidInput):
+    scim_type = "invalidPath"
+
+
+# The attributes we keep; others (enterprise extension, phoneNumbers...) are ignored, as
+# RFC 7644 §3.3 allows a service provider to do with attributes it does not support.
+USER_KEYS = {"schemas", "id", "externalId", "meta", "userName", "name", "displayName"}
+USER_KEYS |= {"active", "emails"}
+GROUP_KEYS = {"schemas", "id", "externalId", "meta", "displayName", "members"}
+
+
+def validated(model: Any, data: dict, keys: set[str], context: Context) -> Any:
+    """``data`` checked against scim2-models' RFC 7643 model (types, required attributes)."""
+    kept = {key: value for key, value in data.items() if key in keys}
+    try:
+        return model.model_validate(kept, scim_ctx=context)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
 USER_FILTER_ATTRS = {
     ("userName", None, None): "user_name",
     ("externalId", None, None): "external_id",
@@ -48,14 +79,33 @@ GROUP_FILTER_ATTRS = {
 }
 
 
+class _StrictTranspiler(Transpiler):
+    """The parser's transpiler drops attributes it cannot map, which would widen
+    ``a and b`` to ``a``; here an unknown attribute refuses the whole filter."""
+
+    def visit_AttrPath(self, node):
+        found = super().visit_AttrPath(node)
+        if found is None:
+            path = node.attr_name + (f".{node.sub_attr.value}" if node.sub_attr else "")
+            raise InvalidFilter(f"filtering on {path!r} is not supported")
+        return found
+
+
 def parse_filter(text: str, attr_map: dict) -> Q:
     """A SCIM filter (``userName eq "a@b.c"``, ``and``/``or``, ``sw``...) as a Q object."""
     if not text:
         return Q()
     try:
-        return get_query(text, attr_map)
+        query = _StrictTranspiler(attr_map).transpile(
+            SCIMParser().parse(SCIMLexer().tokenize(text))
+        )
+    except InvalidFilter:
+        raise
     except Exception as error:  # the parser raises its own and SLY's errors
         raise InvalidFilter(f"invalid filter {text!r}: {error}") from None
+    if not isinstance(query, Q):
+        raise InvalidFilter(f"invalid filter {text!r}")
+    return query
 
 
 def _meta(kind: str, obj, location: str) -> dict:
@@ -115,7 +165,8 @@ def get_group(pk: str) -> ScimGroup:
     return row[0]
 
 
-def _user_fields(data: dict) -> dict:
+def _user_fields(data: dict, context: Context) -> dict:
+    validated(User, data, USER_KEYS, context)
     name = data.get("name") or {}
     user_name = str(data.get("userName") or "").strip()
     if not user_name:
@@ -123,9 +174,9 @@ def _user_fields(data: dict) -> dict:
     return {
         "user_name": user_name,
         "external_id": str(data.get("externalId") or ""),
-        "given_name": str(name.get("givenName") or "")[:100],
-        "family_name": str(name.get("familyName") or "")[:100],
-        "display_name": str(data.get("displayName") or "")[:200],
+        "given_name": str(name.get("givenName") or ""),
+        "family_name": str(name.get("familyName") or ""),
+        "display_name": str(data.get("displayName") or ""),
         "emails": [e for e in data.get("emails") or [] if isinstance(e, dict)],
         "active": _as_bool(data.get("active", True)),
     }
@@ -173,7 +224,8 @@ def _deactivate(ctx: TenantContext, row: ScimUser) -> None:
 
 
 def create_user(ctx: TenantContext, data: dict) -> ScimUser:
-    fields = _user_fields(data)
+    fields = _user_fields(data, Context.RESOURCE_CREATION_REQUEST)
+    _check_lengths(fields)
     email = _email_of(data, fields["user_name"])
     with transaction.atomic():
         if ScimUser.objects.filter(user_name__iexact=fields["user_name"]).exists():
@@ -189,7 +241,23 @@ def create_user(ctx: TenantContext, data: dict) -> ScimUser:
     return row
 
 
+MAX_LENGTHS = {
+    "user_name": 254,
+    "external_id": 256,
+    "given_name": 100,
+    "family_name": 100,
+    "display_name": 200,
+}
+
+
+def _check_lengths(fields: dict) -> None:
+    for key, limit in MAX_LENGTHS.items():
+        if len(fields.get(key) or "") > limit:
+            raise InvalidInput(f"{key} is longer than {limit} characters")
+
+
 def _apply_user(ctx: TenantContext, row: ScimUser, fields: dict) -> ScimUser:
+    _check_lengths(fields)
     before = {k: getattr(row, k) for k in fields}
     was_active = row.active
     if (
@@ -214,7 +282,7 @@ def _apply_user(ctx: TenantContext, row: ScimUser, fields: dict) -> ScimUser:
 
 def replace_user(ctx: TenantContext, row: ScimUser, data: dict) -> ScimUser:
     with transaction.atomic():
-        return _apply_user(ctx, row, _user_fields(data))
+        return _apply_user(ctx, row, _user_fields(data, Context.RESOURCE_REPLACEMENT_REQUEST))
 
 
 _USER_PATHS = {
@@ -243,35 +311,81 @@ def _patch_ops(data: dict) -> list[dict]:
 
 
 def _as_bool(value) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() == "true"
+    """A SCIM boolean; Azure AD sends ``"True"``/``"False"`` strings."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidInput(f"{value!r} is not a boolean")
+
+
+def _as_text(key: str, value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    return value
+
+
+_EMAIL_PATH = re.compile(r'^emails\[type eq "([^"]+)"\]\.value$', re.I)
+
+
+def _pairs(op: dict) -> dict[str, Any]:
+    """The (lower-cased path, value) pairs one operation sets; ``None`` removes."""
+    kind, path, value = op["op"].lower(), str(op.get("path") or ""), op.get("value")
+    if kind == "remove":
+        if not path:
+            raise NoTarget("a remove operation needs a path")
+        return {path.lower(): None}
+    if path:
+        return {path.lower(): value}
+    if not isinstance(value, dict):
+        raise InvalidInput("an operation without a path needs an object value")
+    pairs: dict[str, Any] = {}
+    for key, item in value.items():
+        if key.lower() == "name" and isinstance(item, dict):
+            pairs.update({f"name.{k.lower()}": v for k, v in item.items()})
+        else:
+            pairs[key.lower()] = item
+    return pairs
+
+
+def _with_email(emails: list[dict], kind: str, value) -> list[dict]:
+    """Azure AD's ``emails[type eq "work"].value``: set (or drop) the email of that type."""
+    rest = [e for e in emails if str(e.get("type", "")).lower() != kind.lower()]
+    if value is None:
+        return rest
+    primary = not rest or not any(e.get("primary") for e in rest)
+    return [*rest, {"value": _as_text("emails.value", value), "type": kind, "primary": primary}]
 
 
 def patch_user(ctx: TenantContext, row: ScimUser, data: dict) -> ScimUser:
     """Okta sends ``replace`` with ``{"active": false}``; Azure AD sends paths like
-    ``name.givenName`` and ``"False"`` strings. Both are handled."""
+    ``name.givenName``, ``emails[type eq "work"].value`` and ``"False"`` strings."""
     fields: dict = {}
     for op in _patch_ops(data):
-        path = str(op.get("path") or "").lower()
-        value = op.get("value")
-        if not path and isinstance(value, dict):
-            pairs = {}
-            for key, item in value.items():
-                if key.lower() == "name" and isinstance(item, dict):
-                    pairs.update({f"name.{k.lower()}": v for k, v in item.items()})
-                else:
-                    pairs[key.lower()] = item
-        else:
-            pairs = {path: None if op["op"].lower() == "remove" else value}
-        for key, item in pairs.items():
+        for key, item in _pairs(op).items():
+            email = _EMAIL_PATH.match(key)
+            if email:
+                current = fields.get("emails", row.emails or [])
+                fields["emails"] = _with_email(current, email.group(1), item)
+                continue
+            if key.startswith("urn:ietf:params:scim:schemas:core:2.0:user:"):
+                key = key.rsplit(":", 1)[1]
             if key not in _USER_PATHS:
-                continue  # attributes we do not keep (RFC 7644 §3.5.2: ignore is allowed)
+                continue  # attributes we do not keep (RFC 7644 §3.3 lets us ignore them)
             target = _USER_PATHS[key]
             if target == "active":
-                fields[target] = _as_bool(item)
+                fields[target] = True if item is None else _as_bool(item)
             elif target == "emails":
-                fields[target] = [e for e in item or [] if isinstance(e, dict)]
+                validated(User, {"emails": item or []}, {"emails"}, Context.RESOURCE_PATCH_REQUEST)
+                fields[target] = list(item or [])
+            elif target == "user_name":
+                if not item:
+                    raise InvalidInput("userName cannot be removed")
+                fields[target] = _as_text(key, item).strip()
             else:
-                fields[target] = str(item or "")
+                fields[target] = _as_text(key, item)
     with transaction.atomic():
         return _apply_user(ctx, row, fields)
 
@@ -287,6 +401,15 @@ def delete_user(ctx: TenantContext, row: ScimUser) -> None:
 # Groups --------------------------------------------------------------------------------
 
 
+def _group_name(value) -> str:
+    name = _as_text("displayName", value).strip()
+    if not name:
+        raise InvalidInput("displayName is required")
+    if len(name) > 100:
+        raise InvalidInput("displayName is longer than 100 characters")
+    return name
+
+
 def _member_ids(values) -> list[str]:
     return [str(v.get("value")) for v in values or [] if isinstance(v, dict)]
 
@@ -294,21 +417,25 @@ def _member_ids(values) -> list[str]:
 def _set_members(ctx: TenantContext, group: ScimGroup, add: list[str], remove: list[str]):
     team = group.team
     for pk in add:
-        user = get_user(pk).user
+        found = ScimUser.objects.select_related("user").filter(pk=pk if pk.isdigit() else -1)
+        if not found:
+            raise InvalidInput(f"no user {pk!r} to add to the group")
+        user = found[0].user
         membership = Membership.objects.filter(user=user).first()
         if membership and not team.group.user_set.filter(pk=user.pk).exists():
             tenancy.add_team_member(ctx=ctx, team=team, membership=membership)
     for pk in remove:
         row = ScimUser.objects.filter(pk=pk if pk.isdigit() else -1).first()
-        membership = row and Membership.objects.filter(user=row.user).first()
+        if row is None:
+            continue  # already gone: removing it is a no-op
+        membership = Membership.objects.filter(user=row.user).first()
         if membership and team.group.user_set.filter(pk=row.user_id).exists():
             tenancy.remove_team_member(ctx=ctx, team=team, membership=membership)
 
 
 def create_group(ctx: TenantContext, data: dict) -> ScimGroup:
-    name = str(data.get("displayName") or "").strip()
-    if not name:
-        raise InvalidInput("displayName is required")
+    validated(Group, data, GROUP_KEYS, Context.RESOURCE_CREATION_REQUEST)
+    name = _group_name(data.get("displayName"))
     with transaction.atomic():
         team = Team.objects.filter(name=name).first()
         if team is not None and ScimGroup.objects.filter(team=team).exists():
@@ -323,9 +450,8 @@ def create_group(ctx: TenantContext, data: dict) -> ScimGroup:
 
 
 def replace_group(ctx: TenantContext, group: ScimGroup, data: dict) -> ScimGroup:
-    name = str(data.get("displayName") or "").strip()
-    if not name:
-        raise InvalidInput("displayName is required")
+    validated(Group, data, GROUP_KEYS, Context.RESOURCE_REPLACEMENT_REQUEST)
+    name = _group_name(data.get("displayName"))
     with transaction.atomic():
         if name != group.team.name:
             tenancy.update_team(ctx=ctx, team=group.team, name=name)
@@ -342,33 +468,59 @@ def replace_group(ctx: TenantContext, group: ScimGroup, data: dict) -> ScimGroup
 _MEMBER_PATH = re.compile(r'^members\[value eq "([^"]+)"\]$', re.I)
 
 
+def _group_members(group: ScimGroup) -> set[str]:
+    return {str(m.pk) for m in ScimUser.objects.filter(user__groups=group.team.group_id)}
+
+
+def _rename(ctx: TenantContext, group: ScimGroup, name) -> None:
+    name = _group_name(name)
+    if name != group.team.name:
+        tenancy.update_team(ctx=ctx, team=group.team, name=name)
+
+
 def patch_group(ctx: TenantContext, group: ScimGroup, data: dict) -> ScimGroup:
+    """Okta and Azure AD add and remove members by id (``members[value eq "7"]`` or a
+    list of values) and rename with ``displayName``; other attributes are ignored."""
     with transaction.atomic():
+        before = {"name": group.team.name, "members": sorted(_group_members(group))}
         for op in _patch_ops(data):
             kind, path, value = op["op"].lower(), str(op.get("path") or ""), op.get("value")
             one = _MEMBER_PATH.match(path)
             if path.lower() == "members" or one:
+                if value is not None and not isinstance(value, list):
+                    raise InvalidInput('members takes a list of {"value": id}')
                 ids = [one.group(1)] if one else _member_ids(value)
+                current = _group_members(group)
                 if kind == "remove":
-                    _set_members(ctx, group, [], ids)
+                    _set_members(ctx, group, [], sorted(current if not one and not value else ids))
                 elif kind == "add":
                     _set_members(ctx, group, ids, [])
                 else:
-                    current = {
-                        str(m.pk) for m in ScimUser.objects.filter(user__groups=group.team.group_id)
-                    }
                     _set_members(ctx, group, sorted(set(ids) - current), sorted(current - set(ids)))
-            elif path.lower() == "displayname" or (not path and isinstance(value, dict)):
-                name = value if path else value.get("displayName")
-                if name and str(name) != group.team.name:
-                    tenancy.update_team(ctx=ctx, team=group.team, name=str(name))
-                if not path and value.get("externalId"):
-                    group.external_id = str(value["externalId"])
+            elif not path:
+                if kind == "remove":
+                    raise NoTarget("a remove operation needs a path")
+                if not isinstance(value, dict):
+                    raise InvalidInput("an operation without a path needs an object value")
+                if "displayName" in value:
+                    _rename(ctx, group, value["displayName"])
+                if "externalId" in value:
+                    group.external_id = _as_text("externalId", value["externalId"])
+                if "members" in value:
+                    members = value["members"]
+                    wanted = set(_member_ids(members if isinstance(members, list) else []))
+                    current = _group_members(group)
+                    _set_members(ctx, group, sorted(wanted - current), sorted(current - wanted))
+            elif path.lower() == "displayname":
+                if kind == "remove":
+                    raise InvalidInput("displayName is required")
+                _rename(ctx, group, value)
             elif path.lower() == "externalid":
-                group.external_id = "" if kind == "remove" else str(value or "")
+                group.external_id = "" if kind == "remove" else _as_text("externalId", value)
         group.updated_at = timezone.now()
         group.save()
-        _audit(ctx, audit_actions.SCIM_GROUP_UPDATE, group.team, after={"name": group.team.name})
+        after = {"name": group.team.name, "members": sorted(_group_members(group))}
+        _audit(ctx, audit_actions.SCIM_GROUP_UPDATE, group.team, before=before, after=after)
     return group
 
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from control_plane.sso import scim_views as v
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("Users/<str:pk>", v.UserView.as_view()),
     path("Groups", v.GroupsView.as_view()),
     path("Groups/<str:pk>", v.GroupView.as_view()),
+    re_path(r"^(?P<rest>.*)$", v.UnknownEndpointView.as_view()),
 ]

@@ -100,7 +100,10 @@ class ScimView(APIView):
             return scim_error(400, str(exc.detail), "invalidSyntax")
         if isinstance(exc, exceptions.APIException):
             response = super().handle_exception(exc)
-            return scim_error(response.status_code, str(exc.detail))
+            answer = scim_error(response.status_code, str(exc.detail))
+            if "WWW-Authenticate" in response:
+                answer["WWW-Authenticate"] = response["WWW-Authenticate"]
+            return answer
         raise exc
 
     @property
@@ -224,3 +227,12 @@ class GroupView(ScimView):
     def delete(self, request, org, pk):
         scim.delete_group(self.ctx, scim.get_group(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UnknownEndpointView(ScimView):
+    """Any other path under ``/scim/v2/<org>/``: a SCIM 404, not the console's HTML page."""
+
+    def _missing(self, request, org, rest=""):
+        raise NotFound(f"no SCIM endpoint {request.path!r}")
+
+    get = post = put = patch = delete = _missing
