@@ -93,7 +93,7 @@ class ScimUser(models.Model):
     family_name = models.CharField(max_length=100, blank=True)
     display_name = models.CharField(max_length=200, blank=True)
     emails = models.JSONField(default=list, blank=True)  # as the IdP sent them
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(null=True, default=True)  # None: unassigned, counts as true
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

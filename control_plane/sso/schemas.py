@@ -18,9 +18,10 @@ KEPT = {
         "active": None,
         "emails": {"value", "type", "primary", "display"},
     },
-    GROUP_SCHEMA: {"displayName": None, "members": {"value", "$ref", "display"}},
+    GROUP_SCHEMA: {"displayName": None, "members": {"value", "$ref"}},
 }
-READ_ONLY = {(GROUP_SCHEMA, "members", "display"), (GROUP_SCHEMA, "members", "$ref")}
+# A member is a person with an email address: emails (or an email as userName) is required.
+REQUIRED = {(USER_SCHEMA, "emails"), (USER_SCHEMA, "emails", "value")}
 
 
 def _cut(model, base: str) -> dict:
@@ -30,14 +31,16 @@ def _cut(model, base: str) -> dict:
     for attribute in schema["attributes"]:
         if attribute["name"] not in kept:
             continue
+        if (schema["id"], attribute["name"]) in REQUIRED:
+            attribute["required"] = True
         subs = kept[attribute["name"]]
         if subs is not None:
             attribute["subAttributes"] = [
                 s for s in attribute.get("subAttributes") or [] if s["name"] in subs
             ]
             for sub in attribute["subAttributes"]:
-                if (schema["id"], attribute["name"], sub["name"]) in READ_ONLY:
-                    sub["mutability"] = "readOnly"
+                if (schema["id"], attribute["name"], sub["name"]) in REQUIRED:
+                    sub["required"] = True
         attributes.append(attribute)
     schema["attributes"] = attributes
     schema["meta"] = {"resourceType": "Schema", "location": f"{base}/Schemas/{schema['id']}"}

@@ -118,20 +118,27 @@ def _meta(kind: str, obj, location: str) -> dict:
 
 
 def user_resource(row: ScimUser, base: str) -> dict:
-    display = row.display_name or " ".join(p for p in (row.given_name, row.family_name) if p)
-    resource = {
-        "schemas": [USER_SCHEMA],
-        "id": str(row.pk),
-        "userName": row.user_name,
-        "name": {"givenName": row.given_name, "familyName": row.family_name},
-        "displayName": display or row.user_name,
-        "active": row.active,
-        "emails": row.emails or [{"value": row.user.email, "primary": True}],
-        "meta": _meta("User", row, f"{base}/Users/{row.pk}"),
-    }
+    """Only what is assigned is returned (RFC 7643 §2.5: a removed attribute is absent)."""
+    resource: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": str(row.pk)}
+    resource["userName"] = row.user_name
+    name = {"givenName": row.given_name, "familyName": row.family_name}
+    if any(name.values()):
+        resource["name"] = {key: value for key, value in name.items() if value}
+    if row.display_name:
+        resource["displayName"] = row.display_name
+    if row.active is not None:
+        resource["active"] = row.active
+    if row.emails:
+        resource["emails"] = row.emails
     if row.external_id:
         resource["externalId"] = row.external_id
+    resource["meta"] = _meta("User", row, f"{base}/Users/{row.pk}")
     return resource
+
+
+def is_active(row: ScimUser) -> bool:
+    """Unassigned ``active`` (removed by a PATCH) counts as active; only ``false`` is not."""
+    return row.active is not False
 
 
 def group_resource(row: ScimGroup, base: str) -> dict:
@@ -140,10 +147,7 @@ def group_resource(row: ScimGroup, base: str) -> dict:
         "schemas": [GROUP_SCHEMA],
         "id": str(row.pk),
         "displayName": row.team.name,
-        "members": [
-            {"value": str(m.pk), "display": m.user_name, "$ref": f"{base}/Users/{m.pk}"}
-            for m in members
-        ],
+        "members": [{"value": str(m.pk), "$ref": f"{base}/Users/{m.pk}"} for m in members],
         "meta": _meta("Group", row, f"{base}/Groups/{row.pk}"),
     }
     if row.external_id:
@@ -178,7 +182,7 @@ def _user_fields(data: dict, context: Context) -> dict:
         "family_name": str(name.get("familyName") or ""),
         "display_name": str(data.get("displayName") or ""),
         "emails": [e for e in data.get("emails") or [] if isinstance(e, dict)],
-        "active": _as_bool(data.get("active", True)),
+        "active": None if data.get("active") is None else _as_bool(data["active"]),
     }
 
 
@@ -226,6 +230,8 @@ def _deactivate(ctx: TenantContext, row: ScimUser) -> None:
 def create_user(ctx: TenantContext, data: dict) -> ScimUser:
     fields = _user_fields(data, Context.RESOURCE_CREATION_REQUEST)
     _check_lengths(fields)
+    if fields["active"] is None:
+        fields["active"] = True  # a new user is active unless the IdP says otherwise
     email = _email_of(data, fields["user_name"])
     with transaction.atomic():
         if ScimUser.objects.filter(user_name__iexact=fields["user_name"]).exists():
@@ -235,7 +241,7 @@ def create_user(ctx: TenantContext, data: dict) -> ScimUser:
         if ScimUser.objects.filter(user=membership.user).exists():
             raise Conflict(f"{email} is already provisioned")
         row = ScimUser.objects.create(organization=ctx.organization, user=membership.user, **fields)
-        if not row.active:
+        if not is_active(row):
             _deactivate(ctx, row)
         _audit(ctx, audit_actions.SCIM_USER_CREATE, row, after={**fields, "email": email})
     return row
@@ -259,7 +265,7 @@ def _check_lengths(fields: dict) -> None:
 def _apply_user(ctx: TenantContext, row: ScimUser, fields: dict) -> ScimUser:
     _check_lengths(fields)
     before = {k: getattr(row, k) for k in fields}
-    was_active = row.active
+    was_active = is_active(row)
     if (
         fields.get("user_name")
         and ScimUser.objects.filter(user_name__iexact=fields["user_name"])
@@ -271,10 +277,10 @@ def _apply_user(ctx: TenantContext, row: ScimUser, fields: dict) -> ScimUser:
         setattr(row, key, value)
     row.updated_at = timezone.now()
     row.save()
-    if was_active and not row.active:
+    if was_active and not is_active(row):
         _deactivate(ctx, row)
         _audit(ctx, audit_actions.SCIM_USER_DEACTIVATE, row, before={"active": True})
-    elif row.active and not was_active:
+    elif is_active(row) and not was_active:
         _join(ctx, row.user.email, row.user.name)
     _audit(ctx, audit_actions.SCIM_USER_UPDATE, row, before=before, after=fields)
     return row
@@ -372,11 +378,18 @@ def patch_user(ctx: TenantContext, row: ScimUser, data: dict) -> ScimUser:
                 continue
             if key.startswith("urn:ietf:params:scim:schemas:core:2.0:user:"):
                 key = key.rsplit(":", 1)[1]
+            if key == "name":  # the whole complex attribute
+                if item is not None and not isinstance(item, dict):
+                    raise InvalidInput("name must be an object")
+                parts = {k.lower(): v for k, v in (item or {}).items()}
+                fields["given_name"] = _as_text("name.givenName", parts.get("givenname"))
+                fields["family_name"] = _as_text("name.familyName", parts.get("familyname"))
+                continue
             if key not in _USER_PATHS:
                 continue  # attributes we do not keep (RFC 7644 §3.3 lets us ignore them)
             target = _USER_PATHS[key]
             if target == "active":
-                fields[target] = True if item is None else _as_bool(item)
+                fields[target] = None if item is None else _as_bool(item)
             elif target == "emails":
                 validated(User, {"emails": item or []}, {"emails"}, Context.RESOURCE_PATCH_REQUEST)
                 fields[target] = list(item or [])
@@ -392,7 +405,7 @@ def patch_user(ctx: TenantContext, row: ScimUser, data: dict) -> ScimUser:
 
 def delete_user(ctx: TenantContext, row: ScimUser) -> None:
     with transaction.atomic():
-        if row.active:
+        if is_active(row):
             _deactivate(ctx, row)
         _audit(ctx, audit_actions.SCIM_USER_DELETE, row, before={"user_name": row.user_name})
         row.delete()
@@ -411,7 +424,19 @@ def _group_name(value) -> str:
 
 
 def _member_ids(values) -> list[str]:
-    return [str(v.get("value")) for v in values or [] if isinstance(v, dict)]
+    """User ids of ``[{"value": id}]`` or ``[{"$ref": ".../Users/id"}]``; teams do not nest."""
+    ids = []
+    for member in values or []:
+        if not isinstance(member, dict):
+            raise InvalidInput("a member is an object with a value")
+        ref = str(member.get("$ref") or "")
+        if str(member.get("type") or "").lower() == "group" or "/Groups/" in ref:
+            raise InvalidInput("a group cannot be a member of a group (teams do not nest)")
+        value = member.get("value") or ref.rstrip("/").rsplit("/", 1)[-1]
+        if not value:
+            raise InvalidInput("a member needs a value (the user's id)")
+        ids.append(str(value))
+    return ids
 
 
 def _set_members(ctx: TenantContext, group: ScimGroup, add: list[str], remove: list[str]):

@@ -117,11 +117,23 @@ class ScimView(APIView):
             raise scim.InvalidInput("the body must be a JSON object")
         return self.request.data
 
+    def params(self) -> dict:
+        """Query parameters, or a SearchRequest body for ``POST .search``."""
+        if self.request.method == "POST":
+            return self.body()
+        return self.request.query_params
+
+    def shaped(self, resource: dict) -> dict:
+        """``attributes`` / ``excludedAttributes`` (RFC 7644 §3.4.2.5) applied."""
+        params = self.params()
+        return project(resource, params.get("attributes"), params.get("excludedAttributes"))
+
     def page(self, queryset, render) -> Response:
+        params = self.params()
         try:
-            start = max(int(self.request.query_params.get("startIndex", 1)), 1)
-            count = min(max(int(self.request.query_params.get("count", MAX_COUNT)), 0), MAX_COUNT)
-        except ValueError:
+            start = max(int(params.get("startIndex", 1)), 1)
+            count = min(max(int(params.get("count", MAX_COUNT)), 0), MAX_COUNT)
+        except (TypeError, ValueError):
             raise scim.InvalidInput("startIndex and count must be integers") from None
         total = queryset.count()
         rows = list(queryset.order_by("pk")[start - 1 : start - 1 + count])
@@ -131,7 +143,7 @@ class ScimView(APIView):
                 "totalResults": total,
                 "startIndex": start,
                 "itemsPerPage": len(rows),
-                "Resources": [render(row, self.base) for row in rows],
+                "Resources": [self.shaped(render(row, self.base)) for row in rows],
             }
         )
 
@@ -163,6 +175,28 @@ class SchemasView(ScimView):
         return Response(found)
 
 
+ALWAYS_RETURNED = {"id", "schemas"}
+
+
+def _names(value) -> set[str]:
+    if not value:
+        return set()
+    items = value if isinstance(value, list) else str(value).split(",")
+    return {str(item).strip().split(".")[0].rsplit(":", 1)[-1].lower() for item in items}
+
+
+def project(resource: dict, attributes, excluded) -> dict:
+    """Keep only ``attributes`` (top level; ``name.givenName`` keeps ``name``), or drop
+    ``excluded``; ``id`` and ``schemas`` are always returned."""
+    wanted, dropped = _names(attributes), _names(excluded)
+    return {
+        key: value
+        for key, value in resource.items()
+        if key in ALWAYS_RETURNED
+        or ((not wanted or key.lower() in wanted) and key.lower() not in dropped)
+    }
+
+
 def _list(resources: list[dict]) -> dict:
     return {
         "schemas": [scim.LIST_SCHEMA],
@@ -175,7 +209,7 @@ def _list(resources: list[dict]) -> dict:
 
 class UsersView(ScimView):
     def get(self, request, org):
-        where = scim.parse_filter(request.query_params.get("filter", ""), scim.USER_FILTER_ATTRS)
+        where = scim.parse_filter(self.params().get("filter") or "", scim.USER_FILTER_ATTRS)
         return self.page(ScimUser.objects.select_related("user").filter(where), scim.user_resource)
 
     def post(self, request, org):
@@ -183,9 +217,16 @@ class UsersView(ScimView):
         return Response(scim.user_resource(row, self.base), status=status.HTTP_201_CREATED)
 
 
+class UserSearchView(UsersView):
+    """``POST /Users/.search``: the list, with the query in a SearchRequest body."""
+
+    def post(self, request, org):
+        return self.get(request, org)
+
+
 class UserView(ScimView):
     def get(self, request, org, pk):
-        return Response(scim.user_resource(scim.get_user(pk), self.base))
+        return Response(self.shaped(scim.user_resource(scim.get_user(pk), self.base)))
 
     def put(self, request, org, pk):
         row = scim.replace_user(self.ctx, scim.get_user(pk), self.body())
@@ -202,7 +243,7 @@ class UserView(ScimView):
 
 class GroupsView(ScimView):
     def get(self, request, org):
-        where = scim.parse_filter(request.query_params.get("filter", ""), scim.GROUP_FILTER_ATTRS)
+        where = scim.parse_filter(self.params().get("filter") or "", scim.GROUP_FILTER_ATTRS)
         return self.page(
             ScimGroup.objects.select_related("team").filter(where), scim.group_resource
         )
@@ -212,9 +253,21 @@ class GroupsView(ScimView):
         return Response(scim.group_resource(row, self.base), status=status.HTTP_201_CREATED)
 
 
+class GroupSearchView(GroupsView):
+    def post(self, request, org):
+        return self.get(request, org)
+
+
+class RootSearchView(ScimView):
+    """Searching several resource types at once is not offered (RFC 7644 §3.4.3: 501)."""
+
+    def post(self, request, org):
+        return scim_error(501, "search /Users/.search or /Groups/.search instead")
+
+
 class GroupView(ScimView):
     def get(self, request, org, pk):
-        return Response(scim.group_resource(scim.get_group(pk), self.base))
+        return Response(self.shaped(scim.group_resource(scim.get_group(pk), self.base)))
 
     def put(self, request, org, pk):
         row = scim.replace_group(self.ctx, scim.get_group(pk), self.body())
