@@ -361,3 +361,16 @@ def test_discovery_endpoints_tell_the_truth(scim):
         "active",
     }
     assert_error(scim.get("Schemas/urn:nothing"), 404)
+
+
+def test_the_scim_token_command_prints_a_working_token(orgs):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("scim_token", org="acme", name="okta", stdout=out)
+    secret = out.getvalue().strip()
+    assert secret.startswith("assay_s_")
+    assert Scim(orgs[0], secret).get("Users").status_code == 200
+    assert events(orgs[0], "scim.token_create")
