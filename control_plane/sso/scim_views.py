@@ -7,6 +7,7 @@ Errors are SCIM error bodies (RFC 7644 §3.12).
 
 from __future__ import annotations
 
+from django.db import DataError, IntegrityError
 from django.utils import timezone
 from rest_framework import authentication, exceptions, parsers, renderers, status
 from rest_framework.response import Response
@@ -96,6 +97,10 @@ class ScimView(APIView):
             if exc.status_code == 400 and not scim_type:
                 scim_type = "invalidValue"
             return scim_error(exc.status_code, exc.message, scim_type)
+        if isinstance(exc, IntegrityError):  # a concurrent request made the same thing first
+            return scim_error(409, "a resource with these values exists", "uniqueness")
+        if isinstance(exc, DataError):
+            return scim_error(400, "a value does not fit its attribute", "invalidValue")
         if isinstance(exc, exceptions.ParseError):
             return scim_error(400, str(exc.detail), "invalidSyntax")
         if isinstance(exc, exceptions.APIException):

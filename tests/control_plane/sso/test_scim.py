@@ -151,6 +151,11 @@ def test_errors_are_scim_error_bodies(scim):
         400,
     )
     assert_error(scim.send("put", f"Users/{made['id']}", {"schemas": [USER]}), 400)
+    long_name = {"schemas": [USER], "userName": "x" * 300 + "@acme.example.com"}
+    assert_error(scim.send("post", "Users", long_name), 400)
+    assert_error(scim.send("post", "Groups", {"schemas": [GROUP], "displayName": "g" * 101}), 400)
+    assert_error(scim.send("post", "Groups", {"schemas": [GROUP], "displayName": 7}), 400)
+    assert_error(scim.send("post", ".search", {}), 501)
     assert_error(scim.client.get("/scim/v2/acme/Nothing"), 404)
     assert_error(scim.client.put(scim.url("Users")), 405)
 
