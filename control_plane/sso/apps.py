@@ -7,4 +7,7 @@ class SsoConfig(AppConfig):
     verbose_name = "SAML SSO and SCIM provisioning"
 
     def ready(self) -> None:
-        from control_plane.sso import audit_actions  # noqa: F401  (declares the actions)
+        from control_plane.sso import (
+            audit_actions,  # noqa: F401  (declares the actions)
+            team_roles,  # noqa: F401  (new deployments get defaults)
+        )

@@ -15,3 +15,6 @@ SCIM_USER_DELETE = declare("scim.user_delete", "SCIM deleted a user")
 SCIM_GROUP_CREATE = declare("scim.group_create", "SCIM created a group (team)")
 SCIM_GROUP_UPDATE = declare("scim.group_update", "SCIM changed a group (team)")
 SCIM_GROUP_DELETE = declare("scim.group_delete", "SCIM deleted a group (team)")
+TEAM_DEFAULT_ROLE = declare(
+    "team.default_role_set", "a team's default role on prod or branch deployments changed"
+)

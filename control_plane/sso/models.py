@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from control_plane.core.scoping import TenantManager
-from control_plane.tenancy.models import Organization, Team, User
+from control_plane.tenancy.models import Deployment, Organization, RoleGrant, Team, User
 from control_plane.tenancy.roles import Role
 
 # Attribute names Okta's and Azure AD's default SAML apps send (docs/sso.md).
@@ -91,7 +91,9 @@ class ScimUser(models.Model):
     user_name = models.CharField(max_length=254)
     given_name = models.CharField(max_length=100, blank=True)
     family_name = models.CharField(max_length=100, blank=True)
-    active = models.BooleanField(default=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    emails = models.JSONField(default=list, blank=True)  # as the IdP sent them
+    active = models.BooleanField(null=True, default=True)  # None: unassigned, counts as true
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -141,3 +143,42 @@ class SamlRequest(models.Model):
 
     def __str__(self) -> str:
         return self.request_id
+
+
+class TeamDefaultRole(models.Model):
+    """The role a team's members get on every deployment of one kind (prod or branch),
+    including deployments made later. It is applied as ordinary team grants (so the
+    permission checks stay guardian lookups), each remembered in ``DefaultRoleGrant``."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    deployment_kind = models.CharField(max_length=10, choices=Deployment.Kind.choices)
+    role = models.PositiveSmallIntegerField(choices=[(r.value, r.label) for r in Role])
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "deployment_kind"], name="sso_team_default_role_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{Role(self.role).label} on {self.deployment_kind} for team {self.team_id}"
+
+
+class DefaultRoleGrant(models.Model):
+    """A team grant made from a ``TeamDefaultRole``, with the role it was given. A grant
+    whose role someone changed since is explicit and left alone from then on."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    default = models.ForeignKey(TeamDefaultRole, on_delete=models.CASCADE, related_name="+")
+    grant = models.OneToOneField(RoleGrant, on_delete=models.CASCADE, related_name="+")
+    role = models.PositiveSmallIntegerField()
+
+    objects = TenantManager()
+
+    def __str__(self) -> str:
+        return f"default grant {self.grant_id}"
