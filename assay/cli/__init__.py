@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from assay.cli import automation, backfill, check, dev, materialize
+from assay.cli import automation, backfill, check, ci, dev, materialize
 from assay.cli import list as list_command
 
 # Append a command module's `register` here to add a command. (Importing the `list`
@@ -18,6 +18,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     dev.register,
     automation.register,
     backfill.register,
+    ci.register,
 ]
 
 
