@@ -34,12 +34,12 @@ def test_create_update_close_and_deploy_from_the_command_line(live_server):
         _, token = services.issue_ci_token(ctx=world.ctx(), name="ci")
     load_location(world.ctx(), deployment=prod, name="shop")
     opened = ["branch", "create-or-update", "--repo", "acme/warehouse", "--branch", "feat",
-              "--pr", "12", "--commit", "1" * 40, "--title", "Add audit", "--author", "ana"]  # fmt: skip
+              "--pr", "12", "--title", "Add audit", "--author", "ana"]  # fmt: skip
 
-    first = _assay(live_server, token, *opened)
+    first = _assay(live_server, token, *opened, "--commit", "1" * 40)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["outcome"] == "created"
-    again = _assay(live_server, token, *opened[:-6], "--commit", "2" * 40)
+    again = _assay(live_server, token, *opened, "--commit", "2" * 40)
     assert json.loads(again.stdout)["outcome"] == "updated", again.stderr
 
     closed = _assay(live_server, token, "branch", "close", "--pr", "12")
