@@ -76,3 +76,61 @@ class CiToken(models.Model):
 
     def __str__(self) -> str:
         return f"ci token {self.prefix_id}"
+
+
+class GitHubIntegration(models.Model):
+    """An organization's GitHub webhook secret and the token that writes PR comments.
+
+    Both are encrypted with a key derived from ``SECRET_KEY`` (``branches.secrets``): the
+    webhook secret must be read back to verify signatures, so it cannot be hashed.
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    webhook_secret = models.TextField()
+    api_token = models.TextField(blank=True)
+    api_url = models.URLField(default="https://api.github.com")
+    console_url = models.URLField(blank=True)  # where PR comments link to
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    def __str__(self) -> str:
+        return f"GitHub integration of organization {self.organization_id}"
+
+
+class WebhookDelivery(models.Model):
+    """Each verified delivery, by GitHub's delivery id: handled once, a replay is refused."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    delivery_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=50)
+    action = models.CharField(max_length=50, blank=True)
+    outcome = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "delivery_id"], name="webhook_delivery_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.delivery_id}"
+
+
+class PullRequestComment(models.Model):
+    """The one comment per pull request that each update edits."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    branch = models.OneToOneField(BranchDeployment, on_delete=models.CASCADE, related_name="+")
+    comment_id = models.BigIntegerField()
+    body_sha256 = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    def __str__(self) -> str:
+        return f"comment {self.comment_id}"

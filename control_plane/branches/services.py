@@ -80,6 +80,11 @@ def ci_principal(token: CiToken) -> Principal:
     return Principal(kind="ci", label=f"ci token {token.prefix_id} ({token.name})")
 
 
+def webhook_principal() -> Principal:
+    """Who acts for a verified GitHub delivery (the signature is its authentication)."""
+    return Principal(kind="ci", label="github webhook")
+
+
 def _authorize(ctx: TenantContext, obj: Deployment | Organization) -> None:
     """CI principals were checked against their organization when they authenticated."""
     if ctx.principal.kind == "ci" or ctx.principal.is_system:

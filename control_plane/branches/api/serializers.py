@@ -53,3 +53,10 @@ class BranchDeploymentSerializer(serializers.ModelSerializer):
             "delete_after",
             "close_reason",
         ]
+
+
+class GitHubSettingsSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField(min_length=16, max_length=200)
+    api_token = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    api_url = serializers.URLField(required=False, default="https://api.github.com")
+    console_url = serializers.URLField(required=False, allow_blank=True, default="")

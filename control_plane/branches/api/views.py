@@ -130,3 +130,45 @@ class BranchCloseView(_OneBranch):
     def post(self, request, org, name):  # type: ignore[no-untyped-def]
         result = services.close(ctx=self.ctx, branch=self.branch)
         return Response(describe(self.branch, with_diff=False) | result)
+
+
+class GitHubWebhookView(APIView):
+    """``POST /api/v1/github/webhooks/<org>/``: authenticated by its signature alone."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def post(self, request, org):  # type: ignore[no-untyped-def]
+        from control_plane.branches import github
+        from control_plane.tenancy.models import Organization
+
+        organization = Organization.objects.filter(slug=org).first()
+        if organization is None:  # answered like a bad signature: existence does not leak
+            raise github.SignatureRefused("the X-Hub-Signature-256 signature does not match")
+        ctx = TenantContext(
+            organization=organization,
+            principal=services.webhook_principal(),
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        token = activate(ctx)
+        try:
+            result = github.handle_delivery(
+                ctx=ctx,
+                body=request.body,
+                signature=request.META.get("HTTP_X_HUB_SIGNATURE_256", ""),
+                event=request.META.get("HTTP_X_GITHUB_EVENT", ""),
+                delivery_id=request.META.get("HTTP_X_GITHUB_DELIVERY", ""),
+            )
+        finally:
+            deactivate(token)
+        return Response(result)
+
+
+class GitHubSettingsView(OrganizationScopedView):
+    def put(self, request, org):  # type: ignore[no-untyped-def]
+        from control_plane.branches import github
+
+        data = self.read(s.GitHubSettingsSerializer)
+        row = github.configure(ctx=self.ctx, **data)
+        return Response({"api_url": row.api_url, "console_url": row.console_url})
