@@ -148,8 +148,13 @@ def test_forged_and_replayed_deliveries_are_refused_and_change_nothing(configure
     body = _payload("opened", "a" * 40)
     forged = _deliver(client, body, "d-1", secret="not-the-secret-at-all")
     assert forged.status_code == 403
-    unsigned = client.post(URL, body, content_type="application/json",
-                           HTTP_X_GITHUB_EVENT="pull_request", HTTP_X_GITHUB_DELIVERY="d-1")  # fmt: skip
+    unsigned = client.post(
+        URL,
+        body,
+        content_type="application/json",
+        HTTP_X_GITHUB_EVENT="pull_request",
+        HTTP_X_GITHUB_DELIVERY="d-1",
+    )
     assert unsigned.status_code == 403
     other_org = client.post(
         "/api/v1/github/webhooks/nope/", body, content_type="application/json"
