@@ -9,3 +9,6 @@ class BranchesConfig(AppConfig):
 
     def ready(self) -> None:
         from control_plane.branches import audit_actions  # noqa: F401  (declares branch.*)
+        from control_plane.console import nav
+
+        nav.register("Branch changes", "console:branches:diff", scope="deployment", order=37)

@@ -42,3 +42,17 @@ def branch_diff(branch: BranchDeployment) -> tuple[BranchDiff | None, dict[str, 
         return None, state
     base_snaps, _ = _current(branch.base)
     return diff_snapshots(base_snaps, branch_snaps, current_time=timezone.now()), state
+
+
+def keys_by_location(deployment: Deployment, keys: set[str]) -> dict[str, list[str]]:
+    """``keys`` grouped by the code location that defines them (launches are per location)."""
+    out: dict[str, list[str]] = {}
+    rows = LocationSnapshot.objects.filter(
+        deployment=deployment, is_current=True, status=LocationSnapshot.Status.OK
+    ).select_related("code_location")
+    for row in rows:
+        defined = {a.key for a in DefinitionsSnapshot.from_json(row.snapshot_json).assets}
+        mine = sorted(defined & keys)
+        if mine:
+            out[row.code_location.name] = mine
+    return out

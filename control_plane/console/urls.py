@@ -19,6 +19,7 @@ DEPLOYMENT = [
     path("runs/<str:run_id>/terminate/", run_pages.run_terminate, name="run_terminate"),
     path("runs/<str:run_id>/re-execute/", run_pages.run_reexecute, name="run_reexecute"),
     path("search/", include("control_plane.catalog.console_urls")),
+    path("branch/", include("control_plane.branches.console_urls")),
 ]
 
 # Pages under /o/<org>/ that are not about one deployment (settings, billing...).

@@ -76,6 +76,9 @@ class CiBranchView(CiView):
                 base=data["base"],
             ),
         )
+        from control_plane.branches import github
+
+        github.sync_comment(branch)  # the same PR comment as the webhook keeps
         code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
         return Response(describe(branch, with_diff=False) | {"outcome": outcome}, status=code)
 
