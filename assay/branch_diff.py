@@ -268,6 +268,23 @@ class _PartitionCounter:
         return self.cache[token]
 
 
+def _reachable(assets: Mapping[str, AssetSnapshot], roots: Iterable[str]) -> set[str]:
+    """`roots` and everything downstream of them: one walk, only over what it reaches."""
+    children: dict[str, list[str]] = {}
+    for key, asset in assets.items():
+        for dep in asset.deps:
+            children.setdefault(dep, []).append(key)
+    seen = set(roots)
+    frontier = list(seen)
+    while frontier:
+        key = frontier.pop()
+        for child in children.get(key, ()):
+            if child not in seen:
+                seen.add(child)
+                frontier.append(child)
+    return seen
+
+
 def diff_snapshots(
     base: SnapshotsLike,
     branch: SnapshotsLike,
@@ -314,12 +331,8 @@ def diff_snapshots(
     touched = [k for k, _ in changed] + removed_keys
     union = base_desc.of(touched) & ~base_desc.mask(touched)
 
-    branch_desc = base_desc if branch_assets.keys() == base_assets.keys() else None
-    if branch_desc is None or any(base_assets[k].deps != branch_assets[k].deps for k, _ in changed):
-        branch_desc = _Descendants(branch_assets)
     roots = new_keys + [k for k, _ in changed]
-    launch_bits = branch_desc.of(roots) | branch_desc.mask(roots)
-    launch_keys = branch_desc.keys_of(launch_bits)
+    launch_keys = sorted(_reachable(branch_assets, roots))
 
     counter = _PartitionCounter(current_time, dynamic_partitions_store)
     credits = partitioned = 0
