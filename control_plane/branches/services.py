@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from control_plane.audit.services import record
 from control_plane.branches import audit_actions as actions
-from control_plane.branches.errors import BranchNotFound, InvalidBranchRequest
+from control_plane.branches.errors import BranchClosed, BranchNotFound, InvalidBranchRequest
 from control_plane.branches.models import BranchDeployment, CiToken
 from control_plane.core.context import Principal, TenantContext, activate, deactivate
 from control_plane.core.errors import Forbidden
@@ -261,6 +261,14 @@ def is_read_only(deployment: Deployment) -> bool:
     return BranchDeployment.objects.filter(
         deployment=deployment, status=BranchDeployment.Status.CLOSED
     ).exists()
+
+
+def refuse_if_read_only(deployment: Deployment) -> None:
+    """Called by ``runs.services.launch_run``: a closed branch deployment launches nothing."""
+    if is_read_only(deployment):
+        raise BranchClosed(
+            f"branch deployment {deployment.name!r} is closed: read-only until it is deleted"
+        )
 
 
 def close(*, ctx: TenantContext, branch: BranchDeployment, reason: str = "closed") -> dict:

@@ -12,6 +12,7 @@ from assay import Definitions, asset
 from control_plane.audit.models import AuditEvent
 from control_plane.automation.instigators import effective_status, ensure_states, instigator_specs
 from control_plane.branches import services
+from control_plane.branches.errors import BranchClosed
 from control_plane.branches.models import BranchDeployment
 from control_plane.core.context import tenant_context
 from control_plane.runs.models import Run
@@ -170,6 +171,17 @@ def test_close_terminates_runs_keeps_it_read_only_then_deletes_it(acme, prod_loc
         assert Run.objects.get(pk=run.pk).status == "CANCELED"
         assert Run.objects.get(pk=prod_run.pk).status == "QUEUED"  # prod untouched
         assert services.is_read_only(deployment)
+    # Read-only: nothing launches in a closed branch, through the API or the service.
+    refused = acme.client().post(
+        "/api/v1/orgs/acme/deployments/warehouse-pr-7/runs/",
+        {"location": "shop", "selection": "raw_orders"},
+        format="json",
+    )
+    assert refused.status_code == 409, refused.json()
+    assert "closed" in str(refused.json())
+    with pytest.raises(BranchClosed):
+        queue_run(acme.ctx(), location=location)
+    queue_run(acme.ctx(), location=prod_location)  # prod still launches
     # Closing again is harmless and audits nothing more.
     again = client.post("/api/v1/ci/branches/close/", {"pr": 7}, format="json")
     assert again.status_code == 200 and again.json()["terminated_runs"] == 0
