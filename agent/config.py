@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from agent.git_source import GitSource, GitSourceError
+
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _ENV_REFERENCE = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$")
@@ -96,6 +98,10 @@ class CodeLocationConfig:
     working_directory: Path
     python: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    # A git source: `working_directory` and `file` are then resolved in the commit's worktree
+    # under `git_root` when the location loads (`agent.location_process.resolve_git`).
+    git: GitSource | None = None
+    git_root: Path | None = None
 
     @property
     def target(self) -> str:
@@ -150,7 +156,7 @@ def parse_config(
     deployments = _deployments(top["deployments"], "deployments")
     locations_raw = _list(top["code_locations"], "code_locations", non_empty=True)
     locations = tuple(
-        _code_location(item, f"code_locations[{index}]", base_dir)
+        _code_location(item, f"code_locations[{index}]", base_dir, state_dir)
         for index, item in enumerate(locations_raw)
     )
     seen: dict[str, int] = {}
@@ -261,13 +267,16 @@ def _deployments(data: Any, where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _code_location(data: Any, where: str, base_dir: Path) -> CodeLocationConfig:
+def _code_location(
+    data: Any, where: str, base_dir: Path, state_dir: Path | None = None
+) -> CodeLocationConfig:
     section = _mapping(
         data,
         where,
         required=("name",),
-        optional=("module", "file", "working_directory", "python", "env"),
+        optional=("module", "file", "working_directory", "python", "env", "git"),
     )
+    git = _git_source(section["git"], f"{where}.git") if section.get("git") is not None else None
     name = _string(section["name"], f"{where}.name")
     if not _NAME.match(name):
         raise ConfigError(
@@ -283,17 +292,27 @@ def _code_location(data: Any, where: str, base_dir: Path) -> CodeLocationConfig:
             + (" (both are set)" if has_module else " (neither is set)"),
         )
     working_directory = base_dir
-    if section.get("working_directory") is not None:
+    if git is not None:
+        # Resolved in the commit's worktree at load time; nothing to check on this disk yet.
+        if section.get("working_directory") is not None:
+            raise ConfigError(f"{where}.working_directory", "use git.subdirectory with git")
+        git_root = (state_dir or base_dir) / "git"
+        working_directory = git_root
+    elif section.get("working_directory") is not None:
         working_directory = _path(
             section["working_directory"], f"{where}.working_directory", base_dir
         )
-    if not working_directory.is_dir():
+    if git is None and not working_directory.is_dir():
         raise ConfigError(f"{where}.working_directory", f"no such directory: {working_directory}")
     module = file = None
     if has_module:
         module = _string(section["module"], f"{where}.module")
         if not _MODULE.match(module):
             raise ConfigError(f"{where}.module", f"{module!r} is not a dotted Python module name")
+    elif git is not None:
+        file = Path(_string(section["file"], f"{where}.file"))
+        if file.is_absolute() or ".." in file.parts:
+            raise ConfigError(f"{where}.file", "with git, file is a path inside the repository")
     else:
         file = _path(section["file"], f"{where}.file", working_directory)
         if not file.is_file():
@@ -311,7 +330,23 @@ def _code_location(data: Any, where: str, base_dir: Path) -> CodeLocationConfig:
         working_directory=working_directory,
         python=python,
         env=env,
+        git=git,
+        git_root=working_directory if git is not None else None,
     )
+
+
+def _git_source(data: Any, where: str) -> GitSource:
+    section = _mapping(data, where, required=("repo", "commit"), optional=("subdirectory",))
+    try:
+        return GitSource(
+            repo=_string(section["repo"], f"{where}.repo"),
+            commit=_string(section["commit"], f"{where}.commit"),
+            subdirectory=_string(section.get("subdirectory") or "", f"{where}.subdirectory")
+            if section.get("subdirectory")
+            else "",
+        )
+    except GitSourceError as exc:
+        raise ConfigError(where, str(exc)) from None
 
 
 def _env(data: Any, where: str) -> dict[str, str]:

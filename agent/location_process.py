@@ -169,6 +169,11 @@ def location_environment(
     return env
 
 
+def load_error(location: CodeLocationConfig, message: str) -> LocationLoad:
+    """A failed load for a reason found before any process started (a git source)."""
+    return _error(location, message)
+
+
 def _error(location: CodeLocationConfig, message: str, *, sdk_version: str = "") -> LocationLoad:
     return LocationLoad(
         location_name=location.name,

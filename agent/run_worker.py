@@ -92,6 +92,7 @@ def execute(request: dict[str, Any], channel: EventChannel) -> None:
         extra["dynamic_partitions_store"] = ControlPlaneKeys(
             request.get("dynamic_partitions") or {}
         )
+    set_deployment_environment(request)
     defs = load_definitions(module=request.get("module"), file=request.get("file"))
     resources = dict(defs.resources)
     if "io_manager" not in resources:
@@ -110,6 +111,16 @@ def execute(request: dict[str, Any], channel: EventChannel) -> None:
     channel.send(
         {"kind": "result", "success": result.success, "message": result.failure_message or ""}
     )
+
+
+def set_deployment_environment(request: dict[str, Any]) -> None:
+    """Tell user code where it runs: this process is the run's own child, so the variables
+    reach exactly this run. Every deployment but ``prod`` is a branch deployment (the control
+    plane creates exactly one prod per organization, under that name)."""
+    deployment = str(request.get("deployment") or "")
+    if deployment:
+        os.environ["ASSAY_DEPLOYMENT_NAME"] = deployment
+        os.environ["ASSAY_IS_BRANCH_DEPLOYMENT"] = "0" if deployment == "prod" else "1"
 
 
 class ControlPlaneKeys:

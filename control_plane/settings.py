@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "control_plane.automation",
     "control_plane.backfills",
     "control_plane.daemon",
+    "control_plane.branches",
     "control_plane.sso",
     "control_plane.api",
     "control_plane.identity",
@@ -331,3 +332,8 @@ LOGGING = {
 }
 # Email is unique case-insensitively (a functional unique constraint), which this check cannot see.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+# Branch deployments: closed ones stay read-only this long, open ones close after this idle.
+BRANCH_RETENTION_DAYS = int(os.environ.get("ASSAY_BRANCH_RETENTION_DAYS", "7"))
+BRANCH_IDLE_DAYS = int(os.environ.get("ASSAY_BRANCH_IDLE_DAYS", "14"))
+DAEMON_BRANCHES_SECONDS = float(os.environ.get("ASSAY_DAEMON_BRANCHES_SECONDS", "60"))

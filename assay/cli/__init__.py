@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from assay.cli import automation, backfill, check, materialize
+from assay.cli import automation, backfill, check, ci, materialize
 from assay.cli import list as list_command
 
 # Append a command module's `register` here to add a command. (Importing the `list`
@@ -22,6 +22,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     check.register,
     automation.register,
     backfill.register,
+    ci.register,
 ]
 PLUGIN_GROUP = "assay.commands"  # entry points: `name = "package.module:register"`
 

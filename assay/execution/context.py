@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -13,6 +14,9 @@ from assay.execution.events import Event, EventType
 from assay.partitions import PartitionKeyRange, TimeWindow
 
 _python_logger = logging.getLogger("assay.user")
+# Set by the agent for each run (and read by `EnvVar` resources as any variable is).
+DEPLOYMENT_NAME_ENV = "ASSAY_DEPLOYMENT_NAME"
+IS_BRANCH_DEPLOYMENT_ENV = "ASSAY_IS_BRANCH_DEPLOYMENT"
 
 
 class RunLogger:
@@ -79,6 +83,17 @@ class AssetExecutionContext:
         self._partition_time_window = partition_time_window
         self.run_tags = dict(run_tags or {})
         self.output_metadata: dict[AssetKey, dict[str, Any]] = {}
+
+    @property
+    def deployment_name(self) -> str | None:
+        """The deployment this run is in (the agent sets ``ASSAY_DEPLOYMENT_NAME``); None
+        outside an agent, e.g. under ``assay materialize``."""
+        return os.environ.get(DEPLOYMENT_NAME_ENV) or None
+
+    @property
+    def is_branch_deployment(self) -> bool:
+        """Whether this run is in a branch deployment, so a resource can use a branch schema."""
+        return os.environ.get(IS_BRANCH_DEPLOYMENT_ENV) == "1"
 
     @property
     def asset_key(self) -> AssetKey:

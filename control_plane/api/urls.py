@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("control_plane.agents.api.urls")),
     path("", include("control_plane.backfills.api.urls")),
     path("", include("control_plane.sso.api.urls")),
+    path("", include("control_plane.branches.api.urls")),
 ]

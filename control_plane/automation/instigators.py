@@ -159,8 +159,24 @@ def ensure_states(
 
 
 def effective_status(state: InstigatorState, spec: InstigatorSpec) -> str:
-    """What a person set, else what the code says."""
-    return state.status or spec.default_status
+    """What a person set, else what the code says (except in branch deployments, where
+    schedules and sensors stay off until someone starts them)."""
+    if state.status:
+        return state.status
+    if _is_branch_deployment(state.deployment_id):
+        return InstigatorState.Status.STOPPED
+    return spec.default_status
+
+
+_DEPLOYMENT_KINDS: dict[int, bool] = {}
+
+
+def _is_branch_deployment(deployment_id: int) -> bool:
+    """A deployment's kind never changes, so it is looked up once per process."""
+    if deployment_id not in _DEPLOYMENT_KINDS:
+        kind = Deployment.objects.unscoped().filter(pk=deployment_id).values_list("kind", flat=True)
+        _DEPLOYMENT_KINDS[deployment_id] = kind.first() == Deployment.Kind.BRANCH
+    return _DEPLOYMENT_KINDS[deployment_id]
 
 
 def running(

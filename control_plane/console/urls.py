@@ -35,6 +35,7 @@ DEPLOYMENT = [
         automation_pages.instigator_toggle,
         name="instigator_toggle",
     ),
+    path("branch/", include("control_plane.branches.console_urls")),
 ]
 
 # Pages under /o/<org>/ that are not about one deployment (settings, billing...).

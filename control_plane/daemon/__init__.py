@@ -51,6 +51,7 @@ def all_loops() -> list[Loop]:
     from control_plane.automation.schedules import tick_schedules
     from control_plane.automation.sensors import tick_sensors
     from control_plane.backfills.loop import tick_backfills
+    from control_plane.branches.services import tick_branches
     from control_plane.runs.monitoring import monitor_runs
     from control_plane.runs.queue import dequeue_runs
 
@@ -73,6 +74,7 @@ def all_loops() -> list[Loop]:
         Loop("freshness", settings.DAEMON_FRESHNESS_SECONDS, check_freshness),
         Loop("backfills", settings.DAEMON_BACKFILL_SECONDS, tick_backfills),
         Loop("retention", settings.DAEMON_RETENTION_SECONDS, prune),
+        Loop("branches", settings.DAEMON_BRANCHES_SECONDS, tick_branches),
     ]
 
 

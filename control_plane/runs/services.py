@@ -107,6 +107,10 @@ def launch_run(
     """Queue a run of ``selection`` in ``location``, validated against its current snapshot
     (``backfill``: the backfill it is a run of)."""
     authorize(ctx.principal, Action.LAUNCH_RUN, location)
+    if deployment.kind == Deployment.Kind.BRANCH:
+        from control_plane.branches.services import refuse_if_read_only
+
+        refuse_if_read_only(deployment)  # a closed branch keeps its catalog, runs nothing
     if partition_key and partition_range:
         raise InvalidRunRequest("give a partition_key or a partition_range, not both")
     clean_tags = validate_tags(tags or {})
