@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "control_plane.api",
     "control_plane.identity",
     "control_plane.console",
+    "billing",
 ]
 
 MIDDLEWARE = [

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from control_plane.catalog.services import project_events
-from control_plane.core import bulk
+from control_plane.core import bulk, hooks
 from control_plane.core.context import TenantContext
 from control_plane.runs import services
 from control_plane.runs.models import EventLogEntry, IngestCursor, Run, RunStatus
@@ -295,6 +295,7 @@ def ingest_events(
                 events=[e for e in entries if e.asset_key],
                 deployment_of={run.id: run.deployment_id for run in runs.values()},
             )
+            hooks.events_stored(ctx, entries, {run.id: run for run in runs.values()})
             result.inserted = len(entries)
         _advance(cursor, [e.sequence for e in events])
         result.acked_sequence = cursor.acked_sequence

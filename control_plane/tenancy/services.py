@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from control_plane.audit.services import record
+from control_plane.core import hooks
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.tenancy import tokens
 from control_plane.tenancy.errors import (
@@ -215,6 +216,7 @@ def create_code_location(
 ) -> CodeLocation:
     authorize(ctx.principal, Action.MANAGE_CODE_LOCATION, deployment)
     with transaction.atomic():
+        hooks.check_limit(ctx, "code_location")
         location = CodeLocation(
             organization=ctx.organization, deployment=deployment, name=name, module=module
         )
@@ -272,6 +274,8 @@ def add_member(*, ctx: TenantContext, email: str, name: str = "") -> Membership:
     """Make the user with ``email`` (created when new, without a password) a member."""
     authorize(ctx.principal, Action.MANAGE_MEMBERS, ctx.organization)
     with transaction.atomic():
+        if not Membership.objects.filter(user__email__iexact=email).exists():
+            hooks.check_limit(ctx, "member")
         user = get_or_create_user(email=email, name=name)
         membership = Membership(organization=ctx.organization, user=user)
         _save_unique(membership, f"{user.email} is already a member")

@@ -1,0 +1,9 @@
+"""Typed errors of the billing app."""
+
+from control_plane.core.errors import AssayError
+
+
+class PlanLimitReached(AssayError):
+    """Creating this would exceed the organization's plan (answered 402: upgrade to go on)."""
+
+    status_code = 402
