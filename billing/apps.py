@@ -7,8 +7,10 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing: credits, plans and limits"
 
     def ready(self) -> None:
-        from billing import limits, metering
+        from billing import audit_actions, limits, metering  # noqa: F401  (declares actions)
+        from control_plane.console import nav
         from control_plane.core import hooks
 
+        nav.register("Usage", "console:billing:usage", scope="organization", order=90)
         hooks.on_events_stored(metering.meter_events)
         hooks.on_limit_check(limits.check_limit)

@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("control_plane.automation.api.urls")),
     path("", include("control_plane.agents.api.urls")),
     path("", include("control_plane.backfills.api.urls")),
+    path("", include("billing.api")),
 ]

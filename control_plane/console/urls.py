@@ -24,6 +24,7 @@ DEPLOYMENT = [
 # Pages under /o/<org>/ that are not about one deployment (settings, billing...).
 ORGANIZATION = [
     path("", views.organization, name="organization"),
+    path("billing/", include("billing.console_urls")),
 ]
 
 urlpatterns = [

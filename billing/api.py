@@ -1,0 +1,44 @@
+"""REST endpoints: ``/api/v1/orgs/{org}/billing/usage/`` and ``.../billing/plan/``."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from billing import services
+from billing.usage import usage
+from control_plane.core.api.views import OrganizationScopedView
+from control_plane.tenancy.permissions import authorize
+from control_plane.tenancy.roles import Action
+
+
+class PlanChangeSerializer(serializers.Serializer):
+    plan = serializers.CharField(max_length=40)
+
+
+class UsageView(OrganizationScopedView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, org):
+        """Credits per day, deployment, code location and top assets; the month's bill."""
+        authorize(self.ctx.principal, Action.VIEW, self.ctx.organization)
+        return Response(usage(ctx=self.ctx).as_dict())
+
+
+class PlanView(OrganizationScopedView):
+    serializer_class = PlanChangeSerializer
+
+    @extend_schema(request=PlanChangeSerializer, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request, org):
+        """Change the plan (Org Admins); audited."""
+        data = self.read(PlanChangeSerializer)
+        organization = services.change_plan(ctx=self.ctx, tier=data["plan"])
+        return Response({"plan": organization.plan})
+
+
+urlpatterns = [
+    path("orgs/<slug:org>/billing/usage/", UsageView.as_view(), name="billing-usage"),
+    path("orgs/<slug:org>/billing/plan/", PlanView.as_view(), name="billing-plan"),
+]

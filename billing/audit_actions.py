@@ -1,0 +1,5 @@
+"""Audit actions of the billing app (see ``control_plane.audit.registry``)."""
+
+from control_plane.audit.registry import declare
+
+PLAN_CHANGE = declare("billing.plan_change", "the organization's plan was changed")
