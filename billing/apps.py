@@ -7,10 +7,11 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing: credits, plans and limits"
 
     def ready(self) -> None:
-        from billing import audit_actions, limits, metering  # noqa: F401  (declares actions)
+        from billing import audit_actions, limits, metering, stripe_webhooks  # noqa: F401
         from control_plane.console import nav
         from control_plane.core import hooks
 
         nav.register("Usage", "console:billing:usage", scope="organization", order=90)
         hooks.on_events_stored(metering.meter_events)
         hooks.on_limit_check(limits.check_limit)
+        hooks.on_launch_check(stripe_webhooks.check_launch)

@@ -3,3 +3,4 @@
 from control_plane.audit.registry import declare
 
 PLAN_CHANGE = declare("billing.plan_change", "the organization's plan was changed")
+PAYMENT_STATUS = declare("billing.payment_status", "Stripe reported a change of payment status")

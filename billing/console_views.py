@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 
-from billing import services
+from billing import services, stripe_webhooks
 from billing.models import Plan
 from billing.usage import chart_svg, usage
 from control_plane.console.access import console_view
@@ -36,6 +36,8 @@ def usage_page(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
             "usage": current,
             "chart": mark_safe(chart_svg(current.per_day)),  # built from dates and integers
             "plans": list(Plan.objects.all()),
+            "account": stripe_webhooks.account_of(ctx),
+            "grace_days": stripe_webhooks.grace_period().days,
             "can_change_plan": is_allowed(ctx.principal, Action.MANAGE_BILLING, ctx.organization),
         },
     )

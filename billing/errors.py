@@ -7,3 +7,9 @@ class PlanLimitReached(AssayError):
     """Creating this would exceed the organization's plan (answered 402: upgrade to go on)."""
 
     status_code = 402
+
+
+class PaymentPastDue(AssayError):
+    """Launches are refused: payment is past due beyond the grace period."""
+
+    status_code = 402

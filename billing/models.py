@@ -99,3 +99,38 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset_key} {self.day}: {self.credits}"
+
+
+class BillingAccount(models.Model):
+    """An organization's standing with Stripe (one per organization, made on first use)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAST_DUE = "past_due"
+        CANCELED = "canceled"
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    stripe_customer_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    past_due_since = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.status}"
+
+
+class StripeEvent(models.Model):
+    """A webhook event handled: its id is recorded so a redelivery changes nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=100)
+    organization = models.ForeignKey(
+        Organization, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.event_id

@@ -61,9 +61,19 @@ class Bill:
     total: Decimal
 
 
+def ensure_catalogue() -> None:
+    """Create any default plan missing (the migration seeds them; a database flushed since,
+    as between transactional tests, has none)."""
+    for row in DEFAULT_CATALOGUE:
+        Plan.objects.get_or_create(tier=row["tier"], defaults=row)
+
+
 def plan_of(organization: Organization) -> Plan:
     """The organization's plan; an unknown tier name falls back to Starter's terms."""
     plan = Plan.objects.filter(tier=organization.plan).first()
+    if plan is None:
+        ensure_catalogue()
+        plan = Plan.objects.filter(tier=organization.plan).first()
     return plan or Plan.objects.get(tier="starter")
 
 

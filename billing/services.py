@@ -8,6 +8,7 @@ from billing import audit_actions
 from billing.errors import PlanLimitReached
 from billing.limits import current_use
 from billing.models import Plan
+from billing.plans import ensure_catalogue
 from control_plane.audit.services import record
 from control_plane.core.context import TenantContext
 from control_plane.core.errors import InvalidInput
@@ -20,6 +21,7 @@ def change_plan(*, ctx: TenantContext, tier: str) -> Organization:
     """Move the organization to ``tier`` (Org Admins). Refused when the organization already
     uses more than the new plan allows, so no limit is ever exceeded by a downgrade."""
     authorize(ctx.principal, Action.MANAGE_BILLING, ctx.organization)
+    ensure_catalogue()
     plan = Plan.objects.filter(tier=tier).first()
     if plan is None:
         tiers = ", ".join(Plan.objects.values_list("tier", flat=True))

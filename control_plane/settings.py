@@ -331,3 +331,10 @@ LOGGING = {
 }
 # Email is unique case-insensitively (a functional unique constraint), which this check cannot see.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+# Billing (the ``billing`` app): Stripe's API key and webhook signing secret, from the
+# environment only; ``STRIPE_API_BASE`` points the library elsewhere (tests: a stand-in).
+STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+BILLING_PAST_DUE_GRACE_DAYS = int(os.environ.get("ASSAY_BILLING_GRACE_DAYS", "7"))

@@ -8,5 +8,6 @@ urlpatterns = [
     path("readyz", health_views.readyz),
     path("", include("control_plane.identity.urls")),
     path("", include("control_plane.sso.urls")),
+    path("billing/", include("billing.urls")),
     path("", include("control_plane.console.urls")),  # last: the console is at /
 ]

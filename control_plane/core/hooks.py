@@ -29,8 +29,11 @@ EventsStored = Callable[[TenantContext, Sequence[StoredEvent], Mapping[Any, Any]
 # or raise a typed error
 LimitCheck = Callable[[TenantContext, str, str], None]
 
+LaunchCheck = Callable[[TenantContext], None]
+
 _events_stored: list[EventsStored] = []
 _limit_checks: list[LimitCheck] = []
+_launch_checks: list[LaunchCheck] = []
 
 
 def on_events_stored(listener: EventsStored) -> EventsStored:
@@ -57,3 +60,16 @@ def check_limit(ctx: TenantContext, kind: str, name: str = "") -> None:
     ``"member"``, ``"invitation"`` (``name``: the email), ``"code_location"``."""
     for listener in _limit_checks:
         listener(ctx, kind, name)
+
+
+def on_launch_check(listener: LaunchCheck) -> LaunchCheck:
+    """Register ``listener(ctx)``; it raises a typed error to refuse a run launch."""
+    if listener not in _launch_checks:
+        _launch_checks.append(listener)
+    return listener
+
+
+def check_launch(ctx: TenantContext) -> None:
+    """Called before a run is queued (after authorization)."""
+    for listener in _launch_checks:
+        listener(ctx)

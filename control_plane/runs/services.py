@@ -17,7 +17,7 @@ from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.models import AssetDefinition
 from control_plane.catalog.partition_status import PartitionKeys
-from control_plane.core import wakeups
+from control_plane.core import hooks, wakeups
 from control_plane.core.context import TenantContext
 from control_plane.runs.audit_actions import RUN_LAUNCH, RUN_TERMINATE
 from control_plane.runs.errors import InvalidRunRequest, RunAlreadyFinished
@@ -107,6 +107,7 @@ def launch_run(
     """Queue a run of ``selection`` in ``location``, validated against its current snapshot
     (``backfill``: the backfill it is a run of)."""
     authorize(ctx.principal, Action.LAUNCH_RUN, location)
+    hooks.check_launch(ctx)
     if partition_key and partition_range:
         raise InvalidRunRequest("give a partition_key or a partition_range, not both")
     clean_tags = validate_tags(tags or {})
