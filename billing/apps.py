@@ -7,7 +7,7 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing: credits, plans and limits"
 
     def ready(self) -> None:
-        from billing import audit_actions, limits, metering, stripe_webhooks  # noqa: F401
+        from billing import audit_actions, limits, metering, stripe_sync, stripe_webhooks  # noqa: F401
         from control_plane.console import nav
         from control_plane.core import hooks
 
@@ -15,3 +15,4 @@ class BillingConfig(AppConfig):
         hooks.on_events_stored(metering.meter_events)
         hooks.on_limit_check(limits.check_limit)
         hooks.on_launch_check(stripe_webhooks.check_launch)
+        hooks.add_daemon_loop("billing", 3600.0, stripe_sync.report_finished_days)

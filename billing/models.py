@@ -134,3 +134,25 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class UsageReport(models.Model):
+    """A day's credits reported to Stripe as a meter event. The meter event's identifier is
+    ``assay-<org>-<day>``, so Stripe drops a resend after a crash between sending and
+    recording here; this row only spares the request."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    credits = models.BigIntegerField()
+    identifier = models.CharField(max_length=100)
+    reported_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "day"], name="billing_usage_report_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.identifier

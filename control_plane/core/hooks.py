@@ -34,6 +34,7 @@ LaunchCheck = Callable[[TenantContext], None]
 _events_stored: list[EventsStored] = []
 _limit_checks: list[LimitCheck] = []
 _launch_checks: list[LaunchCheck] = []
+_daemon_loops: dict[str, tuple[float, Callable[[], object]]] = {}
 
 
 def on_events_stored(listener: EventsStored) -> EventsStored:
@@ -73,3 +74,12 @@ def check_launch(ctx: TenantContext) -> None:
     """Called before a run is queued (after authorization)."""
     for listener in _launch_checks:
         listener(ctx)
+
+
+def add_daemon_loop(name: str, interval: float, run: Callable[[], object]) -> None:
+    """Have the daemon run ``run()`` every ``interval`` seconds as loop ``name``."""
+    _daemon_loops[name] = (interval, run)
+
+
+def daemon_loops() -> dict[str, tuple[float, Callable[[], object]]]:
+    return dict(_daemon_loops)
