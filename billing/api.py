@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from billing import services
+from billing import budgets, services
 from billing.usage import usage
 from control_plane.core.api.views import OrganizationScopedView
 from control_plane.tenancy.permissions import authorize
@@ -38,7 +38,24 @@ class PlanView(OrganizationScopedView):
         return Response({"plan": organization.plan})
 
 
+class BudgetSerializer(serializers.Serializer):
+    monthly_credits = serializers.IntegerField(min_value=1)
+    hard_cap = serializers.BooleanField(default=False)
+
+
+class BudgetView(OrganizationScopedView):
+    serializer_class = BudgetSerializer
+
+    @extend_schema(request=BudgetSerializer, responses={200: BudgetSerializer})
+    def put(self, request, org):
+        """Set the monthly credit budget (Org Admins): alerts at 80% and 100%; audited."""
+        data = self.read(BudgetSerializer)
+        budget = budgets.set_budget(ctx=self.ctx, **data)
+        return Response({"monthly_credits": budget.monthly_credits, "hard_cap": budget.hard_cap})
+
+
 urlpatterns = [
+    path("orgs/<slug:org>/billing/budget/", BudgetView.as_view(), name="billing-budget"),
     path("orgs/<slug:org>/billing/usage/", UsageView.as_view(), name="billing-usage"),
     path("orgs/<slug:org>/billing/plan/", PlanView.as_view(), name="billing-plan"),
 ]

@@ -7,7 +7,14 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing: credits, plans and limits"
 
     def ready(self) -> None:
-        from billing import audit_actions, limits, metering, stripe_sync, stripe_webhooks  # noqa: F401
+        from billing import (  # noqa: F401  (audit_actions declares the actions)
+            audit_actions,
+            budgets,
+            limits,
+            metering,
+            stripe_sync,
+            stripe_webhooks,
+        )
         from control_plane.console import nav
         from control_plane.core import hooks
 
@@ -15,4 +22,6 @@ class BillingConfig(AppConfig):
         hooks.on_events_stored(metering.meter_events)
         hooks.on_limit_check(limits.check_limit)
         hooks.on_launch_check(stripe_webhooks.check_launch)
+        hooks.on_launch_check(budgets.check_launch)
         hooks.add_daemon_loop("billing", 3600.0, stripe_sync.report_finished_days)
+        hooks.add_daemon_loop("budgets", budgets.BUDGET_CHECK_SECONDS, budgets.check_budgets)

@@ -156,3 +156,19 @@ class UsageReport(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
+
+
+class Budget(models.Model):
+    """An organization's monthly credit budget; ``hard_cap`` refuses launches once spent."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    monthly_credits = models.PositiveBigIntegerField()
+    hard_cap = models.BooleanField(default=False)
+    # The highest threshold (80, 100) already alerted in ``alerted_month`` (its first day).
+    alerted_month = models.DateField(null=True, blank=True)
+    alerted_percent = models.PositiveSmallIntegerField(default=0)
+
+    objects = TenantManager()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.monthly_credits}"
