@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0002_tick_failure_label'),
+        ("alerts", "0002_tick_failure_label"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='incident',
-            name='kind',
-            field=models.CharField(choices=[('run_failure', 'Run failure'), ('check_failure', 'Asset check failure'), ('freshness_violation', 'Freshness violation'), ('agent_offline', 'Agent offline'), ('tick_failure', 'Schedule, sensor or automation tick failure'), ('budget', 'Credit budget 80% or 100% used')], max_length=30),
+            model_name="incident",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("run_failure", "Run failure"),
+                    ("check_failure", "Asset check failure"),
+                    ("freshness_violation", "Freshness violation"),
+                    ("agent_offline", "Agent offline"),
+                    ("tick_failure", "Schedule, sensor or automation tick failure"),
+                    ("budget", "Credit budget 80% or 100% used"),
+                ],
+                max_length=30,
+            ),
         ),
     ]
