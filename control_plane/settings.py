@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "control_plane.api",
     "control_plane.identity",
     "control_plane.console",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -337,3 +338,9 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 BRANCH_RETENTION_DAYS = int(os.environ.get("ASSAY_BRANCH_RETENTION_DAYS", "7"))
 BRANCH_IDLE_DAYS = int(os.environ.get("ASSAY_BRANCH_IDLE_DAYS", "14"))
 DAEMON_BRANCHES_SECONDS = float(os.environ.get("ASSAY_DAEMON_BRANCHES_SECONDS", "60"))
+# Billing (the ``billing`` app): Stripe's API key and webhook signing secret, from the
+# environment only; ``STRIPE_API_BASE`` points the library elsewhere (tests: a stand-in).
+STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+BILLING_PAST_DUE_GRACE_DAYS = int(os.environ.get("ASSAY_BILLING_GRACE_DAYS", "7"))

@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("control_plane.identity.urls")),
     path("", include("control_plane.sso.urls")),
     path("scim/v2/<slug:org>/", include("control_plane.sso.scim_urls")),
+    path("billing/", include("billing.urls")),
     path("", include("control_plane.console.urls")),  # last: the console is at /
 ]

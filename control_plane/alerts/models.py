@@ -16,6 +16,7 @@ class IncidentKind(models.TextChoices):
     FRESHNESS_VIOLATION = "freshness_violation", "Freshness violation"
     AGENT_OFFLINE = "agent_offline", "Agent offline"
     TICK_FAILURE = "tick_failure", "Schedule, sensor or automation tick failure"
+    BUDGET = "budget", "Credit budget 80% or 100% used"  # opened by billing
 
 
 class CheckSeverity(models.TextChoices):

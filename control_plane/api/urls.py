@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("control_plane.backfills.api.urls")),
     path("", include("control_plane.sso.api.urls")),
     path("", include("control_plane.branches.api.urls")),
+    path("", include("billing.api")),
 ]

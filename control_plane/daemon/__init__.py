@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from control_plane.core import wakeups
+from control_plane.core import hooks, wakeups
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ def all_loops() -> list[Loop]:
         Loop("backfills", settings.DAEMON_BACKFILL_SECONDS, tick_backfills),
         Loop("retention", settings.DAEMON_RETENTION_SECONDS, prune),
         Loop("branches", settings.DAEMON_BRANCHES_SECONDS, tick_branches),
+        # Loops of apps outside the core (billing's Stripe usage reporting).
+        *(Loop(name, interval, run) for name, (interval, run) in hooks.daemon_loops().items()),
     ]
 
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from control_plane.audit.services import record
+from control_plane.core import hooks
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.core.errors import InvalidInput
 from control_plane.identity import audit_actions
@@ -86,6 +87,7 @@ def invite_member(*, ctx: TenantContext, email: str, name: str = "") -> Invitati
         raise AlreadyMember(f"{email} is already a member")
     secret, digest = new_secret()
     with transaction.atomic():
+        hooks.check_limit(ctx, "invitation", email)
         Invitation.objects.filter(email__iexact=email, status=Invitation.Status.PENDING).update(
             status=Invitation.Status.REVOKED
         )

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from control_plane.catalog.services import project_events
-from control_plane.core import bulk
+from control_plane.core import bulk, hooks
 from control_plane.core.context import TenantContext
 from control_plane.runs import alert_triggers, services
 from control_plane.runs.models import EventLogEntry, IngestCursor, Run, RunStatus
@@ -297,6 +297,7 @@ def ingest_events(
             )
             if evaluations:  # failing checks open incidents, recovered ones resolve theirs
                 alert_triggers.checks_evaluated(evaluations=evaluations)
+            hooks.events_stored(ctx, entries, {run.id: run for run in runs.values()})
             result.inserted = len(entries)
         _advance(cursor, [e.sequence for e in events])
         result.acked_sequence = cursor.acked_sequence

@@ -16,7 +16,7 @@ from control_plane.catalog import queries as catalog_queries
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.models import AssetDefinition
 from control_plane.catalog.partition_status import PartitionKeys
-from control_plane.core import wakeups
+from control_plane.core import hooks, wakeups
 from control_plane.core.context import TenantContext
 from control_plane.runs import alert_triggers
 from control_plane.runs.audit_actions import RUN_LAUNCH, RUN_TERMINATE
@@ -111,6 +111,7 @@ def launch_run(
         from control_plane.branches.services import refuse_if_read_only
 
         refuse_if_read_only(deployment)  # a closed branch keeps its catalog, runs nothing
+    hooks.check_launch(ctx)
     if partition_key and partition_range:
         raise InvalidRunRequest("give a partition_key or a partition_range, not both")
     clean_tags = validate_tags(tags or {})

@@ -52,13 +52,16 @@ class OrgWorld:
         return User.objects.get(pk=membership.user_id), token
 
 
-def make_org(slug: str | None = None) -> OrgWorld:
+def make_org(slug: str | None = None, *, plan: str = "enterprise") -> OrgWorld:
+    # Unlimited by default, so tests of other things are not bound by plan limits (those
+    # are tested in tests/billing with the plans that have them).
     slug = slug or f"org{next(_counter)}"
     organization = services.create_organization(
         actor=Principal.system("test"),
         slug=slug,
         name=slug.title(),
         admin_email=f"admin@{slug}.test",
+        plan=plan,
     )
     admin = User.objects.get(email=f"admin@{slug}.test")
     world = OrgWorld(organization, admin, "")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.outbox import Outbox
+from billing.models import CreditLedgerEntry, DailyUsage
 from control_plane.catalog.models import LocationSnapshot, Materialization
 from control_plane.core.context import tenant_context
 from control_plane.runs.models import TERMINAL_STATUSES, EventLogEntry, Run, RunStatus
@@ -168,6 +169,13 @@ def assert_each_materialization_stored_once(stack: Stack) -> None:
     assert max(by_id.values()) == 1
     assert max(by_what.values()) == 1, [k for k, n in by_what.items() if n > 1]
     assert catalog == sorted(by_id)  # the catalog projection agrees, one row each
+    with tenant_context(stack.org.ctx()):
+        billed = Counter(CreditLedgerEntry.objects.values_list("event_id", flat=True))
+        rolled_up = sum(DailyUsage.objects.values_list("credits", flat=True))
+    lost = set(by_id) - set(billed)
+    doubled = {event_id for event_id, n in billed.items() if n > 1} | (set(billed) - set(by_id))
+    assert (len(lost), len(doubled)) == (0, 0)  # one credit per stored materialization
+    assert rolled_up == len(by_id)
 
 
 def status_changes(stack: Stack, run: Run) -> list[str]:

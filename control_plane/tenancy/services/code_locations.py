@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from control_plane.core import hooks
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.models import CodeLocation, Deployment
 from control_plane.tenancy.permissions import authorize, forget_object_permissions
@@ -19,6 +20,7 @@ def create_code_location(
 ) -> CodeLocation:
     authorize(ctx.principal, Action.MANAGE_CODE_LOCATION, deployment)
     with transaction.atomic():
+        hooks.check_limit(ctx, "code_location")
         location = CodeLocation(
             organization=ctx.organization, deployment=deployment, name=name, module=module
         )

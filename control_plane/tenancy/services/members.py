@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from control_plane.core import hooks
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.models import ApiToken, Membership, RoleGrant, Team, User
 from control_plane.tenancy.permissions import authorize, revoke_role_from_guardian
@@ -24,6 +25,8 @@ def add_member(*, ctx: TenantContext, email: str, name: str = "") -> Membership:
     """Make the user with ``email`` (created when new, without a password) a member."""
     authorize(ctx.principal, Action.MANAGE_MEMBERS, ctx.organization)
     with transaction.atomic():
+        if not Membership.objects.filter(user__email__iexact=email).exists():
+            hooks.check_limit(ctx, "member")
         user = get_or_create_user(email=email, name=name)
         membership = Membership(organization=ctx.organization, user=user)
         save_unique(membership, f"{user.email} is already a member")

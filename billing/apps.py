@@ -1,0 +1,27 @@
+from django.apps import AppConfig
+
+
+class BillingConfig(AppConfig):
+    name = "billing"
+    label = "billing"
+    verbose_name = "Billing: credits, plans and limits"
+
+    def ready(self) -> None:
+        from billing import (  # noqa: F401  (audit_actions declares the actions)
+            audit_actions,
+            budgets,
+            limits,
+            metering,
+            stripe_sync,
+            stripe_webhooks,
+        )
+        from control_plane.console import nav
+        from control_plane.core import hooks
+
+        nav.register("Usage", "console:billing:usage", scope="organization", order=90)
+        hooks.on_events_stored(metering.meter_events)
+        hooks.on_limit_check(limits.check_limit)
+        hooks.on_launch_check(stripe_webhooks.check_launch)
+        hooks.on_launch_check(budgets.check_launch)
+        hooks.add_daemon_loop("billing", 3600.0, stripe_sync.report_finished_days)
+        hooks.add_daemon_loop("budgets", budgets.BUDGET_CHECK_SECONDS, budgets.check_budgets)

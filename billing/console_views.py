@@ -1,0 +1,43 @@
+"""The console's usage page, ``/o/<org>/billing/``: thin over ``billing.usage``."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+
+from billing import services, stripe_webhooks
+from billing.models import Plan
+from billing.usage import chart_svg, usage
+from control_plane.console.access import console_view
+from control_plane.core.context import TenantContext
+from control_plane.core.errors import AssayError
+from control_plane.tenancy.permissions import is_allowed
+from control_plane.tenancy.roles import Action
+
+
+@console_view()
+def usage_page(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
+    """Usage and the bill; a POST of ``plan`` changes the plan (the service authorizes)."""
+    if request.method == "POST":
+        try:
+            services.change_plan(ctx=ctx, tier=request.POST.get("plan", ""))
+        except AssayError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"The plan is now {ctx.organization.plan}.")
+        return redirect("console:billing:usage", org=ctx.organization.slug)
+    current = usage(ctx=ctx)
+    return render(
+        request,
+        "billing/usage.html",
+        {
+            "usage": current,
+            "chart": mark_safe(chart_svg(current.per_day)),  # built from dates and integers
+            "plans": list(Plan.objects.all()),
+            "account": stripe_webhooks.account_of(ctx),
+            "grace_days": stripe_webhooks.grace_period().days,
+            "can_change_plan": is_allowed(ctx.principal, Action.MANAGE_BILLING, ctx.organization),
+        },
+    )

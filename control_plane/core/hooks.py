@@ -1,0 +1,85 @@
+"""Extension points that apps outside the control plane's core (billing) plug into.
+
+The control plane calls these; it never imports who listens, so billing may depend on
+tenancy and ingestion while they know nothing of billing (an import-linter contract).
+A hook runs inside the caller's transaction: whatever it writes commits or rolls back
+with the change that triggered it, and an error it raises undoes that change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from control_plane.core.context import TenantContext
+
+
+class StoredEvent(Protocol):
+    """What ingestion hands to ``events_stored`` listeners for each newly stored event."""
+
+    run_id: Any
+    event_id: str
+    event_type: str
+    asset_key: str
+    timestamp: Any
+
+
+EventsStored = Callable[[TenantContext, Sequence[StoredEvent], Mapping[Any, Any]], object]
+# (ctx, what is being created: "member" / "invitation" / "code_location", its name) -> None
+# or raise a typed error
+LimitCheck = Callable[[TenantContext, str, str], None]
+
+LaunchCheck = Callable[[TenantContext], None]
+
+_events_stored: list[EventsStored] = []
+_limit_checks: list[LimitCheck] = []
+_launch_checks: list[LaunchCheck] = []
+_daemon_loops: dict[str, tuple[float, Callable[[], object]]] = {}
+
+
+def on_events_stored(listener: EventsStored) -> EventsStored:
+    """Register ``listener(ctx, events, runs_by_uuid)``, called once per ingested batch."""
+    if listener not in _events_stored:
+        _events_stored.append(listener)
+    return listener
+
+
+def on_limit_check(listener: LimitCheck) -> LimitCheck:
+    """Register ``listener(ctx, kind, name)``; it raises a typed error to refuse the creation."""
+    if listener not in _limit_checks:
+        _limit_checks.append(listener)
+    return listener
+
+
+def events_stored(ctx: TenantContext, events: Sequence[StoredEvent], runs: Mapping) -> None:
+    for listener in _events_stored:
+        listener(ctx, events, runs)
+
+
+def check_limit(ctx: TenantContext, kind: str, name: str = "") -> None:
+    """Called, in the creating transaction, before creating something a plan limits:
+    ``"member"``, ``"invitation"`` (``name``: the email), ``"code_location"``."""
+    for listener in _limit_checks:
+        listener(ctx, kind, name)
+
+
+def on_launch_check(listener: LaunchCheck) -> LaunchCheck:
+    """Register ``listener(ctx)``; it raises a typed error to refuse a run launch."""
+    if listener not in _launch_checks:
+        _launch_checks.append(listener)
+    return listener
+
+
+def check_launch(ctx: TenantContext) -> None:
+    """Called before a run is queued (after authorization)."""
+    for listener in _launch_checks:
+        listener(ctx)
+
+
+def add_daemon_loop(name: str, interval: float, run: Callable[[], object]) -> None:
+    """Have the daemon run ``run()`` every ``interval`` seconds as loop ``name``."""
+    _daemon_loops[name] = (interval, run)
+
+
+def daemon_loops() -> dict[str, tuple[float, Callable[[], object]]]:
+    return dict(_daemon_loops)
