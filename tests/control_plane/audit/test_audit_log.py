@@ -34,21 +34,38 @@ def test_every_mutating_endpoint_is_in_the_audit_table():
     assert set(table) - endpoints == set(), "MUTATIONS lists endpoints that do not exist"
 
 
+def consequences(name: str) -> list[str]:
+    """The audit rows a request writes before its own: one grant per branch deployment
+    for a team's branch default role."""
+    if name != "team-default-roles":
+        return []
+    from control_plane.tenancy.models import Deployment
+
+    return ["grant.create"] * Deployment.objects.unscoped().filter(
+        organization__slug="acme", kind=Deployment.Kind.BRANCH
+    ).count()
+
+
 @pytest.mark.parametrize(("name", "method"), sorted(all_mutations()), ids=lambda v: str(v))
-def test_mutating_endpoint_leaves_exactly_one_audit_row(acme, objects, name, method):
+def test_mutating_endpoint_audits_each_change_once(acme, objects, name, method):
     route = next(r for r in api_routes() if r.name == name)
     body, action = all_mutations()[(name, method)]
     before = set(AuditEvent.objects.unscoped().values_list("pk", flat=True))
+    earlier = consequences(name)
     response = getattr(acme.client(), method)(
         route.url(objects), body_for(body, objects), format="json", HTTP_USER_AGENT="ops-cli/1.2"
     )
     assert response.status_code in (200, 201, 202, 204), response.content
-    new = AuditEvent.objects.unscoped().exclude(pk__in=before)
-    assert [e.action for e in new] == [action]
-    event = new.get()
-    assert event.actor_label == acme.admin.email
-    assert event.organization_id == acme.organization.pk
-    assert (event.ip, event.user_agent) == ("127.0.0.1", "ops-cli/1.2")
+    new = AuditEvent.objects.unscoped().exclude(pk__in=before).order_by("pk")
+    # A request that changes several objects (a team default applied as grants on each
+    # deployment of its kind) audits each change, then itself, last.
+    assert [e.action for e in new][-1] == action
+    assert [e.action for e in new][:-1] == earlier
+    event = new.last()
+    for each in new:
+        assert each.actor_label == acme.admin.email
+        assert each.organization_id == acme.organization.pk
+        assert (each.ip, each.user_agent) == ("127.0.0.1", "ops-cli/1.2")
     if method == "patch":
         assert event.before is not None and event.after is not None and event.before != event.after
     assert verify_chain(organization=acme.organization).ok
