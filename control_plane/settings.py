@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "the asset catalog, schedules, sensors and their ticks, declarative automation and its "
     "evaluations, backfills, alert policies and incidents.",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["control_plane.core.api.schema.only_the_api"],
     **(
         {
             "SWAGGER_UI_DIST": "SIDECAR",

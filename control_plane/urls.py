@@ -10,5 +10,7 @@ urlpatterns = [
     path("", include("control_plane.sso.urls")),
     path("scim/v2/<slug:org>/", include("control_plane.sso.scim_urls")),
     path("billing/", include("billing.urls")),
+    path("ci/v1/", include("control_plane.branches.ci_urls")),
+    path("github/webhooks/", include("control_plane.branches.webhook_urls")),
     path("", include("control_plane.console.urls")),  # last: the console is at /
 ]

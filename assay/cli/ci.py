@@ -1,6 +1,6 @@
 """`assay ci`: open, update and close branch deployments and deploy prod, from any CI system.
 
-Talks to the control plane's `/api/v1/ci/` endpoints with a CI token (`ASSAY_CI_TOKEN`),
+Talks to the control plane's `/ci/v1/` endpoints with a CI token (`ASSAY_CI_TOKEN`),
 which may do exactly this and nothing else. Prints the control plane's JSON answer.
 """
 
@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> int:
     if not args.token:
         raise AssayError("no CI token: set ASSAY_CI_TOKEN (or pass --token)")
-    url = args.url.rstrip("/") + "/api/v1/ci/" + path
+    url = args.url.rstrip("/") + "/ci/v1/" + path
     prepared = urllib.request.Request(
         url,
         method="POST",

@@ -5,11 +5,7 @@ from control_plane.branches.api import views
 _BRANCHES = "orgs/<slug:org>/branch-deployments/"
 
 urlpatterns = [
-    path("ci/branches/", views.CiBranchView.as_view(), name="ci-branch"),
-    path("ci/branches/close/", views.CiBranchCloseView.as_view(), name="ci-branch-close"),
-    path("ci/deploy/", views.CiDeployView.as_view(), name="ci-deploy"),
     path("orgs/<slug:org>/ci-tokens/", views.CiTokenListView.as_view(), name="ci-token-list"),
-    path("github/webhooks/<slug:org>/", views.GitHubWebhookView.as_view(), name="github-webhook"),
     path("orgs/<slug:org>/github/", views.GitHubSettingsView.as_view(), name="github-settings"),
     path(_BRANCHES, views.BranchListView.as_view(), name="branch-list"),
     path(_BRANCHES + "<slug:name>/", views.BranchDetailView.as_view(), name="branch-detail"),

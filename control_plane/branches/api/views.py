@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +24,7 @@ from control_plane.tenancy.roles import Action
 
 
 class CiView(APIView):
-    """``/api/v1/ci/...``: the organization is the CI token's own; nothing else accepts it."""
+    """``/ci/v1/...``: the organization is the CI token's own; nothing else accepts it."""
 
     authentication_classes = [CiTokenAuthentication]
     permission_classes: list = []
@@ -62,6 +64,7 @@ def describe(branch: BranchDeployment, *, with_diff: bool) -> dict[str, Any]:
 
 
 class CiBranchView(CiView):
+    @extend_schema(exclude=True)  # outside /api/: not part of the API's schema
     def post(self, request):  # type: ignore[no-untyped-def]
         data = self.read(s.BranchRequestSerializer)
         branch, outcome = services.create_or_update(
@@ -84,6 +87,7 @@ class CiBranchView(CiView):
 
 
 class CiBranchCloseView(CiView):
+    @extend_schema(exclude=True)  # outside /api/: not part of the API's schema
     def post(self, request):  # type: ignore[no-untyped-def]
         data = self.read(s.CloseSerializer)
         branch = services.get_branch(repo=data["repo"] or None, pr_number=data["pr"])
@@ -92,6 +96,7 @@ class CiBranchCloseView(CiView):
 
 
 class CiDeployView(CiView):
+    @extend_schema(exclude=True)  # outside /api/: not part of the API's schema
     def post(self, request):  # type: ignore[no-untyped-def]
         data = self.read(s.DeploySerializer)
         deployment = services.deploy(ctx=self.ctx, commit=data["commit"], base=data["deployment"])
@@ -99,6 +104,9 @@ class CiDeployView(CiView):
 
 
 class CiTokenListView(OrganizationScopedView):
+    serializer_class = s.CiTokenRequestSerializer
+
+    @extend_schema(request=s.CiTokenRequestSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, org):  # type: ignore[no-untyped-def]
         data = self.read(s.CiTokenRequestSerializer)
         token, secret = services.issue_ci_token(ctx=self.ctx, name=data["name"])
@@ -109,6 +117,9 @@ class CiTokenListView(OrganizationScopedView):
 
 
 class BranchListView(OrganizationScopedView):
+    serializer_class = s.BranchDeploymentSerializer
+
+    @extend_schema(operation_id="orgs_branch_deployments_list", responses=OpenApiTypes.OBJECT)
     def get(self, request, org):  # type: ignore[no-untyped-def]
         authorize(self.ctx.principal, Action.VIEW, self.ctx.organization)
         rows = BranchDeployment.objects.select_related("base").order_by("-created_at")[:200]
@@ -116,6 +127,8 @@ class BranchListView(OrganizationScopedView):
 
 
 class _OneBranch(OrganizationScopedView):
+    serializer_class = s.BranchDeploymentSerializer
+
     def resolve(self, *, name, **kwargs):  # type: ignore[no-untyped-def]
         branch = BranchDeployment.objects.select_related("base", "deployment").filter(name=name)
         self.branch = branch.exclude(status=BranchDeployment.Status.DELETED).first()
@@ -124,23 +137,26 @@ class _OneBranch(OrganizationScopedView):
 
 
 class BranchDetailView(_OneBranch):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, org, name):  # type: ignore[no-untyped-def]
         authorize(self.ctx.principal, Action.VIEW, self.branch.deployment or self.ctx.organization)
         return Response(describe(self.branch, with_diff=True))
 
 
 class BranchCloseView(_OneBranch):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, org, name):  # type: ignore[no-untyped-def]
         result = services.close(ctx=self.ctx, branch=self.branch)
         return Response(describe(self.branch, with_diff=False) | result)
 
 
 class GitHubWebhookView(APIView):
-    """``POST /api/v1/github/webhooks/<org>/``: authenticated by its signature alone."""
+    """``POST /github/webhooks/<org>/``: authenticated by its signature alone."""
 
     authentication_classes: list = []
     permission_classes: list = []
 
+    @extend_schema(exclude=True)  # outside /api/: not part of the API's schema
     def post(self, request, org):  # type: ignore[no-untyped-def]
         from control_plane.branches import github
         from control_plane.tenancy.models import Organization
@@ -169,6 +185,9 @@ class GitHubWebhookView(APIView):
 
 
 class GitHubSettingsView(OrganizationScopedView):
+    serializer_class = s.GitHubSettingsSerializer
+
+    @extend_schema(request=s.GitHubSettingsSerializer, responses=OpenApiTypes.OBJECT)
     def put(self, request, org):  # type: ignore[no-untyped-def]
         from control_plane.branches import github
 

@@ -58,14 +58,14 @@ def _actions(world, prefix="branch."):
 
 def test_create_or_update_is_idempotent_per_pull_request(acme, prod_location):
     client, _ = _ci_client(acme)
-    first = client.post("/api/v1/ci/branches/", PR, format="json")
+    first = client.post("/ci/v1/branches/", PR, format="json")
     assert first.status_code == 201, first.json()
     assert first.json()["deployment"] == "warehouse-pr-7"
     assert first.json()["outcome"] == "created"
 
-    again = client.post("/api/v1/ci/branches/", PR, format="json")
+    again = client.post("/ci/v1/branches/", PR, format="json")
     assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
-    moved = client.post("/api/v1/ci/branches/", PR | {"commit": "b" * 40}, format="json")
+    moved = client.post("/ci/v1/branches/", PR | {"commit": "b" * 40}, format="json")
     assert moved.json()["outcome"] == "updated" and moved.json()["commit"] == "b" * 40
 
     with tenant_context(acme.ctx()):
@@ -81,10 +81,10 @@ def test_create_or_update_is_idempotent_per_pull_request(acme, prod_location):
 
 def test_bad_input_is_a_400_and_writes_nothing(acme, prod_location):
     client, _ = _ci_client(acme)
-    response = client.post("/api/v1/ci/branches/", PR | {"commit": "not-a-sha"}, format="json")
+    response = client.post("/ci/v1/branches/", PR | {"commit": "not-a-sha"}, format="json")
     assert response.status_code == 400
     assert "commit" in str(response.json())
-    missing_base = client.post("/api/v1/ci/branches/", PR | {"base": "nope"}, format="json")
+    missing_base = client.post("/ci/v1/branches/", PR | {"base": "nope"}, format="json")
     assert missing_base.status_code == 400
     with tenant_context(acme.ctx()):
         assert not BranchDeployment.objects.exists()
@@ -98,13 +98,13 @@ def test_the_ci_token_may_only_do_ci_and_others_may_not_use_ci(acme, globex, pro
     assert client.get("/api/v1/orgs/acme/deployments/").status_code == 401
     # An API token is not a CI token, and a forged one is refused.
     user = acme.client()
-    assert user.post("/api/v1/ci/branches/", PR, format="json").status_code == 401
+    assert user.post("/ci/v1/branches/", PR, format="json").status_code == 401
     forged = APIClient()
     forged.credentials(HTTP_AUTHORIZATION=f"Bearer {secret[:-4]}AAAA")
-    assert forged.post("/api/v1/ci/branches/", PR, format="json").status_code == 401
+    assert forged.post("/ci/v1/branches/", PR, format="json").status_code == 401
     # Globex's token opens branches in globex only (which has no prod location: still fine).
     globex_client, _ = _ci_client(globex)
-    assert globex_client.post("/api/v1/ci/branches/", PR, format="json").status_code == 201
+    assert globex_client.post("/ci/v1/branches/", PR, format="json").status_code == 201
     with tenant_context(acme.ctx()):
         assert not BranchDeployment.objects.exists()
 
@@ -121,7 +121,7 @@ def test_a_viewer_cannot_issue_ci_tokens(acme):
 
 def test_the_diff_against_prod_from_the_two_snapshots(acme, prod_location):
     client, _ = _ci_client(acme)
-    client.post("/api/v1/ci/branches/", PR, format="json")
+    client.post("/ci/v1/branches/", PR, format="json")
     detail = acme.client().get("/api/v1/orgs/acme/branch-deployments/warehouse-pr-7/").json()
     assert detail["loaded"] is False and detail["diff"] is None
 
@@ -156,14 +156,14 @@ def test_the_diff_against_prod_from_the_two_snapshots(acme, prod_location):
 
 def test_close_terminates_runs_keeps_it_read_only_then_deletes_it(acme, prod_location):
     client, _ = _ci_client(acme)
-    client.post("/api/v1/ci/branches/", PR, format="json")
+    client.post("/ci/v1/branches/", PR, format="json")
     with tenant_context(acme.ctx()):
         deployment = Deployment.objects.get(name="warehouse-pr-7")
     location = load_location(acme.ctx(), deployment=deployment, name="shop")
     run = queue_run(acme.ctx(), location=location)
     prod_run = queue_run(acme.ctx(), location=prod_location)
 
-    closed = client.post("/api/v1/ci/branches/close/", {"pr": 7}, format="json")
+    closed = client.post("/ci/v1/branches/close/", {"pr": 7}, format="json")
     assert closed.status_code == 200, closed.json()
     assert closed.json()["terminated_runs"] == 1
     assert closed.json()["unloaded_locations"] == ["shop"]
@@ -183,7 +183,7 @@ def test_close_terminates_runs_keeps_it_read_only_then_deletes_it(acme, prod_loc
         queue_run(acme.ctx(), location=location)
     queue_run(acme.ctx(), location=prod_location)  # prod still launches
     # Closing again is harmless and audits nothing more.
-    again = client.post("/api/v1/ci/branches/close/", {"pr": 7}, format="json")
+    again = client.post("/ci/v1/branches/close/", {"pr": 7}, format="json")
     assert again.status_code == 200 and again.json()["terminated_runs"] == 0
 
     assert services.delete_expired(now=timezone.now() + timedelta(days=1)) == 0
@@ -194,14 +194,14 @@ def test_close_terminates_runs_keeps_it_read_only_then_deletes_it(acme, prod_loc
         assert Deployment.objects.filter(name="prod").exists()
     assert _actions(acme) == ["branch.create", "branch.close", "branch.delete"]
     # A reopened PR after deletion gets a fresh deployment.
-    reopened = client.post("/api/v1/ci/branches/", PR, format="json")
+    reopened = client.post("/ci/v1/branches/", PR, format="json")
     assert reopened.json()["outcome"] == "created"
 
 
 def test_idle_branches_close_themselves(acme, prod_location):
     client, _ = _ci_client(acme)
-    client.post("/api/v1/ci/branches/", PR, format="json")
-    client.post("/api/v1/ci/branches/", PR | {"pr": 8}, format="json")
+    client.post("/ci/v1/branches/", PR, format="json")
+    client.post("/ci/v1/branches/", PR | {"pr": 8}, format="json")
     with tenant_context(acme.ctx()):
         BranchDeployment.objects.filter(pr_number=7).update(
             last_activity_at=timezone.now() - timedelta(days=20)
@@ -225,7 +225,7 @@ def test_schedules_and_sensors_are_off_by_default_in_branch_deployments(acme, pr
     )
     defs = Definitions(assets=[raw_orders], schedules=[running])
     client, _ = _ci_client(acme)
-    client.post("/api/v1/ci/branches/", PR, format="json")
+    client.post("/ci/v1/branches/", PR, format="json")
     with tenant_context(acme.ctx()):
         prod = Deployment.objects.get(name="prod")
         branch = Deployment.objects.get(name="warehouse-pr-7")
@@ -244,6 +244,6 @@ def test_schedules_and_sensors_are_off_by_default_in_branch_deployments(acme, pr
 
 def test_deploy_targets_prod_only(acme, prod_location):
     client, _ = _ci_client(acme)
-    ok = client.post("/api/v1/ci/deploy/", {"commit": "c" * 40}, format="json")
+    ok = client.post("/ci/v1/deploy/", {"commit": "c" * 40}, format="json")
     assert ok.status_code == 200 and ok.json()["deployment"] == "prod"
     assert _actions(acme) == ["branch.deploy"]

@@ -18,7 +18,7 @@ from control_plane.tenancy.models import Deployment
 from tests.control_plane.factories import clean_orders, load_location, revenue_report
 
 SECRET = "s3cret-webhook-key-0123"
-URL = "/api/v1/github/webhooks/acme/"
+URL = "/github/webhooks/acme/"
 
 
 class GitHubStandIn:
@@ -156,7 +156,7 @@ def test_forged_and_replayed_deliveries_are_refused_and_change_nothing(configure
         HTTP_X_GITHUB_DELIVERY="d-1",
     )
     assert unsigned.status_code == 403
-    other_org = client.post("/api/v1/github/webhooks/nope/", body, content_type="application/json")
+    other_org = client.post("/github/webhooks/nope/", body, content_type="application/json")
     assert other_org.status_code == 403
     with tenant_context(configured.ctx()):
         assert not WebhookDelivery.objects.exists() and not BranchDeployment.objects.exists()
