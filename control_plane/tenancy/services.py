@@ -603,8 +603,20 @@ def create_agent_token(
 
 
 def revoke_token(*, ctx: TenantContext, token: ApiToken) -> ApiToken:
+    """Revoke ``token``. A calling token reaches only tokens within its own limits (as for
+    creating them), so a leaked narrowed token cannot revoke its owner's wider ones."""
     if not (ctx.principal.user is not None and token.user_id == ctx.principal.user.pk):
         authorize(ctx.principal, Action.MANAGE_TOKENS, ctx.organization)
+    caller = ctx.principal.token
+    if caller is not None and caller.pk != token.pk:
+        is_agent = token.kind == ApiToken.Kind.AGENT
+        _ensure_no_wider_than_calling_token(
+            caller,
+            deployments=list(token.deployments.all()) if is_agent else [token.deployment],
+            max_role=None if is_agent else _role_or_none(token.max_role),
+            expires_at=token.expires_at,
+            capped=not is_agent,
+        )
     if token.is_revoked:
         return token
     with transaction.atomic():
@@ -618,6 +630,10 @@ def revoke_token(*, ctx: TenantContext, token: ApiToken) -> ApiToken:
             after={"revoked": True, **_token_snapshot(token)},
         )
     return token
+
+
+def _role_or_none(value: int | None) -> Role | None:
+    return Role(value) if value is not None else None
 
 
 def record_rejected_token(*, error: InvalidToken, ip: str | None, user_agent: str) -> None:
