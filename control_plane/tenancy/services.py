@@ -6,6 +6,7 @@ themselves, so the REST API, management commands and later adapters share the ru
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,8 @@ from control_plane.tenancy.validation import (
     check,
     required_text,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -630,6 +633,31 @@ def revoke_token(*, ctx: TenantContext, token: ApiToken) -> ApiToken:
             after={"revoked": True, **_token_snapshot(token)},
         )
     return token
+
+
+def token_with_prefix(prefix: str) -> ApiToken | None:
+    """The token a presented secret claims to be (authentication precedes any tenant)."""
+    return (
+        ApiToken.objects.unscoped().select_related("organization").filter(prefix_id=prefix).first()
+    )
+
+
+def record_rate_limited(*, token: ApiToken | None, ip: str | None, user_agent: str) -> None:
+    """Audit failed authentications reaching the limit: in the organization of the token
+    they aimed at; guesses at no real token belong to no organization and are logged."""
+    if token is None:
+        logger.warning("API authentication failures from %s reached the limit", ip)
+        return
+    with transaction.atomic():
+        record(
+            actor=Principal(kind="anonymous", label=f"client {ip or 'unknown'}"),
+            action="token.rate_limited",
+            target=token,
+            organization=token.organization,
+            after={"prefix_id": token.prefix_id},
+            ip=ip,
+            user_agent=user_agent,
+        )
 
 
 def _role_or_none(value: int | None) -> Role | None:
