@@ -300,53 +300,83 @@ def _send_webhook(delivery: AlertDelivery) -> None:
             f"webhook answered HTTP {error.code}{detail}", permanent=permanent
         ) from None
     except urllib.error.URLError as error:
-        reason = error.reason
+        # One text whatever happened (refused address, closed port, timeout, DNS): the
+        # error is shown to Viewers, and differing texts would make it a port scanner.
         raise DeliveryError(
-            f"webhook: {reason}", permanent=isinstance(reason, PrivateAddressRefused)
+            WEBHOOK_UNREACHABLE, permanent=isinstance(error.reason, PrivateAddressRefused)
         ) from error
     except (OSError, http.client.HTTPException) as error:
-        raise DeliveryError(f"webhook: {type(error).__name__}: {error}") from error
+        raise DeliveryError(WEBHOOK_UNREACHABLE) from error
+
+
+WEBHOOK_UNREACHABLE = "webhook: the target could not be reached"
 
 
 class PrivateAddressRefused(OSError):
     """A webhook resolved to a private, loopback or link-local address (SSRF guard)."""
 
 
-def _refuse_private_peer(sock: socket.socket) -> None:
-    address = ipaddress.ip_address(sock.getpeername()[0])
+def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     # Not globally routable: private, loopback, link-local (cloud metadata), shared, reserved.
-    if not address.is_global or address.is_multicast:
-        sock.close()
-        raise PrivateAddressRefused(
-            f"refused to post to private address {address} "
-            "(ASSAY_ALERT_WEBHOOK_ALLOW_PRIVATE allows it)"
-        )
+    return not address.is_global or address.is_multicast
+
+
+def _connect_pinned(
+    host: str, port: int, timeout: float | None, source_address: Any, *, refuse_private: bool
+) -> socket.socket:
+    """Resolve ``host`` once, refuse it before connecting if any address is private, and
+    connect to exactly the addresses checked (pinned: no second lookup to rebind)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [(info[0], info[4]) for info in infos]
+    if refuse_private and any(_is_private(ipaddress.ip_address(a[1][0])) for a in addresses):
+        raise PrivateAddressRefused(f"{host} resolves to a private address")
+    last_error: OSError = OSError(f"{host} resolves to no address")
+    for family, sockaddr in addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if timeout is not None:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as error:
+            sock.close()
+            last_error = error
+    raise last_error
 
 
 class _GuardedHTTPConnection(http.client.HTTPConnection):
-    """Checks the address actually connected to, so DNS tricks cannot reach internal hosts."""
+    """Connects only to the addresses the SSRF guard checked (see ``_connect_pinned``)."""
 
     def __init__(self, *args: Any, refuse_private: bool, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.refuse_private = refuse_private
-
-    def connect(self) -> None:
-        super().connect()
-        if self.refuse_private:
-            _refuse_private_peer(self.sock)
+        self._create_connection = functools.partial(  # type: ignore[method-assign]
+            _connect_guarded, refuse_private=refuse_private
+        )
 
 
 class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    """As above; TLS still verifies the certificate against the URL's host name."""
+
     def __init__(self, *args: Any, refuse_private: bool, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.refuse_private = refuse_private
+        self._create_connection = functools.partial(  # type: ignore[method-assign]
+            _connect_guarded, refuse_private=refuse_private
+        )
 
-    def connect(self) -> None:
-        super().connect()
-        if self.refuse_private:
-            _refuse_private_peer(self.sock)
+
+def _connect_guarded(
+    address: tuple[str, int],
+    timeout: float | None = None,
+    source_address: Any = None,
+    *,
+    refuse_private: bool,
+) -> socket.socket:
+    host, port = address
+    return _connect_pinned(host, port, timeout, source_address, refuse_private=refuse_private)
 
 
 class _GuardedHTTPHandler(urllib.request.HTTPHandler):

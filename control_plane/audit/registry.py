@@ -41,5 +41,6 @@ for _name, _description in [
     ("token.create", "an API or agent token was created"),
     ("token.revoke", "a token was revoked"),
     ("token.rejected", "a revoked or expired token was presented"),
+    ("token.rate_limited", "failed authentications reached the limit (address or token)"),
 ]:
     declare(_name, _description)

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from control_plane.alerts.masking import mask_url
 from control_plane.alerts.models import CheckSeverity, IncidentKind
-from control_plane.core.api.serializers import StrictSerializer
+from control_plane.core.api.serializers import StrictSerializer, TagsField
 
 
 class WebhookSerializer(StrictSerializer):
@@ -40,17 +40,17 @@ class AlertPolicySerializer(serializers.Serializer):
 class AlertPolicyWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     kinds = serializers.ListField(
-        child=serializers.ChoiceField(choices=IncidentKind.values), min_length=1
+        child=serializers.ChoiceField(choices=IncidentKind.values),
+        min_length=1,
+        max_length=len(IncidentKind.values),
     )
     min_check_severity = serializers.ChoiceField(
         choices=CheckSeverity.values, default=CheckSeverity.WARN
     )
     selection = serializers.CharField(max_length=1000, allow_blank=True, default="")
-    tags = serializers.DictField(
-        child=serializers.CharField(max_length=200), default=dict, allow_empty=True
-    )
+    tags = TagsField(allow_blank=False, default=dict, allow_empty=True)
     emails = serializers.ListField(child=serializers.EmailField(), default=list, max_length=50)
-    webhooks = WebhookSerializer(many=True, default=list)
+    webhooks = WebhookSerializer(many=True, default=list, max_length=20)  # type: ignore[call-arg]
     enabled = serializers.BooleanField(default=True)
 
 

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from assay.backfill import BackfillStatus
 from control_plane.backfills.planning import DEFAULT_MAX_CONCURRENT_RUNS, MAX_CONCURRENT_RUNS
-from control_plane.core.api.serializers import StrictSerializer
+from control_plane.core.api.serializers import StrictSerializer, TagsField
 from control_plane.runs.api.serializers import PartitionRangeSerializer
 
 PARTITION_STATUSES = "one of " + ", ".join(s.value for s in BackfillStatus)
@@ -29,9 +29,7 @@ class BackfillLaunchSerializer(StrictSerializer):
         required=False,
         default=DEFAULT_MAX_CONCURRENT_RUNS,
     )
-    tags = serializers.DictField(
-        child=serializers.CharField(max_length=200, allow_blank=True), required=False, default=dict
-    )
+    tags = TagsField(required=False, default=dict)
 
     def validate(self, attrs):
         given = [

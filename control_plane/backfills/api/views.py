@@ -113,10 +113,16 @@ class BackfillDetailView(_DeploymentView):
         return Response(self.detail(self.backfill))
 
 
+# Far past any plan (plans are bounded far below this), and small enough for islice.
+MAX_PARTITION_OFFSET = 10**9
+
+
 class _PartitionQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=[x.value for x in BackfillStatus], required=False)
     asset = serializers.CharField(max_length=500, required=False)
-    offset = serializers.IntegerField(min_value=0, required=False, default=0)
+    offset = serializers.IntegerField(
+        min_value=0, max_value=MAX_PARTITION_OFFSET, required=False, default=0
+    )
     limit = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=200)
 
     def validate_asset(self, value: str) -> AssetKey:

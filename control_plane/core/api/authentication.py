@@ -7,6 +7,7 @@ import ipaddress
 from django.conf import settings
 from rest_framework import authentication, exceptions
 
+from control_plane.core.api import auth_throttle
 from control_plane.core.context import Principal
 
 
@@ -39,14 +40,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <token>'.")
+        value, ip = value.strip(), client_ip(request)
+        user_agent = request.META.get("HTTP_USER_AGENT", "")
+        claimed = auth_throttle.token_prefix(value)
+        auth_throttle.check(ip=ip, prefix=claimed)
         try:
-            token = tokens.verify(value.strip())
+            token = tokens.verify(value)
         except InvalidToken as error:
-            services.record_rejected_token(
-                error=error,
-                ip=client_ip(request),
-                user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            )
+            services.record_rejected_token(error=error, ip=ip, user_agent=user_agent)
+            known = services.token_with_prefix(claimed) if claimed else None
+            prefix = known.prefix_id if known is not None else None
+            if auth_throttle.record_failure(ip=ip, prefix=prefix):
+                services.record_rate_limited(token=known, ip=ip, user_agent=user_agent)
             raise exceptions.AuthenticationFailed(f"Invalid token: {error}.") from None
         if token.kind != token.Kind.USER:
             raise exceptions.AuthenticationFailed("Agent tokens are for the agent protocol only.")

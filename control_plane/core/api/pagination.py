@@ -1,5 +1,6 @@
 """Cursor pagination for every list: constant cost per page, stable under inserts."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import pagination, serializers
 from rest_framework.exceptions import NotFound
 
@@ -16,6 +17,14 @@ class CursorPagination(pagination.CursorPagination):
         try:
             return super().decode_cursor(request)
         except NotFound:
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # A cursor is only base64 of "o=..&r=..&p=..": the position it carries is checked
+        # by the ordering field when the page's filter is built.
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (DjangoValidationError, ValueError, OverflowError):
             raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
     def get_page_size(self, request) -> int:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from control_plane.core.api.serializers import StrictSerializer
+from control_plane.core.api.serializers import StrictSerializer, TagsField
 
 
 class PartitionRangeSerializer(StrictSerializer):
@@ -15,9 +15,7 @@ class RunLaunchSerializer(StrictSerializer):
     selection = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     partition_key = serializers.CharField(max_length=255, required=False, default="")
     partition_range = PartitionRangeSerializer(required=False, allow_null=True, default=None)
-    tags = serializers.DictField(
-        child=serializers.CharField(max_length=200, allow_blank=True), required=False, default=dict
-    )
+    tags = TagsField(required=False, default=dict)
     priority = serializers.IntegerField(min_value=-1000, max_value=1000, required=False, default=0)
 
 

@@ -44,7 +44,7 @@ class RunTagLimitSerializer(StrictSerializer):
 
 class DeploymentUpdateSerializer(StrictSerializer):
     max_concurrent_runs = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
-    run_tag_limits = RunTagLimitSerializer(many=True, required=False)
+    run_tag_limits = RunTagLimitSerializer(many=True, required=False, max_length=100)
 
     def validate(self, attrs):
         if not attrs:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from control_plane.tenancy.services.api_tokens import (
     create_agent_token,
     create_user_token,
+    record_rate_limited,
     record_rejected_token,
     revoke_token,
+    token_with_prefix,
 )
 from control_plane.tenancy.services.code_locations import (
     CODE_LOCATION_FIELDS,
@@ -66,10 +68,12 @@ __all__ = [
     "delete_team",
     "ensure_an_org_admin_remains",
     "get_or_create_user",
+    "record_rate_limited",
     "record_rejected_token",
     "remove_member",
     "remove_team_member",
     "revoke_token",
+    "token_with_prefix",
     "update_code_location",
     "update_deployment",
     "update_grant",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action, Role
 from control_plane.tenancy.services._shared import audit_row
 from control_plane.tenancy.validation import TOKEN_NAME_MAX, check, required_text
+
+logger = logging.getLogger(__name__)
 
 
 def _token_snapshot(token: ApiToken) -> dict[str, Any]:
@@ -152,8 +155,20 @@ def create_agent_token(
 
 
 def revoke_token(*, ctx: TenantContext, token: ApiToken) -> ApiToken:
+    """Revoke ``token``. A calling token reaches only tokens within its own limits (as for
+    creating them), so a leaked narrowed token cannot revoke its owner's wider ones."""
     if not (ctx.principal.user is not None and token.user_id == ctx.principal.user.pk):
         authorize(ctx.principal, Action.MANAGE_TOKENS, ctx.organization)
+    caller = ctx.principal.token
+    if caller is not None and caller.pk != token.pk:
+        is_agent = token.kind == ApiToken.Kind.AGENT
+        _ensure_no_wider_than_calling_token(
+            caller,
+            deployments=list(token.deployments.all()) if is_agent else [token.deployment],
+            max_role=None if is_agent else _role_or_none(token.max_role),
+            expires_at=token.expires_at,
+            capped=not is_agent,
+        )
     if token.is_revoked:
         return token
     with transaction.atomic():
@@ -167,6 +182,35 @@ def revoke_token(*, ctx: TenantContext, token: ApiToken) -> ApiToken:
             after={"revoked": True, **_token_snapshot(token)},
         )
     return token
+
+
+def token_with_prefix(prefix: str) -> ApiToken | None:
+    """The token a presented secret claims to be (authentication precedes any tenant)."""
+    return (
+        ApiToken.objects.unscoped().select_related("organization").filter(prefix_id=prefix).first()
+    )
+
+
+def record_rate_limited(*, token: ApiToken | None, ip: str | None, user_agent: str) -> None:
+    """Audit failed authentications reaching the limit: in the organization of the token
+    they aimed at; guesses at no real token belong to no organization and are logged."""
+    if token is None:
+        logger.warning("API authentication failures from %s reached the limit", ip)
+        return
+    with transaction.atomic():
+        record(
+            actor=Principal(kind="anonymous", label=f"client {ip or 'unknown'}"),
+            action="token.rate_limited",
+            target=token,
+            organization=token.organization,
+            after={"prefix_id": token.prefix_id},
+            ip=ip,
+            user_agent=user_agent,
+        )
+
+
+def _role_or_none(value: int | None) -> Role | None:
+    return Role(value) if value is not None else None
 
 
 def record_rejected_token(*, error: InvalidToken, ip: str | None, user_agent: str) -> None:

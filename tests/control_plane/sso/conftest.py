@@ -11,7 +11,8 @@ from tests.control_plane.sso.idp import TestIdP
 
 def make_org(slug: str):
     org = tenancy.create_organization(
-        actor=Principal.system(), slug=slug,
+        actor=Principal.system(),
+        slug=slug,
         name=slug.title(),
         admin_email=f"admin@{slug}.test",
         plan="enterprise",  # unlimited: SCIM tests create more users than Starter allows
