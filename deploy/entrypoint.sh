@@ -16,8 +16,11 @@ case "$command" in
     if [ -n "${ASSAY_GRPC_TLS_CERT:-}" ]; then
       set -- "$@" --tls-cert "$ASSAY_GRPC_TLS_CERT" --tls-key "${ASSAY_GRPC_TLS_KEY:?ASSAY_GRPC_TLS_KEY is required with ASSAY_GRPC_TLS_CERT}"
       [ -n "${ASSAY_GRPC_TLS_CLIENT_CA:-}" ] && set -- "$@" --tls-client-ca "$ASSAY_GRPC_TLS_CLIENT_CA"
-    else
+    elif [ "${ASSAY_GRPC_INSECURE:-}" = 1 ]; then
       set -- "$@" --insecure  # plaintext only behind a TLS-terminating proxy: see docs/deploy.md
+    else
+      echo "assay: set ASSAY_GRPC_TLS_CERT and ASSAY_GRPC_TLS_KEY (or ASSAY_GRPC_INSECURE=1 behind a TLS proxy)" >&2
+      exit 2
     fi
     exec python -m control_plane grpc "$@"
     ;;

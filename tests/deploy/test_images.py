@@ -133,6 +133,18 @@ def test_entrypoint_migrate_then_unknown_commands_pass_through(tmp_path):
     assert passthrough.stdout.strip() == "through"
 
 
+def test_entrypoint_grpc_refuses_plaintext_unless_asked():
+    result = subprocess.run(
+        [str(DEPLOY / "entrypoint.sh"), "grpc"],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "ASSAY_GRPC_TLS_CERT" in result.stderr and "ASSAY_GRPC_INSECURE=1" in result.stderr
+
+
 def test_entrypoint_grpc_needs_the_key_with_a_certificate(tmp_path):
     env = {
         "PATH": os.environ["PATH"],
