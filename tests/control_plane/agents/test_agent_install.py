@@ -10,7 +10,9 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -19,6 +21,9 @@ import pytest
 from control_plane.agents.servicer import add_to_server
 from control_plane.catalog.models import LocationSnapshot
 from control_plane.core.context import tenant_context
+from control_plane.daemon import Loop, run_loops
+from control_plane.runs.models import TERMINAL_STATUSES, Run, RunStatus
+from control_plane.runs.queue import dequeue_runs
 from control_plane.tenancy import queries
 from tests.agent.test_tls import make_certificates
 from tests.control_plane.factories import agent_token
@@ -65,6 +70,20 @@ def tls_endpoint(tmp_path):
     server.start()
     yield f"localhost:{port}", ca
     server.stop(grace=None)
+
+
+@contextmanager
+def run_queue():
+    """The daemon's run queue, as `run_daemon` runs it (a thread per loop)."""
+    stop = threading.Event()
+    loops = [Loop("queue", 0.02, dequeue_runs, drain=True)]
+    daemon = threading.Thread(target=run_loops, args=(loops,), kwargs={"stop": stop})
+    daemon.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        daemon.join()
 
 
 def run_agent_cli(venv: Path, *args: str, cwd: Path, stdin: str = "", env=None):
@@ -120,14 +139,29 @@ def test_init_writes_a_private_config_checks_it_and_the_agent_connects_over_tls(
         cwd=machine,
     )
     try:
-        with tenant_context(acme.ctx()):
-            wait_for(
-                lambda: LocationSnapshot.objects.filter(
-                    code_location__name="shop", is_current=True
-                ).exists(),
-                "the location's snapshot over TLS",
-                log=log,
+        with run_queue():
+            with tenant_context(acme.ctx()):
+                wait_for(
+                    lambda: LocationSnapshot.objects.filter(
+                        code_location__name="shop", is_current=True
+                    ).exists(),
+                    "the location's snapshot over TLS",
+                    log=log,
+                )
+            client = acme.client()
+            response = client.post(
+                "/api/v1/orgs/acme/deployments/prod/runs/", {"location": "shop"}, format="json"
             )
+            assert response.status_code == 201, response.content
+            run_id = response.json()["id"]
+
+            def finished():
+                with tenant_context(acme.ctx()):
+                    run = Run.objects.get(pk=run_id)
+                return run if run.status in TERMINAL_STATUSES else None
+
+            run = wait_for(finished, "the example run to finish", log=log)
+            assert run.status == RunStatus.SUCCESS, (run.reason, log.read_text()[-3000:])
     finally:
         process.terminate()
         process.wait(30)
