@@ -220,6 +220,12 @@ def describe_config(config: AgentConfig) -> str:
         f"  deployments     {', '.join(config.deployments)}",
         f"  code locations  {len(config.code_locations)}",
     ]
+    if config.launcher is not None:
+        kube = config.launcher
+        lines.insert(
+            -1,
+            f"  launcher        kubernetes Jobs, image {kube.image} in namespace {kube.namespace}",
+        )
     for location in config.code_locations:
         lines.append(f"    {location.name}: {location.target}")
         lines.append(f"      working directory  {location.working_directory}")

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
 from agent.config import CodeLocationConfig, KubernetesLauncherConfig, parse_config
@@ -20,6 +21,7 @@ from tests.agent.kube_stand_in import KubeStandIn, kube_stand_in
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60.0
+CONTROL_PLANE = {"address": "127.0.0.1:4000", "token": "t" * 20, "tls": {"insecure": True}}
 
 DEFS = """
 import time
@@ -262,3 +264,40 @@ def test_bad_launcher_settings_name_the_field(tmp_path, location, launcher, fiel
         )
     assert caught.value.field == field
     assert message in caught.value.message
+
+
+def test_the_agent_builds_the_kubernetes_launcher_from_a_kubeconfig(stand_in, tmp_path, location):
+    from agent.runtime import Agent
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "local", "cluster": {"server": stand_in.url}}],
+                "users": [{"name": "me", "user": {"token": "kube-token"}}],
+                "contexts": [{"name": "here", "context": {"cluster": "local", "user": "me"}}],
+                "current-context": "here",
+            }
+        )
+    )
+    config = parse_config(
+        {
+            "control_plane": CONTROL_PLANE,
+            "state_dir": str(tmp_path / "state"),
+            "deployments": ["prod"],
+            "code_locations": [{"name": "main", "file": str(location.file)}],
+            "launcher": {"kind": "kubernetes", "image": "img:1", "namespace": "data",
+                         "kubeconfig": str(kubeconfig), "poll_seconds": 0.05},
+        },
+        base_dir=tmp_path,
+    )  # fmt: skip
+    agent = Agent(config)
+    assert isinstance(agent.launcher, KubernetesRunLauncher)
+    recorder = Recorder()
+    agent.launcher._record = recorder  # observe what it records, as the outbox would
+    agent.launcher.launch(request("k1", "report"), location)
+    recorder.wait_for("k1", "SUCCEEDED")
+    assert ("POST", "/apis/batch/v1/namespaces/data/jobs") in stand_in.requests
+    agent.launcher.close()
