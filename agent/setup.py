@@ -23,6 +23,7 @@ import yaml
 from agent import convert
 from agent.config import AgentConfig, ControlPlaneConfig, _split_address
 from agent.location_process import load_location
+from agent.runtime import hidden_env_vars
 from agent.session import open_channel
 from assay.api.v1 import agent_pb2 as pb
 from assay.api.v1 import agent_pb2_grpc
@@ -110,7 +111,7 @@ def diagnose(config: AgentConfig, *, locations: bool = True) -> Iterator[Check]:
     yield _check_token(config)
     if locations:
         for location in config.code_locations:
-            load = load_location(location, hidden_env_vars=("ASSAY_AGENT_TOKEN",))
+            load = load_location(location, hidden_env_vars=hidden_env_vars(config))
             if load.error:
                 yield Check(
                     f"code location {location.name}",
