@@ -110,12 +110,30 @@ class CodeLocationConfig:
 
 
 @dataclass(frozen=True)
+class KubernetesLauncherConfig:
+    """`launcher: {kind: kubernetes, ...}`: every run becomes a Job with these settings."""
+
+    image: str
+    namespace: str = "default"
+    service_account: str | None = None
+    image_pull_policy: str = "IfNotPresent"
+    resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    poll_seconds: float = 2.0
+    ttl_seconds_after_finished: int | None = 3600
+    kubeconfig: Path | None = None  # None: in-cluster credentials, else ~/.kube/config
+    context: str | None = None
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     source: Path
     control_plane: ControlPlaneConfig
     state_dir: Path
     deployments: tuple[str, ...]
     code_locations: tuple[CodeLocationConfig, ...]
+    launcher: KubernetesLauncherConfig | None = None  # None: local processes
 
 
 def load_config(
@@ -149,7 +167,7 @@ def parse_config(
         data,
         "",
         required=("control_plane", "state_dir", "deployments", "code_locations"),
-        optional=(),
+        optional=("launcher",),
     )
     control_plane = _control_plane(top["control_plane"], "control_plane", base_dir, environ)
     state_dir = _path(top["state_dir"], "state_dir", base_dir)
@@ -174,6 +192,7 @@ def parse_config(
         state_dir=state_dir,
         deployments=deployments,
         code_locations=locations,
+        launcher=_launcher(top.get("launcher"), "launcher", base_dir),
     )
 
 
@@ -347,6 +366,87 @@ def _git_source(data: Any, where: str) -> GitSource:
         )
     except GitSourceError as exc:
         raise ConfigError(where, str(exc)) from None
+
+
+def _launcher(data: Any, where: str, base_dir: Path) -> KubernetesLauncherConfig | None:
+    if data is None or data == "process":
+        return None
+    section = _mapping(
+        data,
+        where,
+        required=("kind",),
+        optional=(
+            "image",
+            "namespace",
+            "service_account",
+            "image_pull_policy",
+            "resources",
+            "env",
+            "node_selector",
+            "poll_seconds",
+            "ttl_seconds_after_finished",
+            "kubeconfig",
+            "context",
+        ),
+    )
+    kind = _string(section["kind"], f"{where}.kind")
+    if kind == "process":
+        return None
+    if kind != "kubernetes":
+        raise ConfigError(f"{where}.kind", f"expected process or kubernetes, got {kind!r}")
+    if section.get("image") is None:
+        raise ConfigError(f"{where}.image", "required for the kubernetes launcher")
+    resources: dict[str, dict[str, str]] = {}
+    raw_resources = section.get("resources") or {}
+    _mapping(raw_resources, f"{where}.resources", required=(), optional=("requests", "limits"))
+    for part, values in raw_resources.items():
+        resources[part] = _env_like(values, f"{where}.resources.{part}", names=False)
+    policy = _string(section.get("image_pull_policy", "IfNotPresent"), f"{where}.image_pull_policy")
+    if policy not in ("Always", "IfNotPresent", "Never"):
+        raise ConfigError(f"{where}.image_pull_policy", "expected Always, IfNotPresent or Never")
+    poll = section.get("poll_seconds", 2.0)
+    if isinstance(poll, bool) or not isinstance(poll, int | float) or poll <= 0:
+        raise ConfigError(f"{where}.poll_seconds", "expected a positive number of seconds")
+    ttl = section.get("ttl_seconds_after_finished", 3600)
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
+        raise ConfigError(f"{where}.ttl_seconds_after_finished", "expected seconds (0 or more)")
+    optional_text = {
+        name: None if section.get(name) is None else _string(section[name], f"{where}.{name}")
+        for name in ("service_account", "context")
+    }
+    kubeconfig = None
+    if section.get("kubeconfig") is not None:
+        kubeconfig = _path(section["kubeconfig"], f"{where}.kubeconfig", base_dir)
+        if not kubeconfig.is_file():
+            raise ConfigError(f"{where}.kubeconfig", f"no such file: {kubeconfig}")
+    return KubernetesLauncherConfig(
+        image=_string(section["image"], f"{where}.image"),
+        namespace=_string(section.get("namespace", "default"), f"{where}.namespace"),
+        image_pull_policy=policy,
+        resources=resources,
+        env=_env(section.get("env") or {}, f"{where}.env"),
+        node_selector=_env_like(
+            section.get("node_selector") or {}, f"{where}.node_selector", names=False
+        ),
+        poll_seconds=float(poll),
+        ttl_seconds_after_finished=ttl,
+        kubeconfig=kubeconfig,
+        **optional_text,
+    )
+
+
+def _env_like(data: Any, where: str, *, names: bool) -> dict[str, str]:
+    """A mapping of string keys to scalar values (label selectors, resource quantities)."""
+    if names:
+        return _env(data, where)
+    if not isinstance(data, dict):
+        raise ConfigError(where, f"expected a mapping, got {_kind(data)}")
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(f"{where}.{key}", f"expected a string, got {_kind(value)}")
+        values[str(key)] = str(value)
+    return values
 
 
 def _env(data: Any, where: str) -> dict[str, str]:

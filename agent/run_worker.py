@@ -509,10 +509,43 @@ def serve(control_fd: int, kind: str, target: str, *, sdk_only: bool) -> int:
     return run(child.request_path, child.event_fd)
 
 
+POD_EVENT_PREFIX = "@@assay-event "
+POD_REQUEST_ENV = "ASSAY_RUN_REQUEST"
+
+
+class PodEventChannel(EventChannel):
+    """Events as marked lines on the container's stdout: a Kubernetes launcher reads them
+    back from the pod log, where they share the stream with user output."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._out.write(POD_EVENT_PREFIX + json.dumps(message, default=str) + "\n")
+            self._out.flush()
+        except (BrokenPipeError, OSError):
+            os._exit(EXIT_CHANNEL_CLOSED)
+
+
+def pod() -> int:
+    """One run inside a Kubernetes Job: the request comes in `ASSAY_RUN_REQUEST`, user
+    stdout goes to stderr so the event lines on stdout stay whole."""
+    event_fd = os.dup(1)
+    os.dup2(2, 1)
+    channel = PodEventChannel(event_fd)
+    try:
+        request = json.loads(os.environ[POD_REQUEST_ENV])
+        execute(request, channel)
+    except BaseException as exc:
+        channel.send({"kind": "result", "success": False, "message": _failure_message(exc)})
+        return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """`run_worker.py serve CONTROL_FD module|file TARGET [--sdk-only]`,
-    `run_worker.py tick REQUEST_FILE RESULT_FILE`, or
-    `run_worker.py load module|file TARGET RESULT_FILE`."""
+    `run_worker.py tick REQUEST_FILE RESULT_FILE`,
+    `run_worker.py load module|file TARGET RESULT_FILE`, or `run_worker.py pod`."""
+    if len(argv) == 2 and argv[1] == "pod":
+        return pod()
     if len(argv) == 4 and argv[1] == "tick":
         return tick(argv[2], argv[3])
     if len(argv) == 5 and argv[1] == "load":

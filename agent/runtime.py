@@ -60,6 +60,10 @@ class Agent:
         hidden = hidden_env_vars(config)
         self.locations = LocationRegistry(config.code_locations, hidden_env_vars=hidden)
         self.process_launcher: ProcessRunLauncher | None = None
+        if launcher is None and config.launcher is not None:
+            from agent.kubernetes_launcher import KubernetesRunLauncher
+
+            launcher = KubernetesRunLauncher(config.launcher, self.record)
         if launcher is None:
             launcher = self.process_launcher = ProcessRunLauncher(
                 config.state_dir, self.record, hidden_env_vars=hidden
