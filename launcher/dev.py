@@ -284,9 +284,19 @@ def _control_plane(*command: str, env: dict[str, str]) -> str:
 
 
 def _bootstrap(env: dict[str, str]) -> str:
-    """The `dev` organization and its admin (created once) and a new admin token."""
+    """The `dev` organization and its admin (created once, on the unlimited plan: local
+    development is not billed) and a new admin token."""
     return _control_plane(
-        "bootstrap", "--org", DEV_ORG, "--email", DEV_EMAIL, "--token-name", "assay dev", env=env
+        "bootstrap",
+        "--org",
+        DEV_ORG,
+        "--email",
+        DEV_EMAIL,
+        "--token-name",
+        "assay dev",
+        "--plan",
+        "enterprise",
+        env=env,
     ).strip()
 
 

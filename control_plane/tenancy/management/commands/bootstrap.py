@@ -25,14 +25,17 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True, help="email of the first Org Admin")
         parser.add_argument("--name", help="organization display name (default: the slug)")
         parser.add_argument("--token-name", default="bootstrap", help="name of the printed token")
+        parser.add_argument(
+            "--plan", default="starter", help="billing plan of a new organization (docs/billing.md)"
+        )
 
-    def handle(self, *args, org, email, name, token_name, **options):
+    def handle(self, *args, org, email, name, token_name, plan, **options):
         actor = Principal.system("bootstrap command")
         with command_errors(), transaction.atomic():
             organization = Organization.objects.filter(slug=org).first()
             if organization is None:
                 organization = services.create_organization(
-                    actor=actor, slug=org, name=name or org, admin_email=email
+                    actor=actor, slug=org, name=name or org, admin_email=email, plan=plan
                 )
                 self.stderr.write(f"created organization {org!r} with {email} as Org Admin")
             user = User.objects.filter(email__iexact=email).first()
