@@ -13,7 +13,7 @@ from django.db import models, transaction
 from control_plane.audit import registry
 from control_plane.audit.errors import UndeclaredAuditAction
 from control_plane.audit.models import AuditEvent
-from control_plane.core.context import Principal
+from control_plane.core.context import Principal, TenantContext
 from control_plane.tenancy.models import Organization
 
 GENESIS_HASH = "0" * 64
@@ -144,6 +144,27 @@ class ChainReport:
     @property
     def ok(self) -> bool:
         return self.first_break_seq is None
+
+
+def record_for(
+    ctx: TenantContext,
+    action: str,
+    target: models.Model | tuple[str, Any, str],
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """``record`` for a service acting in ``ctx``: its principal, organization and client."""
+    return record(
+        actor=ctx.principal,
+        action=action,
+        target=target,
+        organization=ctx.organization,
+        before=before,
+        after=after,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+    )
 
 
 def verify_chain(*, organization: Organization, batch_size: int = 2000) -> ChainReport:

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from control_plane.audit.services import record_for
 from control_plane.branches import audit_actions as actions
 from control_plane.branches import services
 from control_plane.branches.diff import branch_diff
@@ -71,7 +72,7 @@ def configure(
         row.console_url = console_url.rstrip("/")
         row.updated_at = timezone.now()
         row.save()
-        services._audit(
+        record_for(
             ctx,
             actions.GITHUB_CONFIGURE,
             row,

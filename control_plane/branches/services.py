@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.branches import audit_actions as actions
 from control_plane.branches.errors import BranchClosed, BranchNotFound, InvalidBranchRequest
 from control_plane.branches.models import BranchDeployment, CiToken
@@ -60,7 +60,7 @@ def issue_ci_token(*, ctx: TenantContext, name: str) -> tuple[CiToken, str]:
             secret_hash=hash_token(secret),
             created_by=ctx.principal.user,
         )
-        _audit(ctx, actions.CI_TOKEN_CREATE, token, after={"name": name, "prefix": prefix_id})
+        record_for(ctx, actions.CI_TOKEN_CREATE, token, after={"name": name, "prefix": prefix_id})
     return token, secret
 
 
@@ -186,7 +186,7 @@ def _create_or_update(
         branch.close_reason = ""
         branch.updated_at = branch.last_activity_at = now
         branch.save()
-        _audit(ctx, actions.BRANCH_UPDATE, branch, before=before, after=_fields(branch))
+        record_for(ctx, actions.BRANCH_UPDATE, branch, before=before, after=_fields(branch))
         return branch, "updated"
 
 
@@ -235,7 +235,7 @@ def _open(
     branch.close_reason = ""
     branch.created_at = branch.updated_at = branch.last_activity_at = now
     branch.save()
-    _audit(ctx, actions.BRANCH_CREATE, branch, after=_fields(branch) | {"base": base.name})
+    record_for(ctx, actions.BRANCH_CREATE, branch, after=_fields(branch) | {"base": base.name})
     return branch
 
 
@@ -314,7 +314,7 @@ def close(*, ctx: TenantContext, branch: BranchDeployment, reason: str = "closed
             "unloaded_locations": locations,
             "delete_after": branch.delete_after.isoformat(),
         }
-        _audit(ctx, actions.BRANCH_CLOSE, branch, before=before, after=_fields(branch) | result)
+        record_for(ctx, actions.BRANCH_CLOSE, branch, before=before, after=_fields(branch) | result)
     return result
 
 
@@ -342,7 +342,7 @@ def delete_expired(*, now: datetime | None = None) -> int:
             branch.save()
             if deployment is not None:
                 deployment.delete()
-            _audit(ctx, actions.BRANCH_DELETE, branch, before=before, after=_fields(branch))
+            record_for(ctx, actions.BRANCH_DELETE, branch, before=before, after=_fields(branch))
             done += 1
     return done
 
@@ -388,7 +388,7 @@ def deploy(*, ctx: TenantContext, commit: str, base: str = "prod") -> Deployment
         raise InvalidBranchRequest("assay ci deploy targets the prod deployment")
     _authorize(ctx, deployment)
     with transaction.atomic():
-        _audit(ctx, actions.BRANCH_DEPLOY, deployment, after={"commit": commit})
+        record_for(ctx, actions.BRANCH_DEPLOY, deployment, after={"commit": commit})
     return deployment
 
 
@@ -405,16 +405,3 @@ class _system_context:
 
     def __exit__(self, *exc: object) -> None:
         deactivate(self._token)
-
-
-def _audit(ctx: TenantContext, action: str, target, *, before=None, after=None) -> None:  # type: ignore[no-untyped-def]
-    record(
-        actor=ctx.principal,
-        action=action,
-        target=target,
-        organization=ctx.organization,
-        before=before,
-        after=after,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.core import hooks
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.core.errors import InvalidInput
@@ -99,7 +99,7 @@ def invite_member(*, ctx: TenantContext, email: str, name: str = "") -> Invitati
             secret_hash=digest,
             expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
         )
-        _audit(
+        record_for(
             ctx, audit_actions.INVITE, ("invitation", invitation.pk, email), after={"email": email}
         )
         url = _url("identity:invitation", secret)
@@ -181,7 +181,7 @@ def accept_invitation(*, secret: str, user: User | None, password: str = "", req
         locked.accepted_at = timezone.now()
         locked.membership = membership
         locked.save(update_fields=["status", "accepted_at", "membership"])
-        _audit(
+        record_for(
             ctx,
             audit_actions.INVITE_ACCEPT,
             ("member", membership.pk, user.email),
@@ -195,23 +195,10 @@ def revoke_invitation(*, ctx: TenantContext, invitation: Invitation) -> Invitati
     with transaction.atomic():
         invitation.status = Invitation.Status.REVOKED
         invitation.save(update_fields=["status"])
-        _audit(
+        record_for(
             ctx,
             audit_actions.INVITE_REVOKE,
             ("invitation", invitation.pk, invitation.email),
             before={"email": invitation.email},
         )
     return invitation
-
-
-def _audit(ctx: TenantContext, action: str, target, *, before=None, after=None) -> None:
-    record(
-        actor=ctx.principal,
-        action=action,
-        target=target,
-        organization=ctx.organization,
-        before=before,
-        after=after,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )

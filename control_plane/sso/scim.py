@@ -17,11 +17,11 @@ from scim2_filter_parser.parser import SCIMParser
 from scim2_filter_parser.transpilers.django_q_object import Transpiler
 from scim2_models import Context, Group, User
 
+from control_plane.audit.services import record_for
 from control_plane.core.context import TenantContext
 from control_plane.core.errors import Conflict, InvalidInput, NotFound
 from control_plane.sso import audit_actions
 from control_plane.sso.models import SamlConfig, ScimGroup, ScimUser
-from control_plane.sso.services import _audit
 from control_plane.tenancy import services as tenancy
 from control_plane.tenancy.errors import ProtectedObject
 from control_plane.tenancy.models import ApiToken, Membership, Team
@@ -243,7 +243,7 @@ def create_user(ctx: TenantContext, data: dict) -> ScimUser:
         row = ScimUser.objects.create(organization=ctx.organization, user=membership.user, **fields)
         if not is_active(row):
             _deactivate(ctx, row)
-        _audit(ctx, audit_actions.SCIM_USER_CREATE, row, after={**fields, "email": email})
+        record_for(ctx, audit_actions.SCIM_USER_CREATE, row, after={**fields, "email": email})
     return row
 
 
@@ -279,10 +279,10 @@ def _apply_user(ctx: TenantContext, row: ScimUser, fields: dict) -> ScimUser:
     row.save()
     if was_active and not is_active(row):
         _deactivate(ctx, row)
-        _audit(ctx, audit_actions.SCIM_USER_DEACTIVATE, row, before={"active": True})
+        record_for(ctx, audit_actions.SCIM_USER_DEACTIVATE, row, before={"active": True})
     elif is_active(row) and not was_active:
         _join(ctx, row.user.email, row.user.name)
-    _audit(ctx, audit_actions.SCIM_USER_UPDATE, row, before=before, after=fields)
+    record_for(ctx, audit_actions.SCIM_USER_UPDATE, row, before=before, after=fields)
     return row
 
 
@@ -407,7 +407,7 @@ def delete_user(ctx: TenantContext, row: ScimUser) -> None:
     with transaction.atomic():
         if is_active(row):
             _deactivate(ctx, row)
-        _audit(ctx, audit_actions.SCIM_USER_DELETE, row, before={"user_name": row.user_name})
+        record_for(ctx, audit_actions.SCIM_USER_DELETE, row, before={"user_name": row.user_name})
         row.delete()
 
 
@@ -470,7 +470,7 @@ def create_group(ctx: TenantContext, data: dict) -> ScimGroup:
             organization=ctx.organization, team=team, external_id=str(data.get("externalId") or "")
         )
         _set_members(ctx, group, _member_ids(data.get("members")), [])
-        _audit(ctx, audit_actions.SCIM_GROUP_CREATE, team, after={"name": name})
+        record_for(ctx, audit_actions.SCIM_GROUP_CREATE, team, after={"name": name})
     return group
 
 
@@ -486,7 +486,7 @@ def replace_group(ctx: TenantContext, group: ScimGroup, data: dict) -> ScimGroup
         group.external_id = str(data.get("externalId") or group.external_id)
         group.updated_at = timezone.now()
         group.save()
-        _audit(ctx, audit_actions.SCIM_GROUP_UPDATE, group.team, after={"name": name})
+        record_for(ctx, audit_actions.SCIM_GROUP_UPDATE, group.team, after={"name": name})
     return group
 
 
@@ -545,11 +545,13 @@ def patch_group(ctx: TenantContext, group: ScimGroup, data: dict) -> ScimGroup:
         group.updated_at = timezone.now()
         group.save()
         after = {"name": group.team.name, "members": sorted(_group_members(group))}
-        _audit(ctx, audit_actions.SCIM_GROUP_UPDATE, group.team, before=before, after=after)
+        record_for(ctx, audit_actions.SCIM_GROUP_UPDATE, group.team, before=before, after=after)
     return group
 
 
 def delete_group(ctx: TenantContext, group: ScimGroup) -> None:
     with transaction.atomic():
-        _audit(ctx, audit_actions.SCIM_GROUP_DELETE, group.team, before={"name": group.team.name})
+        record_for(
+            ctx, audit_actions.SCIM_GROUP_DELETE, group.team, before={"name": group.team.name}
+        )
         tenancy.delete_team(ctx=ctx, team=group.team)

@@ -9,7 +9,7 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.core.context import TenantContext, tenant_context
 from control_plane.sso import audit_actions
 from control_plane.sso.errors import InvalidSamlConfig
@@ -32,19 +32,6 @@ CONFIG_FIELDS = (
 )
 MAPPING_KEYS = {"email", "first_name", "last_name", "groups"}
 SCIM_TOKEN_PREFIX = "assay_s_"  # its own kind: the REST API and the agent refuse it
-
-
-def _audit(ctx: TenantContext, action: str, target, *, before=None, after=None) -> None:
-    record(
-        actor=ctx.principal,
-        action=action,
-        target=target,
-        organization=ctx.organization,
-        before=before,
-        after=after,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )
 
 
 def _config_snapshot(config: SamlConfig) -> dict:
@@ -88,7 +75,7 @@ def update_config(*, ctx: TenantContext, **changes) -> SamlConfig:
             raise InvalidSamlConfig("enabling SSO needs the IdP entity id, SSO URL and certificate")
         config.updated_at = timezone.now()
         config.save()
-        _audit(
+        record_for(
             ctx,
             audit_actions.SAML_CONFIG_UPDATE,
             ("saml", ctx.organization.pk, ctx.organization.slug),
@@ -112,7 +99,7 @@ def sign_in(org: Organization, identity: SamlIdentity, *, ip=None, user_agent=""
         else:
             membership = tenancy.add_member(ctx=ctx, email=identity.email, name=name)
             tenancy.create_grant(ctx=ctx, role=Role(config.default_role), membership=membership)
-            _audit(
+            record_for(
                 ctx,
                 audit_actions.SAML_USER_PROVISION,
                 ("member", membership.pk, identity.email),
@@ -131,7 +118,7 @@ def sign_in(org: Organization, identity: SamlIdentity, *, ip=None, user_agent=""
             if not team.group.user_set.filter(pk=user.pk).exists():
                 tenancy.add_team_member(ctx=ctx, team=team, membership=membership)
                 joined.append(team.name)
-        _audit(
+        record_for(
             ctx,
             audit_actions.SAML_SIGN_IN,
             ("member", membership.pk, identity.email),
@@ -199,7 +186,7 @@ def create_scim_token(*, ctx: TenantContext, name: str) -> tuple[ScimToken, str]
             prefix_id=prefix_id,
             secret_hash=tokens.hash_token(secret),
         )
-        _audit(
+        record_for(
             ctx, audit_actions.SCIM_TOKEN_CREATE, token, after={"name": name, "prefix": prefix_id}
         )
     return token, secret
@@ -227,4 +214,4 @@ def revoke_scim_token(*, ctx: TenantContext, token: ScimToken) -> None:
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
-            _audit(ctx, audit_actions.SCIM_TOKEN_REVOKE, token, after={"revoked": True})
+            record_for(ctx, audit_actions.SCIM_TOKEN_REVOKE, token, after={"revoked": True})

@@ -15,11 +15,11 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from control_plane.audit.services import record_for
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.core.errors import InvalidInput
 from control_plane.sso import audit_actions
 from control_plane.sso.models import DefaultRoleGrant, TeamDefaultRole
-from control_plane.sso.services import _audit
 from control_plane.tenancy import services as tenancy
 from control_plane.tenancy.models import Deployment, RoleGrant, Team
 from control_plane.tenancy.permissions import authorize
@@ -94,7 +94,7 @@ def set_default_role(
             default.save()
             for deployment in Deployment.objects.filter(kind=deployment_kind):
                 _apply(ctx, default, team, deployment)
-        _audit(
+        record_for(
             ctx,
             audit_actions.TEAM_DEFAULT_ROLE,
             team,

@@ -7,8 +7,6 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from control_plane.audit.services import record
-from control_plane.core.context import TenantContext
 from control_plane.tenancy.errors import DuplicateName
 
 
@@ -18,19 +16,6 @@ def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
         value = getattr(obj, name)
         values[name] = value.isoformat() if isinstance(value, datetime) else value
     return values
-
-
-def audit_row(ctx: TenantContext, action: str, target: Any, *, before=None, after=None) -> None:
-    record(
-        actor=ctx.principal,
-        action=action,
-        target=target,
-        organization=ctx.organization,
-        before=before,
-        after=after,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )
 
 
 def save_unique(obj: Any, message: str) -> None:

@@ -9,14 +9,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from control_plane.audit.services import record
+from control_plane.audit.services import record, record_for
 from control_plane.core.context import Principal, TenantContext
 from control_plane.tenancy import tokens
 from control_plane.tenancy.errors import InvalidGrant, InvalidToken, NotAllowed
 from control_plane.tenancy.models import ApiToken, Deployment, Membership, User
 from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action, Role
-from control_plane.tenancy.services._shared import audit_row
 from control_plane.tenancy.validation import TOKEN_NAME_MAX, check, required_text
 
 logger = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ def create_user_token(
     )
     with transaction.atomic():
         token.save()
-        audit_row(ctx, "token.create", token, after=_token_snapshot(token))
+        record_for(ctx, "token.create", token, after=_token_snapshot(token))
     return token, secret
 
 
@@ -145,7 +144,7 @@ def create_agent_token(
     with transaction.atomic():
         token.save()
         token.deployments.set(deployments)
-        audit_row(
+        record_for(
             ctx,
             "token.create",
             token,
@@ -174,7 +173,7 @@ def revoke_token(*, ctx: TenantContext, token: ApiToken) -> ApiToken:
     with transaction.atomic():
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_row(
+        record_for(
             ctx,
             "token.revoke",
             token,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from control_plane.audit.services import record_for
 from control_plane.core import hooks
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.models import CodeLocation, Deployment
 from control_plane.tenancy.permissions import authorize, forget_object_permissions
 from control_plane.tenancy.roles import Action
-from control_plane.tenancy.services._shared import audit_row, save_unique, snapshot
+from control_plane.tenancy.services._shared import save_unique, snapshot
 
 CODE_LOCATION_FIELDS = ("name", "module")
 
@@ -25,7 +26,7 @@ def create_code_location(
             organization=ctx.organization, deployment=deployment, name=name, module=module
         )
         save_unique(location, f"a code location named {name!r} already exists in {deployment}")
-        audit_row(
+        record_for(
             ctx,
             "code_location.create",
             location,
@@ -44,7 +45,7 @@ def update_code_location(
             location.module = module
         location.updated_at = timezone.now()
         location.save()
-        audit_row(
+        record_for(
             ctx,
             "code_location.update",
             location,
@@ -57,7 +58,7 @@ def update_code_location(
 def delete_code_location(*, ctx: TenantContext, location: CodeLocation) -> None:
     authorize(ctx.principal, Action.MANAGE_CODE_LOCATION, location)
     with transaction.atomic():
-        audit_row(
+        record_for(
             ctx, "code_location.delete", location, before=snapshot(location, CODE_LOCATION_FIELDS)
         )
         forget_object_permissions([location])

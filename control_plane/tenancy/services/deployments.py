@@ -6,12 +6,13 @@ from typing import Any
 
 from django.db import transaction
 
+from control_plane.audit.services import record_for
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.errors import ProtectedObject
 from control_plane.tenancy.models import ApiToken, CodeLocation, Deployment
 from control_plane.tenancy.permissions import authorize, forget_object_permissions
 from control_plane.tenancy.roles import Action
-from control_plane.tenancy.services._shared import audit_row, save_unique, snapshot
+from control_plane.tenancy.services._shared import save_unique, snapshot
 from control_plane.tenancy.services.api_tokens import revoke_token
 
 DEPLOYMENT_FIELDS = ("name", "kind", "max_concurrent_runs", "run_tag_limits")
@@ -27,7 +28,7 @@ def create_deployment(
         if max_concurrent_runs is not None:
             deployment.max_concurrent_runs = max_concurrent_runs
         save_unique(deployment, f"a deployment named {name!r} already exists")
-        audit_row(
+        record_for(
             ctx, "deployment.create", deployment, after=snapshot(deployment, DEPLOYMENT_FIELDS)
         )
     return deployment
@@ -48,7 +49,7 @@ def update_deployment(
         if run_tag_limits is not None:
             deployment.run_tag_limits = run_tag_limits
         deployment.save()
-        audit_row(
+        record_for(
             ctx,
             "deployment.update",
             deployment,
@@ -64,7 +65,7 @@ def delete_deployment(*, ctx: TenantContext, deployment: Deployment) -> None:
         raise ProtectedObject("the prod deployment cannot be deleted")
     with transaction.atomic():
         before = snapshot(deployment, DEPLOYMENT_FIELDS)
-        audit_row(ctx, "deployment.delete", deployment, before=before)
+        record_for(ctx, "deployment.delete", deployment, before=before)
         # Tokens narrowed to it go with it: revoke each first, so the audit log says so.
         for token in ApiToken.objects.filter(deployment=deployment, revoked_at__isnull=True):
             revoke_token(ctx=ctx, token=token)

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django.db import transaction
 
+from control_plane.audit.services import record_for
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.errors import InvalidGrant, NotAllowed, ProtectedObject
 from control_plane.tenancy.models import CodeLocation, Deployment, Membership, RoleGrant, Team, User
@@ -16,7 +17,7 @@ from control_plane.tenancy.permissions import (
     revoke_role_from_guardian,
 )
 from control_plane.tenancy.roles import GRANTABLE_SCOPES, Action, Role
-from control_plane.tenancy.services._shared import audit_row, save_unique
+from control_plane.tenancy.services._shared import save_unique
 
 
 def _grant_snapshot(grant: RoleGrant) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def create_grant(
     with transaction.atomic():
         save_unique(grant, "this member or team already has a role here; change that grant")
         grant_role_to_guardian(grant)
-        audit_row(ctx, "grant.create", grant, after=_grant_snapshot(grant))
+        record_for(ctx, "grant.create", grant, after=_grant_snapshot(grant))
     return grant
 
 
@@ -104,7 +105,7 @@ def update_grant(*, ctx: TenantContext, grant: RoleGrant, role: Role) -> RoleGra
         grant.role = role
         grant.save()
         grant_role_to_guardian(grant)
-        audit_row(ctx, "grant.update", grant, before=before, after=_grant_snapshot(grant))
+        record_for(ctx, "grant.update", grant, before=before, after=_grant_snapshot(grant))
     return grant
 
 
@@ -114,6 +115,6 @@ def delete_grant(*, ctx: TenantContext, grant: RoleGrant) -> None:
     with transaction.atomic():
         if grant.role == Role.ORG_ADMIN:
             ensure_an_org_admin_remains(losing=grant)
-        audit_row(ctx, "grant.delete", grant, before=_grant_snapshot(grant))
+        record_for(ctx, "grant.delete", grant, before=_grant_snapshot(grant))
         revoke_role_from_guardian(grant)
         grant.delete()

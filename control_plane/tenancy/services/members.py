@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from control_plane.audit.services import record_for
 from control_plane.core import hooks
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.models import ApiToken, Membership, RoleGrant, Team, User
 from control_plane.tenancy.permissions import authorize, revoke_role_from_guardian
 from control_plane.tenancy.roles import Action
-from control_plane.tenancy.services._shared import audit_row, save_unique
+from control_plane.tenancy.services._shared import save_unique
 from control_plane.tenancy.services.grants import ensure_an_org_admin_remains
 
 
@@ -30,7 +31,7 @@ def add_member(*, ctx: TenantContext, email: str, name: str = "") -> Membership:
         user = get_or_create_user(email=email, name=name)
         membership = Membership(organization=ctx.organization, user=user)
         save_unique(membership, f"{user.email} is already a member")
-        audit_row(
+        record_for(
             ctx, "member.add", ("member", membership.pk, user.email), after={"email": user.email}
         )
     return membership
@@ -52,7 +53,7 @@ def remove_member(*, ctx: TenantContext, membership: Membership) -> None:
         ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-        audit_row(
+        record_for(
             ctx,
             "member.remove",
             ("member", membership.pk, user.email),

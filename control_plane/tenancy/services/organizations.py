@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from control_plane.audit.services import record_for
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.tenancy.errors import DuplicateName
 from control_plane.tenancy.models import Deployment, Membership, Organization, RoleGrant
 from control_plane.tenancy.permissions import authorize, grant_role_to_guardian
 from control_plane.tenancy.roles import Action, Role
-from control_plane.tenancy.services._shared import audit_row, save_unique, snapshot
+from control_plane.tenancy.services._shared import save_unique, snapshot
 from control_plane.tenancy.services.members import get_or_create_user
 from control_plane.tenancy.validation import (
     EMAIL,
@@ -52,7 +53,7 @@ def create_organization(
                 scope_key="organization",
             )
             grant_role_to_guardian(grant)
-            audit_row(
+            record_for(
                 ctx,
                 "organization.create",
                 organization,
@@ -69,7 +70,7 @@ def update_organization(*, ctx: TenantContext, name: str | None = None) -> Organ
         if name is not None:
             organization.name = name
         organization.save()
-        audit_row(
+        record_for(
             ctx,
             "organization.update",
             organization,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from control_plane.audit.services import record_for
 from control_plane.core.context import TenantContext
 from control_plane.tenancy.errors import AlreadyInTeam, DuplicateName, ObjectNotFound
 from control_plane.tenancy.models import Membership, RoleGrant, Team
 from control_plane.tenancy.permissions import authorize, revoke_role_from_guardian
 from control_plane.tenancy.roles import Action
-from control_plane.tenancy.services._shared import audit_row, save_unique
+from control_plane.tenancy.services._shared import save_unique
 
 
 def create_team(*, ctx: TenantContext, name: str) -> Team:
@@ -21,7 +22,7 @@ def create_team(*, ctx: TenantContext, name: str) -> Team:
         group = Group.objects.create(name=f"org{ctx.organization.pk}:{name}")
         team = Team(organization=ctx.organization, name=name, group=group)
         save_unique(team, f"a team named {name!r} already exists")
-        audit_row(ctx, "team.create", team, after={"name": name})
+        record_for(ctx, "team.create", team, after={"name": name})
     return team
 
 
@@ -33,7 +34,7 @@ def update_team(*, ctx: TenantContext, team: Team, name: str) -> Team:
         save_unique(team, f"a team named {name!r} already exists")
         team.group.name = f"org{ctx.organization.pk}:{name}"
         team.group.save()
-        audit_row(ctx, "team.update", team, before=before, after={"name": name})
+        record_for(ctx, "team.update", team, before=before, after={"name": name})
     return team
 
 
@@ -45,7 +46,7 @@ def delete_team(*, ctx: TenantContext, team: Team) -> None:
         ):
             revoke_role_from_guardian(grant)
             grant.delete()
-        audit_row(ctx, "team.delete", team, before={"name": team.name})
+        record_for(ctx, "team.delete", team, before={"name": team.name})
         group = team.group
         team.delete()
         group.delete()
@@ -57,7 +58,7 @@ def add_team_member(*, ctx: TenantContext, team: Team, membership: Membership) -
         if team.group.user_set.filter(pk=membership.user_id).exists():
             raise AlreadyInTeam(f"{membership.user.email} is already in team {team.name!r}")
         team.group.user_set.add(membership.user)
-        audit_row(ctx, "team.member_add", team, after={"member": membership.user.email})
+        record_for(ctx, "team.member_add", team, after={"member": membership.user.email})
 
 
 def remove_team_member(*, ctx: TenantContext, team: Team, membership: Membership) -> None:
@@ -66,4 +67,4 @@ def remove_team_member(*, ctx: TenantContext, team: Team, membership: Membership
         if not team.group.user_set.filter(pk=membership.user_id).exists():
             raise ObjectNotFound(f"{membership.user.email} is not in team {team.name!r}")
         team.group.user_set.remove(membership.user)
-        audit_row(ctx, "team.member_remove", team, before={"member": membership.user.email})
+        record_for(ctx, "team.member_remove", team, before={"member": membership.user.email})
