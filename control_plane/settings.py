@@ -340,6 +340,13 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 BRANCH_RETENTION_DAYS = int(os.environ.get("ASSAY_BRANCH_RETENTION_DAYS", "7"))
 BRANCH_IDLE_DAYS = int(os.environ.get("ASSAY_BRANCH_IDLE_DAYS", "14"))
 DAEMON_BRANCHES_SECONDS = float(os.environ.get("ASSAY_DAEMON_BRANCHES_SECONDS", "60"))
+# The audit chain's key (an HMAC per organization is derived from it). Its own setting so the
+# SECRET_KEY can rotate without breaking verification; falls back to SECRET_KEY. Never logged.
+AUDIT_CHAIN_KEY = os.environ.get("ASSAY_AUDIT_KEY") or SECRET_KEY
+# How often the daemon signs a checkpoint of each audit chain's head (truncation shows).
+DAEMON_AUDIT_CHECKPOINT_SECONDS = float(
+    os.environ.get("ASSAY_DAEMON_AUDIT_CHECKPOINT_SECONDS", "300")
+)
 # Billing (the ``billing`` app): Stripe's API key and webhook signing secret, from the
 # environment only; ``STRIPE_API_BASE`` points the library elsewhere (tests: a stand-in).
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")

@@ -1,4 +1,4 @@
-"""The append-only, per-organization hash-chained audit log."""
+"""The append-only, per-organization HMAC-chained audit log and its signed checkpoints."""
 
 from __future__ import annotations
 
@@ -63,3 +63,35 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("audit events cannot be deleted")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed record of one chain's head: the chain had ``seq`` rows ending in ``head_hash``.
+
+    ``verify_audit`` checks every checkpoint against the chain, so deleting the newest rows
+    shows. A ``legacy`` checkpoint seals the rows hashed before the chain was keyed: up to
+    its ``seq`` rows verify with the old public hash, after it only with the key.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    legacy = models.BooleanField(default=False)
+    signature = models.CharField(max_length=64)
+
+    objects = TenantManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}@{self.seq}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("audit checkpoints cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("audit checkpoints cannot be deleted")

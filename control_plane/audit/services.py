@@ -1,22 +1,32 @@
-"""``record``: the one way to write the audit log; ``verify_chain``: detect tampering."""
+"""``record``: the one way to write the audit log; ``verify_chain``: detect tampering;
+``write_checkpoint``: sign a chain's head so that deleting the newest rows shows."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from control_plane.audit import registry
+from control_plane.audit.chain import (
+    GENESIS_HASH,
+    checkpoint_signature,
+    compute_hash,
+    legacy_hash,
+    signatures_match,
+)
 from control_plane.audit.errors import UndeclaredAuditAction
-from control_plane.audit.models import AuditEvent
+from control_plane.audit.models import AuditCheckpoint, AuditEvent
 from control_plane.core.context import Principal, TenantContext
 from control_plane.tenancy.models import Organization
 
-GENESIS_HASH = "0" * 64
+log = logging.getLogger(__name__)
 
 
 def _as_stored_number(text: str) -> int | float:
@@ -40,24 +50,6 @@ def _json_safe(value: Any) -> Any:
 def _stored_ip(ip: str | None) -> str | None:
     """The address as the database stores it (IPv6 compressed, lower-case)."""
     return AuditEvent._meta.get_field("ip").to_python(ip) or None
-
-
-def compute_hash(event: AuditEvent) -> str:
-    payload = {
-        "organization": event.organization_id,
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.isoformat(timespec="microseconds"),
-        "actor": [event.actor_type, event.actor_id, event.actor_label],
-        "action": event.action,
-        "target": [event.target_type, event.target_id, event.target_label],
-        "before": event.before,
-        "after": event.after,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "prev_hash": event.prev_hash,
-    }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _describe_target(target: Any) -> tuple[str, str, str]:
@@ -134,18 +126,6 @@ def record(
     return event
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    organization: str
-    checked: int
-    first_break_seq: int | None
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.first_break_seq is None
-
-
 def record_for(
     ctx: TenantContext,
     action: str,
@@ -167,25 +147,148 @@ def record_for(
     )
 
 
-def verify_chain(*, organization: Organization, batch_size: int = 2000) -> ChainReport:
-    """Walk ``organization``'s chain in order and report the first row that does not verify."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
+@dataclass(frozen=True)
+class ChainReport:
+    organization: str
+    checked: int
+    first_break_seq: int | None
+    reason: str
+    checkpoints: int = 0  # signed checkpoints that matched the chain
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break_seq is None
+
+
+def _signed(checkpoint: AuditCheckpoint) -> bool:
+    expected = checkpoint_signature(
+        organization_id=checkpoint.organization_id,
+        seq=checkpoint.seq,
+        head_hash=checkpoint.head_hash,
+        created_at=checkpoint.created_at,
+        legacy=checkpoint.legacy,
+    )
+    return signatures_match(expected, checkpoint.signature)
+
+
+def verify_chain(
+    *, organization: Organization, batch_size: int = 2000, since_last_checkpoint: bool = False
+) -> ChainReport:
+    """Walk ``organization``'s chain in order and report the first row that does not verify:
+    a changed row (its HMAC), a missing one (a gap in ``seq``), a relinked one (``prev_hash``),
+    or a chain that ends before, or differs from, one of its signed checkpoints.
+
+    ``since_last_checkpoint`` starts at the newest checkpoint's head instead of the genesis
+    (what ``write_checkpoint`` needs: everything before it was verified when it was signed).
+    """
+    slug = organization.slug
+    checkpoints = list(
+        AuditCheckpoint.objects.unscoped()
+        .filter(organization=organization)
+        .order_by("seq", "created_at", "pk")
+    )
+    for checkpoint in checkpoints:
+        if not _signed(checkpoint):
+            return ChainReport(slug, 0, checkpoint.seq, "checkpoint signature invalid")
+    legacy_until = max((c.seq for c in checkpoints if c.legacy), default=0)
+    heads: dict[int, set[str]] = {}
+    for checkpoint in checkpoints:
+        heads.setdefault(checkpoint.seq, set()).add(checkpoint.head_hash)
+    expected_prev, expected_seq = GENESIS_HASH, 1
+    if since_last_checkpoint and checkpoints:
+        expected_prev, expected_seq = checkpoints[-1].head_hash, checkpoints[-1].seq + 1
     checked = 0
+    matched = 0
     events = (
         AuditEvent.objects.unscoped()
-        .filter(organization=organization)
+        .filter(organization=organization, seq__gte=expected_seq)
         .order_by("seq")
         .iterator(chunk_size=batch_size)
     )
     for event in events:
         if event.seq != expected_seq:
-            return ChainReport(organization.slug, checked, expected_seq, "row missing")
+            return ChainReport(slug, checked, expected_seq, "row missing", matched)
         if event.prev_hash != expected_prev:
-            return ChainReport(organization.slug, checked, event.seq, "previous hash mismatch")
-        if compute_hash(event) != event.hash:
-            return ChainReport(organization.slug, checked, event.seq, "row content changed")
+            return ChainReport(slug, checked, event.seq, "previous hash mismatch", matched)
+        digest = legacy_hash(event) if event.seq <= legacy_until else compute_hash(event)
+        if not signatures_match(digest, event.hash):
+            return ChainReport(slug, checked, event.seq, "row content changed", matched)
+        recorded = heads.get(event.seq, set())
+        if recorded - {event.hash}:
+            return ChainReport(slug, checked, event.seq, "differs from a checkpoint", matched)
+        matched += sum(1 for c in checkpoints if c.seq == event.seq)
         expected_prev = event.hash
         expected_seq += 1
         checked += 1
-    return ChainReport(organization.slug, checked, None, "")
+    last_seq = expected_seq - 1
+    signed_length = max(heads, default=0)
+    if signed_length > last_seq:
+        return ChainReport(
+            slug,
+            checked,
+            last_seq + 1,
+            f"truncated: a checkpoint records {signed_length} rows, the chain ends at {last_seq}",
+            matched,
+        )
+    return ChainReport(slug, checked, None, "", matched)
+
+
+def write_checkpoint(*, organization: Organization) -> AuditCheckpoint | None:
+    """Sign ``organization``'s current head, after verifying the rows since the last
+    checkpoint (a broken chain is never signed: that is logged and ``None`` returned)."""
+    report = verify_chain(organization=organization, since_last_checkpoint=True)
+    if not report.ok:
+        log.warning(
+            "audit chain of %s is broken at seq %s (%s): no checkpoint written",
+            report.organization,
+            report.first_break_seq,
+            report.reason,
+        )
+        return None
+    head = (
+        AuditEvent.objects.unscoped()
+        .filter(organization=organization)
+        .order_by("-seq")
+        .values("seq", "hash")
+        .first()
+    )
+    if head is None:
+        return None
+    checkpoint = AuditCheckpoint(
+        organization=organization,
+        seq=head["seq"],
+        head_hash=head["hash"],
+        created_at=timezone.now(),
+    )
+    checkpoint.signature = checkpoint_signature(
+        organization_id=organization.pk,
+        seq=checkpoint.seq,
+        head_hash=checkpoint.head_hash,
+        created_at=checkpoint.created_at,
+        legacy=False,
+    )
+    checkpoint.save(force_insert=True)
+    return checkpoint
+
+
+def checkpoint_heads() -> int:
+    """Sign a checkpoint of every chain whose head moved since its last one (the daemon's
+    ``audit`` loop). Returns how many were written."""
+    heads = dict(
+        AuditEvent.objects.unscoped()
+        .values("organization")
+        .annotate(head=Max("seq"))
+        .values_list("organization", "head")
+    )
+    signed = dict(
+        AuditCheckpoint.objects.unscoped()
+        .values("organization")
+        .annotate(head=Max("seq"))
+        .values_list("organization", "head")
+    )
+    moved = [pk for pk, head in heads.items() if head > signed.get(pk, 0)]
+    written = 0
+    for organization in Organization.objects.filter(pk__in=moved).order_by("pk"):
+        if write_checkpoint(organization=organization) is not None:
+            written += 1
+    return written

@@ -45,6 +45,7 @@ class Loop:
 def all_loops() -> list[Loop]:
     """Every loop, in a stable order (``run_daemon --loops`` picks among these names)."""
     from control_plane.alerts.delivery import deliver_due
+    from control_plane.audit.services import checkpoint_heads
     from control_plane.automation.declarative import tick_automation
     from control_plane.automation.freshness import check_freshness
     from control_plane.automation.retention import prune
@@ -75,6 +76,7 @@ def all_loops() -> list[Loop]:
         Loop("backfills", settings.DAEMON_BACKFILL_SECONDS, tick_backfills),
         Loop("retention", settings.DAEMON_RETENTION_SECONDS, prune),
         Loop("branches", settings.DAEMON_BRANCHES_SECONDS, tick_branches),
+        Loop("audit", settings.DAEMON_AUDIT_CHECKPOINT_SECONDS, checkpoint_heads),
         # Loops of apps outside the core (billing's Stripe usage reporting).
         *(Loop(name, interval, run) for name, (interval, run) in hooks.daemon_loops().items()),
     ]
