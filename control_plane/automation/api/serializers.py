@@ -11,11 +11,11 @@ class TickSerializer(serializers.Serializer):
     loop = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
     location = serializers.CharField(source="location_name", read_only=True)
-    scheduled_time = serializers.DateTimeField(read_only=True)
+    scheduled_time = serializers.DateTimeField(read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=DaemonTick.Status.choices, read_only=True)
     started_at = serializers.DateTimeField(read_only=True)
-    finished_at = serializers.DateTimeField(read_only=True)
-    duration_ms = serializers.FloatField(read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    duration_ms = serializers.FloatField(read_only=True, allow_null=True)
     error = serializers.CharField(read_only=True)
     skip_reason = serializers.CharField(read_only=True)
     run_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -29,7 +29,7 @@ class _InstigatorSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=InstigatorState.Status.choices, read_only=True)
     default_status = serializers.CharField(source="spec.default_status", read_only=True)
     status_set_by = serializers.SerializerMethodField()
-    next_tick_at = serializers.DateTimeField(read_only=True)
+    next_tick_at = serializers.DateTimeField(read_only=True, allow_null=True)
     last_tick = TickSerializer(read_only=True, allow_null=True)
 
     def get_status_set_by(self, instigator) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework.response import Response
 
 from control_plane.automation import queries, services
@@ -66,12 +66,18 @@ class _InstigatorDetail(DeploymentScopedView):
         return Response(self.serializer_class(self._get(name)).data)
 
 
-@extend_schema(responses=s.ScheduleSerializer(many=True))
 class ScheduleListView(_InstigatorList):
     """The deployment's schedules, with their state and last and next tick."""
 
     kind = InstigatorKind.SCHEDULE
     serializer_class = s.ScheduleSerializer
+
+    @extend_schema(
+        operation_id="orgs_deployments_schedules_list",
+        responses=inline_serializer("ScheduleList", {"results": s.ScheduleSerializer(many=True)}),
+    )
+    def get(self, request, org, deployment):
+        return super().get(request, org, deployment)
 
 
 @extend_schema(parameters=[LOCATION_PARAM])
@@ -87,12 +93,18 @@ class ScheduleDetailView(_InstigatorDetail):
         return super().patch(request, org, deployment, schedule_name=schedule_name)
 
 
-@extend_schema(responses=s.SensorSerializer(many=True))
 class SensorListView(_InstigatorList):
     """The deployment's sensors, with their state, cursor and last tick."""
 
     kind = InstigatorKind.SENSOR
     serializer_class = s.SensorSerializer
+
+    @extend_schema(
+        operation_id="orgs_deployments_sensors_list",
+        responses=inline_serializer("SensorList", {"results": s.SensorSerializer(many=True)}),
+    )
+    def get(self, request, org, deployment):
+        return super().get(request, org, deployment)
 
 
 @extend_schema(parameters=[LOCATION_PARAM])

@@ -62,7 +62,7 @@ class BackfillSerializer(serializers.Serializer):
     partition_counts = serializers.JSONField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-    finished_at = serializers.DateTimeField(read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def get_partition_range(self, backfill) -> dict | None:
         if not backfill.partition_range_start:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -141,7 +141,13 @@ class BackfillPartitionsView(_DeploymentView):
 
     @extend_schema(
         parameters=[_PartitionQuery],
-        responses=s.PartitionSerializer(many=True),
+        responses=inline_serializer(
+            "PartitionPage",
+            {
+                "next": serializers.URLField(allow_null=True),
+                "results": s.PartitionSerializer(many=True),
+            },
+        ),
     )
     def get(self, request, org, deployment, backfill_id):
         authorize(self.ctx.principal, Action.VIEW, self.deployment)

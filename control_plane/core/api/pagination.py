@@ -37,6 +37,19 @@ class CursorPagination(pagination.CursorPagination):
         except serializers.ValidationError as error:
             raise serializers.ValidationError({self.page_size_query_param: error.detail}) from None
 
+    def get_schema_operation_parameters(self, view):
+        """``limit``'s bounds, as ``get_page_size`` enforces them."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+        return parameters
+
 
 class IdCursorPagination(CursorPagination):
     """Oldest first, by id."""

@@ -36,11 +36,11 @@ class RunSerializer(serializers.Serializer):
     status = serializers.CharField(read_only=True)
     reason = serializers.CharField(read_only=True)
     retry_count = serializers.IntegerField(read_only=True)
-    parent_run_id = serializers.UUIDField(read_only=True)
+    parent_run_id = serializers.UUIDField(read_only=True, allow_null=True)
     launched_by = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
-    started_at = serializers.DateTimeField(read_only=True)
-    ended_at = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    ended_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def get_partition_range(self, run) -> dict | None:
         if not run.partition_range_start:

@@ -88,7 +88,7 @@ class InvitationSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     status = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
-    expires_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class TeamSerializer(serializers.Serializer):
@@ -166,9 +166,9 @@ class TokenSerializer(serializers.Serializer):
     deployments = serializers.SerializerMethodField()
     max_role = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
-    expires_at = serializers.DateTimeField(read_only=True)
-    last_used_at = serializers.DateTimeField(read_only=True)
-    revoked_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def get_owner(self, token: ApiToken) -> str | None:
         return token.user.email if token.user_id else None

@@ -79,7 +79,7 @@ class DeploymentListView(_Base):
             s.DeploymentSerializer,
         )
 
-    @extend_schema(request=s.DeploymentCreateSerializer)
+    @extend_schema(request=s.DeploymentCreateSerializer, responses={201: s.DeploymentSerializer})
     def post(self, request, org):
         data = self.read(s.DeploymentCreateSerializer)
         deployment = services.create_deployment(ctx=self.ctx, **data)
@@ -123,7 +123,9 @@ class CodeLocationListView(_DeploymentBase):
             s.CodeLocationSerializer,
         )
 
-    @extend_schema(request=s.CodeLocationCreateSerializer)
+    @extend_schema(
+        request=s.CodeLocationCreateSerializer, responses={201: s.CodeLocationSerializer}
+    )
     def post(self, request, org, deployment):
         data = self.read(s.CodeLocationCreateSerializer)
         location = services.create_code_location(ctx=self.ctx, deployment=self.deployment, **data)
@@ -198,7 +200,7 @@ class TeamListView(_Base):
     def get(self, request, org):
         return self.paginated(queries.teams(), s.TeamSerializer)
 
-    @extend_schema(request=s.TeamWriteSerializer)
+    @extend_schema(request=s.TeamWriteSerializer, responses={201: s.TeamSerializer})
     def post(self, request, org):
         data = self.read(s.TeamWriteSerializer)
         team = services.create_team(ctx=self.ctx, **data)
@@ -238,7 +240,7 @@ class TeamMemberListView(_TeamBase):
         members = queries.members().filter(user__groups=self.team.group)
         return self.paginated(members, s.MemberSerializer)
 
-    @extend_schema(request=s.TeamMemberSerializer)
+    @extend_schema(request=s.TeamMemberSerializer, responses={201: s.MemberSerializer})
     def post(self, request, org, team_id):
         data = self.read(s.TeamMemberSerializer)
         membership = queries.get_membership(membership_id=data["member_id"])
@@ -267,7 +269,7 @@ class GrantListView(_Base):
     def get(self, request, org):
         return self.paginated(queries.grants(), s.GrantSerializer)
 
-    @extend_schema(request=s.GrantCreateSerializer)
+    @extend_schema(request=s.GrantCreateSerializer, responses={201: s.GrantSerializer})
     def post(self, request, org):
         data = self.read(s.GrantCreateSerializer)
         deployment = location = membership = team = None
@@ -324,7 +326,7 @@ class TokenListView(_Base):
             queries.tokens_visible_to(self.principal, self.ctx.organization), s.TokenSerializer
         )
 
-    @extend_schema(request=s.TokenCreateSerializer, responses=s.CreatedTokenSerializer)
+    @extend_schema(request=s.TokenCreateSerializer, responses={201: s.CreatedTokenSerializer})
     def post(self, request, org):
         data = self.read(s.TokenCreateSerializer)
         if data["kind"] == "agent":
