@@ -23,8 +23,14 @@ from assay.execution.partitions import assign_partitions, describe_request
 from assay.execution.plan import ExecutionPlan, build_plan
 from assay.execution.result import ExecutionResult, io_loader
 from assay.execution.run_resources import RunResources
-from assay.execution.run_state import RunState
-from assay.execution.step import SKIPPED, StepOutcome, StepRuntime, execute_step, skipped_event
+from assay.execution.step import (
+    SKIPPED,
+    RunState,
+    StepOutcome,
+    StepRuntime,
+    execute_step,
+    skipped_event,
+)
 from assay.graph import AssetGraph
 from assay.partitions import DynamicPartitionsStore, PartitionKeyRange
 from assay.selection import Selection, select_keys
