@@ -17,12 +17,13 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from assay.execution.events import EventType
 from billing.models import CreditLedgerEntry, DailyUsage
 from control_plane.core import bulk
 from control_plane.core.context import TenantContext
 from control_plane.core.hooks import StoredEvent
 
-BILLED_EVENT_TYPES = frozenset({"asset_materialization"})
+BILLED_EVENT_TYPES = frozenset({EventType.ASSET_MATERIALIZATION})
 
 _LEDGER_COLUMNS = (
     "organization_id",

@@ -23,10 +23,10 @@ from typing import Any
 from assay.errors import ExecutionConfigError
 from assay.execution.events import Event, EventType
 from assay.execution.plan import ExecutionPlan, Step
-from assay.execution.run_state import RunState
 from assay.execution.step import (
     FAILURE,
     SKIPPED,
+    RunState,
     StepOutcome,
     StepRuntime,
     skipped_event,

@@ -1,7 +1,8 @@
-"""Executing one step: load inputs, call user code, store outputs, emit events.
+"""Executing one step: load inputs, call user code, store outputs, emit events; and
+`RunState`, the step outcomes so far and why a step must be skipped.
 
-Shared by the in-process executor and the multiprocess workers, so both
-behave identically.
+Shared by the in-process executor and the multiprocess executor (its workers run the
+steps, its parent keeps the state), so both behave and skip identically.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from assay.definitions.results import (
 from assay.errors import AssayError
 from assay.execution.context import AssetExecutionContext, RunLogger
 from assay.execution.events import Event, EventType
-from assay.execution.plan import CHECK, OBSERVE, Step
+from assay.execution.plan import CHECK, OBSERVE, ExecutionPlan, Step
 from assay.graph import AssetGraph
 
 _EXECUTION_DIR = str(Path(__file__).resolve().parent) + os.sep
@@ -43,6 +44,53 @@ class StepOutcome:
     # (asset key, failed blocking check name) pairs: downstream of these keys must not run.
     blocked: tuple[tuple[AssetKey, str], ...] = ()
     outputs: dict[AssetKey, Any] = field(default_factory=dict)
+
+
+class RunState:
+    """Outcomes so far; decides skips so every executor applies the same rules."""
+
+    def __init__(self, plan: ExecutionPlan) -> None:
+        self.plan = plan
+        self.outcomes: dict[str, StepOutcome] = {}
+        self.blocked_keys: dict[AssetKey, str] = {}
+
+    def record(self, step: Step, outcome: StepOutcome) -> None:
+        self.outcomes[step.key] = outcome
+        for key, check_name in outcome.blocked:
+            self.blocked_keys.setdefault(key, f"{key.to_user_string()}:{check_name}")
+
+    def is_ready(self, step: Step) -> bool:
+        outcomes = self.outcomes
+        return all(up in outcomes for up in step.upstream)
+
+    def skip_reason(self, step: Step) -> str | None:
+        """Why `step` cannot run (an upstream failed or a blocking check failed), or None."""
+        outcomes = self.outcomes
+        for up in step.upstream:
+            status = outcomes[up].status
+            if status == SUCCESS:
+                continue
+            up_step = self.plan.steps_by_key[up]
+            verb = "failed" if status == FAILURE else "was skipped"
+            if step.kind == CHECK:
+                return f"asset step '{up}' {verb}, so its check did not run"
+            what = "check" if up_step.kind == CHECK else "upstream step"
+            return f"{what} '{up}' {verb}"
+        if self.blocked_keys and step.kind != CHECK:
+            nodes = self.plan.graph.nodes
+            for key in step.asset_keys:
+                for parent in nodes[key].parents:
+                    if parent in self.blocked_keys:
+                        return f"blocking check '{self.blocked_keys[parent]}' failed"
+        return None
+
+    @property
+    def failed_steps(self) -> list[str]:
+        return [k for k, o in self.outcomes.items() if o.status == FAILURE]
+
+    @property
+    def skipped_steps(self) -> list[str]:
+        return [k for k, o in self.outcomes.items() if o.status == SKIPPED]
 
 
 @dataclass
