@@ -82,6 +82,16 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 @pytest.fixture(scope="session")
 def dev_stack(tmp_path_factory, mailbox) -> Iterator[DevStack]:
+    yield from _dev_stack(tmp_path_factory, mailbox, [])
+
+
+@pytest.fixture(scope="session")
+def signups_stack(tmp_path_factory, mailbox) -> Iterator[DevStack]:
+    """A second stack serving the partitioned example (examples/analytics/signups.py)."""
+    yield from _dev_stack(tmp_path_factory, mailbox, ["-m", "examples.analytics.signups"])
+
+
+def _dev_stack(tmp_path_factory, mailbox, args: list[str]) -> Iterator[DevStack]:
     box, smtp_port = mailbox
     home = tmp_path_factory.mktemp("dev-home")
     port, grpc_port = _free_port(), _free_port()
@@ -90,7 +100,7 @@ def dev_stack(tmp_path_factory, mailbox) -> Iterator[DevStack]:
     env.update(ASSAY_SMTP_HOST="127.0.0.1", ASSAY_SMTP_PORT=str(smtp_port))
     process = subprocess.Popen(
         [sys.executable, "-m", "assay", "dev", "--home", str(home),
-         "--port", str(port), "--grpc-port", str(grpc_port)],
+         "--port", str(port), "--grpc-port", str(grpc_port), *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
