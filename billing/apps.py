@@ -12,6 +12,7 @@ class BillingConfig(AppConfig):
             budgets,
             limits,
             metering,
+            rollup,
             stripe_sync,
             stripe_webhooks,
         )
@@ -23,5 +24,6 @@ class BillingConfig(AppConfig):
         hooks.on_limit_check(limits.check_limit)
         hooks.on_launch_check(stripe_webhooks.check_launch)
         hooks.on_launch_check(budgets.check_launch)
+        hooks.add_daemon_loop("usage_rollup", rollup.ROLLUP_SECONDS, rollup.roll_up_usage)
         hooks.add_daemon_loop("billing", 3600.0, stripe_sync.report_finished_days)
         hooks.add_daemon_loop("budgets", budgets.BUDGET_CHECK_SECONDS, budgets.check_budgets)

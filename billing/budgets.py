@@ -17,6 +17,7 @@ from django.utils import timezone
 from billing import audit_actions
 from billing.errors import BudgetExhausted
 from billing.models import Budget, DailyUsage
+from billing.rollup import consistent_reads, pending_usage
 from control_plane.alerts.services import open_incident
 from control_plane.audit.services import record
 from control_plane.core.context import Principal, TenantContext, tenant_context
@@ -30,9 +31,14 @@ THRESHOLDS = (80, 100)
 
 
 def month_to_date(today: date | None = None) -> int:
+    """The current organization's credits this month: rollups plus what is pending."""
     today = today or timezone.now().date()
-    rows = DailyUsage.objects.filter(day__gte=today.replace(day=1), day__lte=today)
-    return int(rows.aggregate(n=Sum("credits"))["n"] or 0)
+    start = today.replace(day=1)
+    with consistent_reads():
+        rows = DailyUsage.objects.filter(day__gte=start, day__lte=today)
+        rolled = int(rows.aggregate(n=Sum("credits"))["n"] or 0)
+        pending = pending_usage(since=start)
+    return rolled + sum(n for (*_, day), n in pending.items() if day <= today)
 
 
 def set_budget(*, ctx: TenantContext, monthly_credits: int, hard_cap: bool = False) -> Budget:
