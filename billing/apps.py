@@ -23,7 +23,7 @@ class BillingConfig(AppConfig):
         hooks.on_events_stored(metering.meter_events)
         hooks.on_limit_check(limits.check_limit)
         hooks.on_launch_check(stripe_webhooks.check_launch)
-        hooks.on_launch_check(budgets.check_launch)
+        hooks.on_queue_hold(budgets.queue_hold)
         hooks.add_daemon_loop("usage_rollup", rollup.ROLLUP_SECONDS, rollup.roll_up_usage)
         hooks.add_daemon_loop("billing", 3600.0, stripe_sync.report_finished_days)
         hooks.add_daemon_loop("budgets", budgets.BUDGET_CHECK_SECONDS, budgets.check_budgets)

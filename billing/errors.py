@@ -13,9 +13,3 @@ class PaymentPastDue(AssayError):
     """Launches are refused: payment is past due beyond the grace period."""
 
     status_code = 402
-
-
-class BudgetExhausted(AssayError):
-    """The monthly credit budget is spent and it is a hard cap: launches are refused."""
-
-    status_code = 402
