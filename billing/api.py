@@ -1,4 +1,5 @@
-"""REST endpoints: ``/api/v1/orgs/{org}/billing/usage/`` and ``.../billing/plan/``."""
+"""REST endpoints under ``/api/v1/orgs/{org}/billing/``: usage, plan, subscription,
+invoices, budget, and a backfill's estimate."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from billing import budgets, services
+from billing import budgets, services, subscriptions
 from billing.estimates import estimate_backfill
 from billing.usage import usage
 from control_plane.backfills.planning import BackfillRequest
@@ -38,6 +39,46 @@ class PlanView(OrganizationScopedView):
         data = self.read(PlanChangeSerializer)
         organization = services.change_plan(ctx=self.ctx, tier=data["plan"])
         return Response({"plan": organization.plan})
+
+
+class SubscriptionView(OrganizationScopedView):
+    serializer_class = PlanChangeSerializer
+
+    @extend_schema(request=PlanChangeSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, org):
+        """Subscribe to a self-serve plan in Stripe (Org Admins); audited."""
+        data = self.read(PlanChangeSerializer)
+        account = subscriptions.start_subscription(ctx=self.ctx, tier=data["plan"])
+        return Response(
+            {
+                "plan": self.ctx.organization.plan,
+                "stripe_customer": account.stripe_customer_id,
+                "stripe_subscription": account.stripe_subscription_id,
+            },
+            status=201,
+        )
+
+
+class InvoicesView(OrganizationScopedView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, org):
+        """The organization's latest invoices, from Stripe."""
+        authorize(self.ctx.principal, Action.VIEW, self.ctx.organization)
+        found = subscriptions.invoices(ctx=self.ctx)
+        return Response(
+            {
+                "results": [
+                    {
+                        "number": i.number,
+                        "status": i.status,
+                        "total": i.total,
+                        "created": i.created.isoformat(),
+                        "url": i.url,
+                    }
+                    for i in found
+                ]
+            }
+        )
 
 
 class BudgetSerializer(serializers.Serializer):
@@ -99,4 +140,10 @@ urlpatterns = [
     path("orgs/<slug:org>/billing/budget/", BudgetView.as_view(), name="billing-budget"),
     path("orgs/<slug:org>/billing/usage/", UsageView.as_view(), name="billing-usage"),
     path("orgs/<slug:org>/billing/plan/", PlanView.as_view(), name="billing-plan"),
+    path(
+        "orgs/<slug:org>/billing/subscription/",
+        SubscriptionView.as_view(),
+        name="billing-subscription",
+    ),
+    path("orgs/<slug:org>/billing/invoices/", InvoicesView.as_view(), name="billing-invoices"),
 ]

@@ -16,10 +16,11 @@ class BillingConfig(AppConfig):
             stripe_sync,
             stripe_webhooks,
         )
-        from control_plane.console import nav
+        from control_plane.console import banners, nav
         from control_plane.core import hooks
 
         nav.register("Usage", "console:billing:usage", scope="organization", order=90)
+        banners.register(stripe_webhooks.past_due_banner)
         hooks.on_events_stored(metering.meter_events)
         hooks.on_limit_check(limits.check_limit)
         hooks.on_launch_check(stripe_webhooks.check_launch)

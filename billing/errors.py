@@ -13,3 +13,9 @@ class PaymentPastDue(AssayError):
     """Launches are refused: payment is past due beyond the grace period."""
 
     status_code = 402
+
+
+class StripeUnavailable(AssayError):
+    """Stripe could not be reached or refused the request (answered 502)."""
+
+    status_code = 502
