@@ -92,10 +92,9 @@ def _check_ledger(ctx) -> None:
     from django.db.models import Sum
 
     from billing.models import CreditLedgerEntry, DailyUsage
+    from billing.rollup import roll_up_usage
     from control_plane.core.context import tenant_context
     from control_plane.runs.models import EventLogEntry
-
-    from billing.rollup import roll_up_usage
 
     roll_up_usage()  # whatever the loop had not folded in when it was stopped
     with tenant_context(ctx):

@@ -10,6 +10,7 @@ class BillingConfig(AppConfig):
         from billing import (  # noqa: F401  (audit_actions declares the actions)
             audit_actions,
             budgets,
+            estimates,
             limits,
             metering,
             rollup,
@@ -25,6 +26,7 @@ class BillingConfig(AppConfig):
         hooks.on_limit_check(limits.check_limit)
         hooks.on_launch_check(stripe_webhooks.check_launch)
         hooks.on_queue_hold(budgets.queue_hold)
+        hooks.on_launch_estimate(estimates.describe_launch)
         hooks.add_daemon_loop("usage_rollup", rollup.ROLLUP_SECONDS, rollup.roll_up_usage)
         hooks.add_daemon_loop("billing", 3600.0, stripe_sync.report_finished_days)
         hooks.add_daemon_loop("budgets", budgets.BUDGET_CHECK_SECONDS, budgets.check_budgets)

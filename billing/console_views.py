@@ -25,10 +25,10 @@ def usage_page(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
         tier = request.POST.get("plan", "")
         try:
             if request.POST.get("action") == "subscribe":
-                account = subscriptions.start_subscription(ctx=ctx, tier=tier)
+                started = subscriptions.start_subscription(ctx=ctx, tier=tier)
                 done = (
                     f"Subscribed to the {ctx.organization.plan} plan "
-                    f"(Stripe subscription {account.stripe_subscription_id})."
+                    f"(Stripe subscription {started.stripe_subscription_id})."
                 )
             else:
                 services.change_plan(ctx=ctx, tier=tier)
