@@ -12,15 +12,15 @@ from django.utils import timezone
 
 from billing import budgets
 from billing.models import DailyUsage
+from control_plane.agents.models import AgentSession
 from control_plane.alerts import services as alerts
 from control_plane.alerts.delivery import deliver_due
 from control_plane.alerts.models import Incident
-from control_plane.agents.models import AgentSession
 from control_plane.core.context import tenant_context
 from control_plane.runs.models import RunStatus
 from control_plane.runs.queue import dequeue_runs
-from control_plane.tenancy.services.deployments import create_deployment
 from control_plane.tenancy import queries
+from control_plane.tenancy.services.deployments import create_deployment
 from tests.control_plane.factories import load_location, queue_run
 
 pytestmark = pytest.mark.django_db
