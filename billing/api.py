@@ -10,7 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from billing import budgets, services, subscriptions
-from billing.estimates import estimate_backfill
+from billing.estimates import estimate_backfill, estimate_run
 from billing.usage import usage
 from control_plane.backfills.planning import BackfillRequest
 from control_plane.core.api.views import DeploymentScopedView, OrganizationScopedView
@@ -113,10 +113,19 @@ class BackfillEstimateView(DeploymentScopedView):
     def get(self, request, org, deployment):
         """Credits (partitions times assets) and cost a backfill would take, before launching.
         Query: ``selection``, ``location``, and ``start``+``end``, ``partition_keys``
-        (comma-separated) or ``all_missing=true``."""
+        (comma-separated) or ``all_missing=true``; with none of those, an unpartitioned
+        run of the selection in ``location`` (one credit per asset)."""
         query = EstimateQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         q = query.validated_data
+        if not (q["start"] or q["end"] or q["partition_keys"] or q["all_missing"]):
+            run = estimate_run(
+                ctx=self.ctx,
+                deployment=self.deployment,
+                selection=q["selection"],
+                location_name=q["location"],
+            )
+            return Response(run.as_dict())
         estimate = estimate_backfill(
             ctx=self.ctx,
             deployment=self.deployment,

@@ -37,9 +37,19 @@ def test_ten_days_of_one_daily_asset_is_ten_credits_and_nothing_is_stored(org):
 
 
 def test_an_invalid_request_is_a_400_naming_the_problem(org):
-    answer = org.client().get(URL, {"selection": "daily_orders"})
+    answer = org.client().get(URL, {"selection": "daily_orders", "location": "shop"})
     assert answer.status_code == 400
-    assert "partition_range, partition_keys or all_missing" in answer.json()["detail"]
+    assert "start and end, partition_keys or all_missing" in answer.json()["detail"]
+    nowhere = org.client().get(URL, {"selection": "raw_orders"})
+    assert nowhere.status_code == 400 and "code location" in nowhere.json()["detail"]
+    unknown = org.client().get(URL, {"selection": "nope", "location": "shop"})
+    assert unknown.status_code == 400 and "nope" in unknown.json()["detail"]
+
+
+def test_a_run_costs_one_credit_per_asset_it_materializes(org):
+    answer = org.client().get(URL, {"selection": "raw_orders+", "location": "shop"})
+    assert answer.status_code == 200, answer.json()
+    assert answer.json() == {"credits": 3, "runs": 1, "plan": "starter", "cost": "0.10"}
 
 
 def test_the_console_launch_form_shows_the_credit_estimate_before_launching(org):
