@@ -173,7 +173,7 @@ class UsageReport(models.Model):
 
 
 class Budget(models.Model):
-    """An organization's monthly credit budget; ``hard_cap`` refuses launches once spent."""
+    """An organization's monthly credit budget; ``hard_cap`` holds runs queued once spent."""
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
     monthly_credits = models.PositiveBigIntegerField()

@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import date
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.db.transaction import Atomic, atomic
 
 from billing.models import CreditLedgerEntry, DailyUsage, RollupCursor
@@ -91,9 +92,9 @@ def pending_usage(*, since: date | None = None) -> Counter[UsageKey]:
     position = (
         RollupCursor.objects.filter(name=CURSOR).values_list("position", flat=True).first() or 0
     )
-    rows = CreditLedgerEntry.objects.extra(  # a fixed column name, no input
-        where=[f"{_position_column()} >= %s"], params=[position]
-    )
+    rows = CreditLedgerEntry.objects.alias(
+        position=RawSQL(_position_column(), [])  # a fixed column name, no input
+    ).filter(position__gte=position)
     if since is not None:
         rows = rows.filter(day__gte=since)
     pending: Counter[UsageKey] = Counter()
@@ -108,10 +109,9 @@ def consistent_reads() -> Atomic:
     """A transaction whose reads share one snapshot (REPEATABLE READ on PostgreSQL), for
     reading the rollups and ``pending_usage`` together. Inside an open transaction that has
     already read, the isolation level cannot change: the caller's snapshot rules then."""
-    block = atomic()
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         return _RepeatableRead()
-    return block
+    return atomic()
 
 
 class _RepeatableRead(Atomic):
