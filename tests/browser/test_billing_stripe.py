@@ -46,12 +46,12 @@ def webhook(stack, event_id: str, kind: str, customer: str) -> None:
 
 
 def test_subscribing_listing_invoices_and_the_past_due_banner(dev_stack, stripe_standin, page):
-    api(dev_stack, "POST", "orgs/dev/members/", {"email": "owner@example.com"})
+    api(dev_stack, "POST", "orgs/dev/members/", {"email": "billing-admin@example.com"})
     page.goto(dev_stack.mailbox.next_link())
     page.fill("input[name=password]", PASSWORD)
     page.click("#accept")
     members = api(dev_stack, "GET", "orgs/dev/members/?limit=500")["results"]
-    member = next(m for m in members if m["email"] == "owner@example.com")
+    member = next(m for m in members if m["email"] == "billing-admin@example.com")
     api(dev_stack, "POST", "orgs/dev/grants/", {"member_id": member["id"], "role": "org_admin"})
     try:
         page.goto(f"{dev_stack.base_url}/o/dev/billing/")
