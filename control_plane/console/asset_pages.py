@@ -31,6 +31,7 @@ from control_plane.console.access import ConsoleContext, console_view
 from control_plane.console.asset_status import STATUSES, asset_rows, statuses
 from control_plane.console.graph_layout import MAX_NODES, layout
 from control_plane.console.launch_plan import whole_range
+from control_plane.core import hooks
 from control_plane.core.errors import AssayError, Forbidden
 from control_plane.runs import services as run_services
 from control_plane.tenancy.permissions import is_allowed
@@ -458,6 +459,19 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
                 deployment=ctx.deployment_required.name,
                 run_id=run.pk,
             )
+    credit_estimate = (
+        hooks.launch_estimate(
+            ctx,
+            deployment=ctx.deployment_required,
+            selection=selection,
+            location_name=location_name,
+            start=start,
+            end=end,
+            assets=len(preview),
+        )
+        if preview and not error
+        else ""
+    )
     can_launch = any(
         is_allowed(ctx.principal, Action.LAUNCH_RUN, loc) for loc in _locations(ctx, locations)
     ) or (not locations and is_allowed(ctx.principal, Action.LAUNCH_RUN, ctx.deployment_required))
@@ -465,6 +479,7 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
         request,
         "console/launch.html",
         {
+            "credit_estimate": credit_estimate,
             "selection": selection,
             "location": location_name,
             "locations": locations,
