@@ -63,6 +63,7 @@ ORGANIZATION = [
     path("settings/teams/", settings_pages.teams, name="teams"),
     path("settings/tokens/", settings_pages.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", settings_pages.revoke, name="revoke_token"),
+    path("settings/sso/", include("control_plane.sso.console_urls")),
     path("billing/", include("billing.console_urls")),
     path("settings/grants/", grant_pages.grants, name="grants"),
     path("settings/grants/new/", grant_pages.grant_create, name="grant_create"),
