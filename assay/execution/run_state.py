@@ -28,7 +28,16 @@ class RunState:
         """Why `step` cannot run (an upstream failed or a blocking check failed), or None."""
         outcomes = self.outcomes
         for up in step.upstream:
-            status = outcomes[up].status
+            outcome = outcomes[up]
+            if outcome.failed_keys:
+                # Some assets of a subsettable step failed: only what reads those waits.
+                failed = self._reads_any(step, set(outcome.failed_keys))
+                if failed is None:
+                    continue
+                return (
+                    f"upstream asset '{failed.to_user_string()}' of step '{up}' did not materialize"
+                )
+            status = outcome.status
             if status == SUCCESS:
                 continue
             up_step = self.plan.steps_by_key[up]
@@ -43,6 +52,17 @@ class RunState:
                 for parent in nodes[key].parents:
                     if parent in self.blocked_keys:
                         return f"blocking check '{self.blocked_keys[parent]}' failed"
+        return None
+
+    def _reads_any(self, step: Step, keys: set[AssetKey]) -> AssetKey | None:
+        """The first of `keys` that `step` checks (a check step) or depends on (an asset step)."""
+        if step.kind == CHECK:
+            return next((k for k in step.asset_keys if k in keys), None)
+        nodes = self.plan.graph.nodes
+        for key in step.asset_keys:
+            for parent in nodes[key].parents:
+                if parent in keys:
+                    return parent
         return None
 
     @property
