@@ -62,8 +62,9 @@ def dbt_assets(
     ``yield from dbt.build(context)``. `manifest=` reads an existing manifest.json;
     `project_dir=` compiles one with `dbt parse` when it is missing or stale (and is needed
     to run). `select` keeps only nodes with these `tag:`/`path:`/`resource_type:` terms or
-    names, and `exclude` drops those matching its terms. A partitioned definition passes each run's time window to dbt as vars
-    (`min_date`, `max_date`, `min_time`, `max_time`, or what `partition_vars` returns).
+    names, and `exclude` drops those matching its terms. A partitioned definition passes
+    each run's time window to dbt as vars (`min_date`, `max_date`, `min_time`, `max_time`,
+    or what `partition_vars` returns).
     """
     from assay.dbt.cli import partition_vars as default_partition_vars
 
@@ -130,5 +131,3 @@ def dbt_assets(
         return definition
 
     return decorate
-
-

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("dbt.cli.main", reason="the dbt extra is not installed")
 
-import duckdb  # noqa: E402
+import duckdb
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "jaffle_shop" / "dbt_project"
 
@@ -34,7 +34,9 @@ def copy_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def load_raw(database: Path, customers: list[tuple], orders: list[tuple]) -> None:
     with duckdb.connect(str(database)) as con:
-        con.execute("create or replace table raw_customers (id int, first_name text, last_name text)")
+        con.execute(
+            "create or replace table raw_customers (id int, first_name text, last_name text)"
+        )
         con.executemany("insert into raw_customers values (?, ?, ?)", customers)
         con.execute(
             "create or replace table raw_orders (id int, user_id int, order_date date, status text)"

@@ -8,14 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.assay.dbt_project import copy_project, load_raw
-
 from assay import AssetKey, Definitions, materialize
 from assay.dbt import DbtCli, dbt_assets
 from assay.definitions.checks import AssetCheckSeverity
 from assay.errors import DefinitionError
 from assay.partitions import DailyPartitionsDefinition
 from assay.snapshot import build_snapshot
+from tests.assay.dbt_project import copy_project, load_raw
 
 SOURCES = [AssetKey(["jaffle_shop", "raw_customers"]), AssetKey(["jaffle_shop", "raw_orders"])]
 
@@ -46,7 +45,9 @@ def test_a_project_compiles_its_manifest_and_every_node_becomes_an_asset(project
         "customers_snapshot",
     }
     customers = shop.specs_by_key[AssetKey("customers")]
-    assert set(customers.deps) == {AssetKey(k) for k in ("stg_orders", "stg_payments", "stg_customers")}
+    assert set(customers.deps) == {
+        AssetKey(k) for k in ("stg_orders", "stg_payments", "stg_customers")
+    }
     assert customers.group_name == "marts"
     assert customers.owners == ("ana@example.com", "analytics@example.com")
     assert customers.tags == {"finance": ""}
@@ -102,7 +103,11 @@ def test_a_build_materializes_every_model_with_dbt_metadata_and_reports_tests_as
     result = materialize(defs)
     assert result.success, result.failure_message
     assert set(result.materialized_keys) == set(defs.get_assets_def("customers").keys)
-    seed = next(e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("raw_payments"))
+    seed = next(
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == AssetKey("raw_payments")
+    )
     assert seed.payload["metadata"]["dbt/rows_affected"] == 5
     assert seed.payload["metadata"]["dbt/execution_time_s"] > 0
     assert seed.payload["code_version"]
@@ -139,7 +144,11 @@ def test_failed_tests_are_failed_checks_with_their_severity_and_a_failed_model_f
     skipped = {e.asset_key for e in result.get_step_skipped_events()}
     assert {AssetKey("customers"), AssetKey("customers_snapshot")} <= skipped
     materialized = set(result.materialized_keys)
-    assert {AssetKey("stg_customers"), AssetKey("stg_orders"), AssetKey("stg_payments")} <= materialized
+    assert {
+        AssetKey("stg_customers"),
+        AssetKey("stg_orders"),
+        AssetKey("stg_payments"),
+    } <= materialized
     assert AssetKey("broken") not in materialized and AssetKey("customers") not in materialized
 
 

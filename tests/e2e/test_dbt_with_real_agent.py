@@ -13,7 +13,7 @@ from tests.control_plane.real_agent import real_agent, wait_for
 
 pytest.importorskip("dbt.cli.main", reason="the dbt extra is not installed")
 
-from tests.assay.dbt_project import copy_project  # noqa: E402
+from tests.assay.dbt_project import copy_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEPLOYMENT = "/api/v1/orgs/acme/deployments/prod"
@@ -41,7 +41,8 @@ def shop_dbt(context, dbt):
     yield from dbt.build(context)
 
 
-defs = Definitions(assets=[raw_customers, shop_dbt, *shop_dbt.source_specs(provided=[raw_customers])])
+sources = shop_dbt.source_specs(provided=[raw_customers])
+defs = Definitions(assets=[raw_customers, shop_dbt, *sources])
 """
 
 
@@ -63,7 +64,12 @@ def test_the_dbt_project_materializes_through_a_real_agent_with_tests_as_checks(
             lambda: client.get(f"{DEPLOYMENT}/assets/").json()["results"], "the assets", log=log
         )
         keys = {a["key"] for a in assets}
-        assert {"customers", "stg_orders", "jaffle_shop/raw_customers", "jaffle_shop/raw_orders"} <= keys
+        assert {
+            "customers",
+            "stg_orders",
+            "jaffle_shop/raw_customers",
+            "jaffle_shop/raw_orders",
+        } <= keys
         response = client.post(f"{DEPLOYMENT}/runs/", {"location": "shop"}, format="json")
         assert response.status_code == 201, response.content
         run_id = response.json()["id"]
@@ -82,7 +88,8 @@ def test_the_dbt_project_materializes_through_a_real_agent_with_tests_as_checks(
     assert customers_checks["unique_customers_customer_id"]["passed"] is True
     events = client.get(f"{DEPLOYMENT}/runs/{run_id}/events/?limit=500").json()["results"]
     seed = next(
-        e for e in events
+        e
+        for e in events
         if e["event_type"] == "asset_materialization" and e["asset_key"] == "raw_payments"
     )
     assert seed["payload"]["payload"]["metadata"]["dbt/rows_affected"] == 5  # to_dict()
