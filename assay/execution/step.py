@@ -11,7 +11,7 @@ import inspect
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from assay.definitions.asset_key import AssetKey
 from assay.definitions.checks import AssetCheckResult, AssetCheckSeverity
 from assay.definitions.io_managers import InputContext, OutputContext
 from assay.definitions.results import (
+    AssetFailure,
     AssetObservation,
     MaterializeResult,
     Output,
@@ -44,6 +45,9 @@ class StepOutcome:
     # (asset key, failed blocking check name) pairs: downstream of these keys must not run.
     blocked: tuple[tuple[AssetKey, str], ...] = ()
     outputs: dict[AssetKey, Any] = field(default_factory=dict)
+    # Assets of a subsettable step that failed or were skipped (`AssetFailure`) while the
+    # rest materialized: only what depends on these is skipped.
+    failed_keys: tuple[AssetKey, ...] = ()
 
 
 class RunState:
@@ -67,7 +71,16 @@ class RunState:
         """Why `step` cannot run (an upstream failed or a blocking check failed), or None."""
         outcomes = self.outcomes
         for up in step.upstream:
-            status = outcomes[up].status
+            outcome = outcomes[up]
+            if outcome.failed_keys:
+                # Some assets of a subsettable step failed: only what reads those waits.
+                failed = self._reads_any(step, set(outcome.failed_keys))
+                if failed is None:
+                    continue
+                return (
+                    f"upstream asset '{failed.to_user_string()}' of step '{up}' did not materialize"
+                )
+            status = outcome.status
             if status == SUCCESS:
                 continue
             up_step = self.plan.steps_by_key[up]
@@ -82,6 +95,17 @@ class RunState:
                 for parent in nodes[key].parents:
                     if parent in self.blocked_keys:
                         return f"blocking check '{self.blocked_keys[parent]}' failed"
+        return None
+
+    def _reads_any(self, step: Step, keys: set[AssetKey]) -> AssetKey | None:
+        """The first of `keys` that `step` checks (a check step) or depends on (an asset step)."""
+        if step.kind == CHECK:
+            return next((k for k in step.asset_keys if k in keys), None)
+        nodes = self.plan.graph.nodes
+        for key in step.asset_keys:
+            for parent in nodes[key].parents:
+                if parent in keys:
+                    return parent
         return None
 
     @property
@@ -122,8 +146,9 @@ def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
         # sys.exit() in user code ends its step, not the run (nor the worker process).
         emit(failure_event(run_id, step, exc))
         return StepOutcome(FAILURE)
-    duration = {"duration_s": round(time.perf_counter() - started, 6)}
-    emit(step_event(EventType.STEP_SUCCEEDED, run_id, step, duration))
+    if outcome.status == SUCCESS:
+        duration = {"duration_s": round(time.perf_counter() - started, 6)}
+        emit(step_event(EventType.STEP_SUCCEEDED, run_id, step, duration))
     return outcome
 
 
@@ -249,7 +274,12 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
     done: set[AssetKey] = set()
     blocking_checks = {c.name for c in assets_def.check_specs if getattr(c, "blocking", False)}
     blocked: list[tuple[AssetKey, str]] = []
+    failures: dict[AssetKey, AssetFailure] = {}
     for item in items:
+        if isinstance(item, AssetFailure):
+            _record_asset_failure(rt, step, item, seen=done | set(failures))
+            failures[item.asset_key] = item
+            continue
         if isinstance(item, AssetCheckResult):
             key = item.asset_key or step.asset_keys[0]
             name = item.check_name or _default_check_name(assets_def)
@@ -260,8 +290,10 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
         key, value, metadata, store, data_version, check_results = item
         if key not in assets_def.specs_by_key:
             raise AssayError(f"'{assets_def.name}' returned a value for unknown asset '{key}'")
-        if key in done:
+        if key in done or key in failures:
             raise AssayError(f"'{assets_def.name}' returned asset '{key}' twice")
+        if key not in step.asset_keys:
+            raise AssayError(f"'{assets_def.name}' returned asset '{key}', which was not selected")
         done.add(key)
         spec = assets_def.specs_by_key[key]
         if store and len(partitions) > 1:
@@ -290,14 +322,45 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
             ck = check_result.asset_key or key
             if _emit_check(rt, step, ck, name, check_result, blocking=name in blocking_checks):
                 blocked.append((ck, name))
-    missing = [k for k in step.asset_keys if k not in done]
+    missing = [k for k in step.asset_keys if k not in done and k not in failures]
     if missing:
         raise AssayError(
             f"'{assets_def.name}' did not produce {', '.join(str(k) for k in missing)}: "
             "return or yield a value for every asset it declares"
         )
     outcome.blocked = tuple(blocked)
+    if failures:
+        outcome.failed_keys = tuple(failures)
+        if any(not f.skipped for f in failures.values()):
+            outcome.status = FAILURE
     return outcome
+
+
+def _record_asset_failure(
+    rt: StepRuntime, step: Step, failure: AssetFailure, *, seen: set[AssetKey]
+) -> None:
+    """One asset of a subsettable step failed or was skipped: say so for that asset alone."""
+    assets_def = step.assets_def
+    assert assets_def is not None
+    key = failure.asset_key
+    if not assets_def.can_subset:
+        raise AssayError(
+            f"'{assets_def.name}' yielded AssetFailure for '{key}'; only a multi_asset with "
+            "can_subset=True may fail some of its assets (raise to fail the step)"
+        )
+    if key not in step.asset_keys or key in seen:
+        raise AssayError(f"'{assets_def.name}' reported '{key}', which it was not running")
+    payload: dict[str, Any] = {
+        "message": failure.message,
+        "metadata": normalize_metadata(failure.metadata),
+    }
+    if failure.skipped:
+        payload["reason"] = failure.message
+        kind = EventType.STEP_SKIPPED
+    else:
+        payload["error"] = {"class": "AssetFailure", "message": failure.message, "stack": ""}
+        kind = EventType.STEP_FAILED
+    rt.emit(Event(kind, rt.run_id, key, step.key, payload, _event_partition(step)))
 
 
 _NO_PARTITION: tuple[None] = (None,)
@@ -323,10 +386,15 @@ def _default_check_name(assets_def: Any) -> str:
     return "check"
 
 
-def _as_items(result: Any, keys: tuple[AssetKey, ...], name: str) -> list[Any]:
-    """Normalise whatever the function returned into (key, value, metadata, store, ...) items."""
+def _as_items(result: Any, keys: tuple[AssetKey, ...], name: str) -> Iterator[Any]:
+    """Normalise whatever the function returned into (key, value, metadata, store, ...) items.
+
+    A generator is consumed lazily, so what it yields is recorded as it happens (a dbt
+    build's models stream out one by one).
+    """
+    raw: Iterable[Any]
     if inspect.isgenerator(result):
-        raw = list(result)
+        raw = result
     elif len(keys) > 1:
         if isinstance(result, tuple) and len(result) == len(keys):
             raw = [
@@ -342,22 +410,17 @@ def _as_items(result: Any, keys: tuple[AssetKey, ...], name: str) -> list[Any]:
             )
     else:
         raw = [result]
-    items: list[Any] = []
     for value in raw:
-        if isinstance(value, AssetCheckResult):
-            items.append(value)
-            continue
-        if isinstance(value, Output):
+        if isinstance(value, AssetCheckResult | AssetFailure):
+            yield value
+        elif isinstance(value, Output):
             key = value.asset_key or _only(keys, name)
-            items.append((key, value.value, value.metadata, True, value.data_version, ()))
+            yield (key, value.value, value.metadata, True, value.data_version, ())
         elif isinstance(value, MaterializeResult):
             key = value.asset_key or _only(keys, name)
-            items.append(
-                (key, None, value.metadata, False, value.data_version, value.check_results)
-            )
+            yield (key, None, value.metadata, False, value.data_version, value.check_results)
         else:
-            items.append((_only(keys, name), value, {}, True, None, ()))
-    return items
+            yield (_only(keys, name), value, {}, True, None, ())
 
 
 def _is_wrapped(value: Any) -> bool:
