@@ -6,7 +6,8 @@ Prints one JSON line: `load_1000_models_s` (`@dbt_assets(manifest=...)` plus `De
 over a generated manifest of 1,000 models, each with two tests and one to three parents)
 and `overhead_per_model_ms` (a real `dbt build` of a chain of N view models on DuckDB:
 the best of five runs through `materialize()` minus the best of five of the same build
-invoked with dbt's `dbtRunner` directly, interleaved after a warm-up, per model). Needs the dbt extra: pip install 'assay[dbt]'.
+invoked with dbt's `dbtRunner` directly, interleaved after a warm-up, per model).
+Needs the dbt extra: pip install 'assay[dbt]'.
 """
 
 from __future__ import annotations
