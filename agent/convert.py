@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 
 from agent.launcher import RunRequest
 from agent.location_process import LocationLoad, LocationStatus
-from agent.outbox import EntryKind, PendingEntry
-from agent.run_records import RunStatus, status_reason
+from agent.outbox import EntryKind, PendingEntry, RunStatus, status_reason
 from agent.tick_process import TickOutcome, TickRequest
 from assay.api.v1 import agent_pb2 as pb
 

@@ -26,8 +26,7 @@ from typing import Any
 
 from agent.config import CodeLocationConfig, KubernetesLauncherConfig
 from agent.launcher import Record, RunRequest, _worker_request
-from agent.outbox import OutboxEntry
-from agent.run_records import RunStatus, event_entry, status_entry
+from agent.outbox import OutboxEntry, RunStatus, event_entry, status_entry
 from agent.run_worker import POD_EVENT_PREFIX, POD_REQUEST_ENV
 
 log = logging.getLogger(__name__)

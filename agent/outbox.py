@@ -1,4 +1,5 @@
-"""The durable outbox: everything the agent must deliver is written here before it is sent.
+"""The durable outbox: everything the agent must deliver is written here before it is sent,
+as entries made from a run's SDK events and status changes (`event_entry`, `status_entry`).
 
 Each appended entry gets the next per-agent sequence number (1, 2, 3, ...), committed to
 SQLite in the same transaction as the entry, so a number is never handed out twice, not
@@ -15,14 +16,19 @@ that cost is paid per batch, not per event.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
+
+from agent.payload_cap import cap_event_dict
 
 FILE_NAME = "outbox.sqlite3"
 _SCHEMA_VERSION = "1"
@@ -73,6 +79,59 @@ class PendingEntry:
 
     sequence: int
     entry: OutboxEntry
+
+
+# -- what a run puts in the outbox: SDK events and run status changes ---------------------
+# Both kinds share the one per-agent sequence. Payloads are the JSON that crosses the
+# network, so events are size-capped here, before they are stored.
+
+
+class RunStatus(StrEnum):
+    """A run's status as the agent sees it (the protocol's `RunStatus`, by name)."""
+
+    STARTING = "STARTING"
+    STARTED = "STARTED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELING = "CANCELING"
+    CANCELED = "CANCELED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
+
+
+def event_entry(event: dict[str, Any]) -> OutboxEntry:
+    """An outbox entry for one `Event.to_dict()`; oversized metadata is truncated and marked."""
+    capped = cap_event_dict(event)
+    return OutboxEntry(
+        id=str(capped["id"]),
+        kind=EntryKind.EVENT,
+        run_id=str(capped["run_id"]),
+        type=str(capped["type"]),
+        timestamp=float(capped["timestamp"]),
+        payload=_json(capped),
+    )
+
+
+def status_entry(run_id: str, status: RunStatus, reason: str = "") -> OutboxEntry:
+    """An outbox entry for a run status change, with a fresh idempotency id."""
+    return OutboxEntry(
+        id=uuid.uuid4().hex,
+        kind=EntryKind.RUN_STATUS_CHANGE,
+        run_id=run_id,
+        type=str(status),
+        timestamp=time.time(),
+        payload=_json({"reason": reason}),
+    )
+
+
+def status_reason(entry: OutboxEntry) -> str:
+    return str(json.loads(entry.payload or b"{}").get("reason", ""))
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 class Outbox:

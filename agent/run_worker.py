@@ -65,7 +65,7 @@ def execute(request: dict[str, Any], channel: EventChannel) -> None:
     """Load the location, run the selection with the SDK executor, report the outcome."""
     from assay.cli.materialize import default_storage
     from assay.definitions.io_managers import FilesystemIOManager
-    from assay.execution.in_process import InProcessExecutor
+    from assay.execution import InProcessExecutor  # where every SDK version exports it
     from assay.execution.materialize import execute_run
     from assay.loading import load_definitions
 
@@ -345,7 +345,6 @@ def preload_sdk() -> str:
         import assay.definitions.io_managers
         import assay.definitions.schedules
         import assay.definitions.sensors
-        import assay.execution.in_process
         import assay.execution.materialize
         import assay.execution.run_resources
         import assay.loading  # noqa: F401

@@ -20,8 +20,7 @@ from agent.config import AgentConfig
 from agent.launcher import ProcessRunLauncher, RunLauncher, RunRequest
 from agent.location_process import LocationStatus
 from agent.locations import LocationRegistry
-from agent.outbox import Outbox, OutboxEntry
-from agent.run_records import RunStatus, status_entry
+from agent.outbox import Outbox, OutboxEntry, RunStatus, status_entry
 from agent.session import Session
 from agent.tick_process import TickOutcome, TickRequest, evaluate_tick
 from assay.api.v1 import agent_pb2 as pb

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from agent.config import CodeLocationConfig
+from agent.launcher import WarmProcessError
 from agent.location_process import ChildOutcome, ended, run_in_location, worker_argv
-from agent.warm_process import WarmProcessError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,7 @@ from assay.automation.status import MaterializationRecord
 from assay.automation.subsets import AssetSubset, subset_of_keys, subset_of_known_keys
 from assay.definitions.asset_key import AssetKey
 from assay.errors import AssayError
-from assay.execution.events import Event, EventType
-from assay.execution.status_effect import StatusEffect, status_effect
+from assay.execution.events import Event, EventType, StatusEffect, status_effect
 from assay.partitions import PartitionsDefinition, PartitionsError, PartitionsSubset
 from assay.partitions.static import validate_partition_key
 

@@ -143,12 +143,18 @@ def _assets_definition(
             else:
                 order_only[dep_key] = None
     mapped = {asset_in.key for asset_in in ins.values()}
-    deps = tuple(k for k in order_only if k not in mapped)
     first = assets[0]
+    # Each asset keeps its own deps: a multi-asset's assets may depend on one another
+    # (a dbt project's models do), which a union of every asset's deps would make a cycle.
+    own_specs = []
+    for asset in assets:
+        own = (AssetKey.from_user_string(d) for d in asset.deps)
+        deps = tuple(k for k in own if k in order_only and k not in mapped)
+        own_specs.append(specs[AssetKey.from_user_string(asset.key)].replace(deps=deps))
     return AssetsDefinition(
         fn=None,
         name=name,
-        specs=[specs[AssetKey.from_user_string(a.key)].replace(deps=deps) for a in assets],
+        specs=own_specs,
         ins=ins,
         is_observable=first.is_observable,
         backfill_policy=BackfillPolicy(**first.backfill_policy) if first.backfill_policy else None,

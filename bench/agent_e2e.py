@@ -91,8 +91,7 @@ def _seed():
 
 def _fill_outbox(state_dir: Path, run_id: str) -> str:
     """Record EVENTS events in the agent's outbox as its launcher does; returns its id."""
-    from agent.outbox import Outbox
-    from agent.run_records import event_entry
+    from agent.outbox import Outbox, event_entry
 
     with Outbox(state_dir) as outbox:
         for start in range(0, EVENTS, 1000):

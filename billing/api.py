@@ -1,4 +1,5 @@
-"""REST endpoints: ``/api/v1/orgs/{org}/billing/usage/`` and ``.../billing/plan/``."""
+"""REST endpoints under ``/api/v1/orgs/{org}/billing/``: usage, plan, subscription,
+invoices, budget, and a backfill's estimate."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from billing import budgets, services
-from billing.estimates import estimate_backfill
+from billing import budgets, services, subscriptions
+from billing.estimates import estimate_backfill, estimate_run
 from billing.usage import usage
 from control_plane.backfills.planning import BackfillRequest
 from control_plane.core.api.views import DeploymentScopedView, OrganizationScopedView
@@ -38,6 +39,46 @@ class PlanView(OrganizationScopedView):
         data = self.read(PlanChangeSerializer)
         organization = services.change_plan(ctx=self.ctx, tier=data["plan"])
         return Response({"plan": organization.plan})
+
+
+class SubscriptionView(OrganizationScopedView):
+    serializer_class = PlanChangeSerializer
+
+    @extend_schema(request=PlanChangeSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, org):
+        """Subscribe to a self-serve plan in Stripe (Org Admins); audited."""
+        data = self.read(PlanChangeSerializer)
+        account = subscriptions.start_subscription(ctx=self.ctx, tier=data["plan"])
+        return Response(
+            {
+                "plan": self.ctx.organization.plan,
+                "stripe_customer": account.stripe_customer_id,
+                "stripe_subscription": account.stripe_subscription_id,
+            },
+            status=201,
+        )
+
+
+class InvoicesView(OrganizationScopedView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, org):
+        """The organization's latest invoices, from Stripe."""
+        authorize(self.ctx.principal, Action.VIEW, self.ctx.organization)
+        found = subscriptions.invoices(ctx=self.ctx)
+        return Response(
+            {
+                "results": [
+                    {
+                        "number": i.number,
+                        "status": i.status,
+                        "total": i.total,
+                        "created": i.created.isoformat(),
+                        "url": i.url,
+                    }
+                    for i in found
+                ]
+            }
+        )
 
 
 class BudgetSerializer(serializers.Serializer):
@@ -72,10 +113,19 @@ class BackfillEstimateView(DeploymentScopedView):
     def get(self, request, org, deployment):
         """Credits (partitions times assets) and cost a backfill would take, before launching.
         Query: ``selection``, ``location``, and ``start``+``end``, ``partition_keys``
-        (comma-separated) or ``all_missing=true``."""
+        (comma-separated) or ``all_missing=true``; with none of those, an unpartitioned
+        run of the selection in ``location`` (one credit per asset)."""
         query = EstimateQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         q = query.validated_data
+        if not (q["start"] or q["end"] or q["partition_keys"] or q["all_missing"]):
+            run = estimate_run(
+                ctx=self.ctx,
+                deployment=self.deployment,
+                selection=q["selection"],
+                location_name=q["location"],
+            )
+            return Response(run.as_dict())
         estimate = estimate_backfill(
             ctx=self.ctx,
             deployment=self.deployment,
@@ -99,4 +149,10 @@ urlpatterns = [
     path("orgs/<slug:org>/billing/budget/", BudgetView.as_view(), name="billing-budget"),
     path("orgs/<slug:org>/billing/usage/", UsageView.as_view(), name="billing-usage"),
     path("orgs/<slug:org>/billing/plan/", PlanView.as_view(), name="billing-plan"),
+    path(
+        "orgs/<slug:org>/billing/subscription/",
+        SubscriptionView.as_view(),
+        name="billing-subscription",
+    ),
+    path("orgs/<slug:org>/billing/invoices/", InvoicesView.as_view(), name="billing-invoices"),
 ]

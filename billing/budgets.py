@@ -1,5 +1,6 @@
 """Monthly credit budgets: alerts at 80% and 100% through the alert policies of the
-organization's prod deployment (incident kind ``budget``), and an optional hard cap.
+organization's deployments (incident kind ``budget``), and an optional hard cap that holds
+runs queued, with the reason, until the cap lifts.
 
 Thresholds are checked by a daemon loop over the rollups (every ``BUDGET_CHECK_SECONDS``),
 not in the ingest transaction, so metering stays two writes per batch; each threshold
@@ -11,14 +12,16 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from billing import audit_actions
-from billing.errors import BudgetExhausted
 from billing.models import Budget, DailyUsage
+from billing.rollup import consistent_reads, pending_usage
+from control_plane.alerts.models import AlertPolicy
 from control_plane.alerts.services import open_incident
 from control_plane.audit.services import record
+from control_plane.core import wakeups
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.core.errors import InvalidInput
 from control_plane.tenancy.models import Deployment
@@ -30,9 +33,14 @@ THRESHOLDS = (80, 100)
 
 
 def month_to_date(today: date | None = None) -> int:
+    """The current organization's credits this month: rollups plus what is pending."""
     today = today or timezone.now().date()
-    rows = DailyUsage.objects.filter(day__gte=today.replace(day=1), day__lte=today)
-    return int(rows.aggregate(n=Sum("credits"))["n"] or 0)
+    start = today.replace(day=1)
+    with consistent_reads():
+        rows = DailyUsage.objects.filter(day__gte=start, day__lte=today)
+        rolled = int(rows.aggregate(n=Sum("credits"))["n"] or 0)
+        pending = pending_usage(since=start)
+    return rolled + sum(n for (*_, day), n in pending.items() if day <= today)
 
 
 def set_budget(*, ctx: TenantContext, monthly_credits: int, hard_cap: bool = False) -> Budget:
@@ -53,6 +61,7 @@ def set_budget(*, ctx: TenantContext, monthly_credits: int, hard_cap: bool = Fal
         budget = budget or Budget(organization=ctx.organization, monthly_credits=monthly_credits)
         budget.monthly_credits, budget.hard_cap = monthly_credits, hard_cap
         budget.save()
+        wakeups.wake_dequeuer()  # a raised cap lets held runs start now
         record(
             actor=ctx.principal,
             action=audit_actions.BUDGET_SET,
@@ -64,6 +73,19 @@ def set_budget(*, ctx: TenantContext, monthly_credits: int, hard_cap: bool = Fal
             user_agent=ctx.user_agent,
         )
     return budget
+
+
+def alerted_deployments() -> list[Deployment]:
+    """Where the current organization's budget incidents open: prod (so the incident is seen
+    even with no policy) and every deployment with an enabled policy covering ``budget``."""
+    covered = {
+        policy.deployment_id
+        for policy in AlertPolicy.objects.filter(enabled=True).only("deployment_id", "kinds")
+        if "budget" in (policy.kinds or [])
+    }
+    return list(
+        Deployment.objects.filter(Q(kind=Deployment.Kind.PROD) | Q(pk__in=covered)).order_by("pk")
+    )
 
 
 def check_budgets(*, today: date | None = None) -> int:
@@ -82,20 +104,20 @@ def check_budgets(*, today: date | None = None) -> int:
             )
             if crossed <= already:
                 continue
-            prod = Deployment.objects.filter(kind=Deployment.Kind.PROD).first()
-            if prod is not None:
+            details = {
+                "message": f"{crossed}% of the monthly credit budget is used: "
+                f"{used} of {budget.monthly_credits} credits in {month:%B %Y}",
+                "credits": used,
+                "budget": budget.monthly_credits,
+                "percent": crossed,
+                "hard_cap": budget.hard_cap,
+            }
+            for deployment in alerted_deployments():
                 open_incident(
-                    deployment=prod,
+                    deployment=deployment,
                     kind="budget",
                     key=f"{month:%Y-%m}:{crossed}",
-                    details={
-                        "message": f"{crossed}% of the monthly credit budget is used: "
-                        f"{used} of {budget.monthly_credits} credits in {month:%B %Y}",
-                        "credits": used,
-                        "budget": budget.monthly_credits,
-                        "percent": crossed,
-                        "hard_cap": budget.hard_cap,
-                    },
+                    details=details,
                 )
                 opened += 1
             Budget.objects.unscoped().filter(pk=budget.pk).update(
@@ -104,15 +126,18 @@ def check_budgets(*, today: date | None = None) -> int:
     return opened
 
 
-def check_launch(ctx: TenantContext) -> None:
-    """With a hard cap, refuse launches once the month's budget is spent."""
+def queue_hold(ctx: TenantContext) -> str:
+    """With a hard cap, the reason runs stay queued once the month's budget is spent ("" when
+    they may start). Asked by the dequeuer each pass: a new month, a raised budget or a
+    plan change lifts it, and the runs start."""
     budget = Budget.objects.filter(organization=ctx.organization, hard_cap=True).first()
     if budget is None:
-        return
+        return ""
     used = month_to_date()
-    if used >= budget.monthly_credits:
-        raise BudgetExhausted(
-            f"the monthly credit budget of {budget.monthly_credits} credits is spent ({used} "
-            "used) and it is a hard cap: runs launch again next month, or when an Org Admin "
-            "raises the budget"
-        )
+    if used < budget.monthly_credits:
+        return ""
+    return (
+        f"credit cap reached: the monthly budget of {budget.monthly_credits} credits is spent "
+        f"({used} used) and it is a hard cap; queued runs start next month, or when an Org "
+        "Admin raises the budget"
+    )

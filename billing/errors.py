@@ -15,7 +15,7 @@ class PaymentPastDue(AssayError):
     status_code = 402
 
 
-class BudgetExhausted(AssayError):
-    """The monthly credit budget is spent and it is a hard cap: launches are refused."""
+class StripeUnavailable(AssayError):
+    """Stripe could not be reached or refused the request (answered 502)."""
 
-    status_code = 402
+    status_code = 502

@@ -5,24 +5,26 @@ inserted, inside the transaction that inserts them: the credits commit with the 
 not at all, so a crash, a replay or a redelivery can neither lose nor double one. The ledger
 is also unique on the event id, so even a listener called twice for one event bills once.
 A failed step emits no materialization, so it costs nothing.
+
+Only ledger rows are written here (new rows: no lock that another batch waits on); the
+daemon's rollup loop (``billing.rollup``) folds them into ``DailyUsage``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone
 
-from billing.models import CreditLedgerEntry, DailyUsage
+from assay.execution.events import EventType
+from billing.models import CreditLedgerEntry
 from control_plane.core import bulk
 from control_plane.core.context import TenantContext
 from control_plane.core.hooks import StoredEvent
 
-BILLED_EVENT_TYPES = frozenset({"asset_materialization"})
+BILLED_EVENT_TYPES = frozenset({EventType.ASSET_MATERIALIZATION})
 
 _LEDGER_COLUMNS = (
     "organization_id",
@@ -35,17 +37,6 @@ _LEDGER_COLUMNS = (
     "credits",
     "recorded_at",
 )
-_USAGE_COLUMNS = (
-    "organization_id",
-    "deployment_id",
-    "code_location_id",
-    "asset_key",
-    "day",
-    "credits",
-)
-_USAGE_KEY = ("organization_id", "deployment_id", "code_location_id", "asset_key", "day")
-
-RollupKey = tuple[int, int, str, date]  # deployment, code location, asset, day
 
 
 def _day(timestamp: Any) -> date:
@@ -78,12 +69,7 @@ def meter_events(ctx: TenantContext, events: Sequence[StoredEvent], runs: Mappin
         )
     if not rows:
         return 0
-    billed = _insert_ledger(rows)
-    usage: Counter[RollupKey] = Counter()
-    for row in billed:
-        usage[(row[3], row[4], row[5], row[6])] += row[7]
-    _add_usage(org_id, usage)
-    return sum(usage.values())
+    return sum(row[7] for row in _insert_ledger(rows))
 
 
 def _insert_ledger(rows: list[tuple]) -> list[tuple]:
@@ -113,40 +99,3 @@ def _insert_ledger(rows: list[tuple]) -> list[tuple]:
         [CreditLedgerEntry(**dict(zip(_LEDGER_COLUMNS, row, strict=True))) for row in fresh]
     )
     return fresh
-
-
-def _add_usage(org_id: int, usage: Counter[RollupKey]) -> None:
-    """Upsert the rollups: one ``INSERT ... ON CONFLICT DO UPDATE`` for the batch."""
-    if not usage:
-        return
-    if bulk.is_supported():
-        table = DailyUsage._meta.db_table
-        bulk.insert_rows(
-            table=table,
-            columns=_USAGE_COLUMNS,
-            rows=[(org_id, *key, credits) for key, credits in sorted(usage.items())],
-            conflict_target=list(_USAGE_KEY),
-            on_conflict=f"DO UPDATE SET credits = {table}.credits + EXCLUDED.credits",
-        )
-        return
-    for (deployment_id, location_id, asset_key, day), credits in usage.items():
-        updated = (
-            DailyUsage.objects.unscoped()
-            .filter(
-                organization_id=org_id,
-                deployment_id=deployment_id,
-                code_location_id=location_id,
-                asset_key=asset_key,
-                day=day,
-            )
-            .update(credits=F("credits") + credits)
-        )
-        if not updated:
-            DailyUsage.objects.create(
-                organization_id=org_id,
-                deployment_id=deployment_id,
-                code_location_id=location_id,
-                asset_key=asset_key,
-                day=day,
-                credits=credits,
-            )

@@ -3,7 +3,9 @@
 One credit is one asset materialization (SPEC §3). The ledger holds one row per billed
 event, unique on the event's id, written in the ingest transaction that stores the event;
 ``DailyUsage`` is the same credits summed per organization, deployment, code location,
-asset and UTC day, upserted in that transaction, so usage is read without scanning events.
+asset and UTC day, folded in from the ledger by the daemon's rollup loop (``billing.rollup``,
+by ``RollupCursor``), so usage is read without scanning events and ingestion locks no
+shared row.
 """
 
 from __future__ import annotations
@@ -101,6 +103,18 @@ class DailyUsage(models.Model):
         return f"{self.asset_key} {self.day}: {self.credits}"
 
 
+class RollupCursor(models.Model):
+    """How far a rollup has folded the ledger in (``billing.rollup``): a transaction id on
+    PostgreSQL, a ledger id on SQLite. Not tenant-owned: one cursor covers every
+    organization's ledger rows."""
+
+    name = models.CharField(max_length=40, unique=True)
+    position = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.position}"
+
+
 class BillingAccount(models.Model):
     """An organization's standing with Stripe (one per organization, made on first use)."""
 
@@ -159,7 +173,7 @@ class UsageReport(models.Model):
 
 
 class Budget(models.Model):
-    """An organization's monthly credit budget; ``hard_cap`` refuses launches once spent."""
+    """An organization's monthly credit budget; ``hard_cap`` holds runs queued once spent."""
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
     monthly_credits = models.PositiveBigIntegerField()

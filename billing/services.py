@@ -10,6 +10,7 @@ from billing.limits import current_use
 from billing.models import Plan
 from billing.plans import ensure_catalogue
 from control_plane.audit.services import record
+from control_plane.core import wakeups
 from control_plane.core.context import TenantContext
 from control_plane.core.errors import InvalidInput
 from control_plane.tenancy.models import Organization
@@ -44,6 +45,7 @@ def change_plan(*, ctx: TenantContext, tier: str) -> Organization:
         before = organization.plan
         organization.plan = plan.tier
         organization.save(update_fields=["plan"])
+        wakeups.wake_dequeuer()  # runs held queued are looked at again
         ctx.organization.plan = plan.tier
         record(
             actor=ctx.principal,

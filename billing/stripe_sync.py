@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.models import BillingAccount, DailyUsage, UsageReport
+from billing.rollup import consistent_reads, pending_usage
 from control_plane.core.context import Principal, TenantContext, tenant_context
 
 METER_EVENT = "assay_credits"
@@ -58,7 +59,10 @@ def report_day(*, ctx: TenantContext, day: date) -> UsageReport | None:
         return None
     if UsageReport.objects.filter(day=day).exists():
         return None
-    credits = DailyUsage.objects.filter(day=day).aggregate(n=Sum("credits"))["n"] or 0
+    with consistent_reads():
+        rolled = DailyUsage.objects.filter(day=day).aggregate(n=Sum("credits"))["n"] or 0
+        pending = pending_usage(since=day)
+    credits = rolled + sum(n for (*_, d), n in pending.items() if d == day)
     identifier = f"assay-{ctx.organization.pk}-{day.isoformat()}"
     client().v1.billing.meter_events.create(
         params={

@@ -9,12 +9,14 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from billing import audit_actions
 from billing.errors import PaymentPastDue
 from billing.models import BillingAccount, StripeEvent
 from control_plane.audit.services import record
+from control_plane.console.banners import Banner
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.core.errors import InvalidInput
 
@@ -99,6 +101,28 @@ def _apply(event: Any, account: BillingAccount) -> None:
 
 def account_of(ctx: TenantContext) -> BillingAccount | None:
     return BillingAccount.objects.filter(organization=ctx.organization).first()
+
+
+def past_due_banner(ctx: TenantContext) -> Banner | None:
+    """The console-wide notice while payment is past due (``console.banners``)."""
+    account = account_of(ctx)
+    if account is None or account.status != BillingAccount.Status.PAST_DUE:
+        return None
+    since = account.past_due_since or timezone.now()
+    days = grace_period().days
+    over = timezone.now() - since > grace_period()
+    consequence = (
+        "the grace period is over: runs can no longer be launched"
+        if over
+        else f"after a {days}-day grace period, runs can no longer be launched"
+    )
+    return Banner(
+        key="past-due",
+        text=f"Payment is past due since {since:%Y-%m-%d}; {consequence}. Please pay the open "
+        "invoice.",
+        url=reverse("console:billing:usage", kwargs={"org": ctx.organization.slug}),
+        link_text="Usage and billing",
+    )
 
 
 def check_launch(ctx: TenantContext) -> None:

@@ -352,4 +352,8 @@ DAEMON_AUDIT_CHECKPOINT_SECONDS = float(
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# The Stripe price of each self-serve plan: "solo=price_...,starter=price_...".
+STRIPE_PRICE_IDS = dict(
+    item.split("=", 1) for item in os.environ.get("STRIPE_PRICE_IDS", "").split(",") if "=" in item
+)
 BILLING_PAST_DUE_GRACE_DAYS = int(os.environ.get("ASSAY_BILLING_GRACE_DAYS", "7"))

@@ -7,15 +7,11 @@
 FROM python:3.11-slim-bookworm AS build
 RUN python -m venv /opt/assay
 WORKDIR /src
-COPY deploy/agent-requirements.txt ./
-RUN /opt/assay/bin/pip install --no-cache-dir --disable-pip-version-check -r agent-requirements.txt
-COPY pyproject.toml README.md ./
 COPY assay ./assay
 COPY agent ./agent
-COPY control_plane ./control_plane
-COPY billing ./billing
-# --no-deps: the package's own dependency list includes the control plane's Django.
-RUN /opt/assay/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps . \
+COPY packages/assay-agent ./packages/assay-agent
+# The agent's own package (packages/assay-agent): the agent and the SDK, no Django.
+RUN /opt/assay/bin/pip install --no-cache-dir --disable-pip-version-check ./packages/assay-agent \
  && /opt/assay/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('django') is not None)"
 
 FROM python:3.11-slim-bookworm

@@ -61,7 +61,7 @@ def _node(condition: AutomationCondition) -> dict[str, Any]:
     if kind in _CRON_NAMES:
         assert isinstance(condition, ops._CronOperand)
         return {
-            "op": _CRON_NAMES[kind],
+            "op": _CRON_NAMES[type(condition)],
             "cron_schedule": condition.cron_schedule,
             "cron_timezone": condition.cron_timezone,
         }

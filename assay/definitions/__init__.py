@@ -28,7 +28,7 @@ from assay.definitions.io_managers import (
 )
 from assay.definitions.jobs import AssetJob, define_asset_job
 from assay.definitions.resources import ConfigurableResource, EnvVar
-from assay.definitions.results import AssetObservation, MaterializeResult, Output
+from assay.definitions.results import AssetFailure, AssetObservation, MaterializeResult, Output
 from assay.definitions.schedules import (
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -58,6 +58,7 @@ __all__ = [
     "AssetCheckSeverity",
     "AssetCheckSpec",
     "AssetChecksDefinition",
+    "AssetFailure",
     "AssetIn",
     "AssetJob",
     "AssetKey",

@@ -138,6 +138,7 @@ class AssetsDefinition:
         check_specs: Sequence[Any] = (),
         is_observable: bool = False,
         backfill_policy: Any = None,
+        can_subset: bool = False,
     ) -> None:
         self.fn = fn
         self.name = name
@@ -154,6 +155,9 @@ class AssetsDefinition:
         self.check_specs = tuple(check_specs)
         self.is_observable = is_observable
         self.backfill_policy = backfill_policy
+        # A subsettable multi-asset runs only the selected keys (`context.asset_keys`), and
+        # may report some of them failed while the others materialize (`AssetFailure`).
+        self.can_subset = can_subset
         self.__doc__ = getattr(fn, "__doc__", None)
 
     @property
@@ -369,13 +373,16 @@ def multi_asset(
     backfill_policy: Any = None,
     automation_condition: Any = None,
     freshness_policy: Any = None,
+    can_subset: bool = False,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """Declare one function that produces several assets (e.g. one query, many tables).
 
     The function returns a tuple of values in `specs` order, or yields
     `Output(value, asset_key=...)` / `MaterializeResult(asset_key=...)` per asset.
     `partitions_def`, `automation_condition` and `freshness_policy` apply to every
-    spec that does not set its own.
+    spec that does not set its own. With `can_subset=True` a run selecting some of the
+    keys runs the function for those only (`context.asset_keys`); it yields a result for
+    each and may yield `AssetFailure` for those that failed.
     """
     if not specs:
         raise DefinitionError("multi_asset needs at least one AssetSpec")
@@ -410,6 +417,7 @@ def multi_asset(
             required_resource_keys=required_resource_keys or (),
             check_specs=check_specs or (),
             backfill_policy=backfill_policy,
+            can_subset=can_subset,
         )
 
     return decorate

@@ -108,3 +108,30 @@ class AssetObservation:
         )
         object.__setattr__(self, "metadata", dict(metadata or {}))
         object.__setattr__(self, "data_version", data_version)
+
+
+@dataclass(frozen=True)
+class AssetFailure:
+    """One asset of a subsettable multi-asset failed (or was skipped) while the others ran.
+
+    Yielded instead of a result, e.g. for the dbt models whose SQL failed: the asset is
+    marked failed, its downstream assets are skipped, and its siblings still count.
+    """
+
+    asset_key: AssetKey
+    message: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    skipped: bool = False
+
+    def __init__(
+        self,
+        *,
+        asset_key: CoercibleToAssetKey,
+        message: str,
+        metadata: Mapping[str, Any] | None = None,
+        skipped: bool = False,
+    ) -> None:
+        object.__setattr__(self, "asset_key", AssetKey.from_coercible(asset_key))
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "metadata", dict(metadata or {}))
+        object.__setattr__(self, "skipped", skipped)

@@ -6,8 +6,7 @@ from assay.execution.context import (
     build_asset_context,
 )
 from assay.execution.events import Event, EventType
-from assay.execution.in_process import InProcessExecutor
-from assay.execution.materialize import materialize
+from assay.execution.materialize import InProcessExecutor, materialize
 from assay.execution.multiprocess import MultiprocessExecutor
 from assay.execution.result import AssetCheckEvaluation, ExecutionResult
 

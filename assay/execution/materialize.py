@@ -1,4 +1,6 @@
-"""`materialize()`: build a plan from assets and a selection, run it, return the result."""
+"""Running a run: `materialize()` and `execute_run()` plan it, emit its run events and
+hand its steps to an executor; the in-process executor (the default, and what the agent's
+run process uses) is here too, a loop over `step.execute_step`."""
 
 from __future__ import annotations
 
@@ -16,17 +18,42 @@ from assay.definitions.definitions import Definitions
 from assay.definitions.io_managers import FilesystemIOManager, InMemoryIOManager
 from assay.errors import AssayError, ExecutionConfigError
 from assay.execution.events import Event, EventType
-from assay.execution.in_process import InProcessExecutor
 from assay.execution.multiprocess import MultiprocessExecutor, WorkerInitError
 from assay.execution.partitions import assign_partitions, describe_request
 from assay.execution.plan import ExecutionPlan, build_plan
 from assay.execution.result import ExecutionResult, io_loader
 from assay.execution.run_resources import RunResources
-from assay.execution.run_state import RunState
-from assay.execution.step import StepRuntime
+from assay.execution.step import (
+    SKIPPED,
+    RunState,
+    StepOutcome,
+    StepRuntime,
+    execute_step,
+    skipped_event,
+)
 from assay.graph import AssetGraph
 from assay.partitions import DynamicPartitionsStore, PartitionKeyRange
 from assay.selection import Selection, select_keys
+
+
+class InProcessExecutor:
+    """Default executor: steps run one after another in the calling process; no process
+    overhead, values can stay in memory, easy to debug."""
+
+    name = "in_process"
+
+    def execute(self, plan: ExecutionPlan, rt: StepRuntime) -> RunState:
+        state = RunState(plan)
+        emit = rt.emit
+        for step in plan.steps:
+            reason = state.skip_reason(step)
+            if reason is not None:
+                emit(skipped_event(rt.run_id, step, reason))
+                state.record(step, StepOutcome(SKIPPED))
+                continue
+            state.record(step, execute_step(step, rt))
+        return state
+
 
 Executor = InProcessExecutor | MultiprocessExecutor
 

@@ -23,10 +23,10 @@ from typing import Any
 from assay.errors import ExecutionConfigError
 from assay.execution.events import Event, EventType
 from assay.execution.plan import ExecutionPlan, Step
-from assay.execution.run_state import RunState
 from assay.execution.step import (
     FAILURE,
     SKIPPED,
+    RunState,
     StepOutcome,
     StepRuntime,
     skipped_event,
@@ -223,8 +223,11 @@ class _Pool:
                 from assay.definitions.asset_key import AssetKey
 
                 blocked = tuple((AssetKey(p), name) for p, name in message[2])
+                failed_keys = tuple(AssetKey(p) for p in message[3])
                 worker.state, worker.step = _IDLE, None
-                self._finish(step, StepOutcome(message[1], blocked=blocked))
+                self._finish(
+                    step, StepOutcome(message[1], blocked=blocked, failed_keys=failed_keys)
+                )
             elif kind == "ready":
                 worker.state = _IDLE
             elif kind == "init_failed":
@@ -396,7 +399,8 @@ def worker_main(
             step = plan.steps_by_key[message[1]]
             outcome = execute_step(step, rt)
             blocked = [(k.path, name) for k, name in outcome.blocked]
-            conn.send(("done", outcome.status, blocked))
+            failed_keys = [k.path for k in outcome.failed_keys]
+            conn.send(("done", outcome.status, blocked, failed_keys))
     finally:
         for error in run_resources.close():
             emit(Event(EventType.LOG, run_id, payload={"level": "ERROR", "message": error}))

@@ -77,16 +77,19 @@ def build_plan(
         if name in by_key:
             step_of_key[key] = name
             continue
+        keys = assets_def.keys
+        if assets_def.can_subset:
+            keys = tuple(k for k in keys if k in selected)
         step = Step(
             key=name,
             kind=OBSERVE if assets_def.is_observable else ASSET,
             assets_def=assets_def,
-            asset_keys=assets_def.keys,
+            asset_keys=keys,
             resource_keys=_resource_keys_of(graph, name, assets_def),
         )
         by_key[name] = step
         steps.append(step)
-        for k in assets_def.keys:
+        for k in keys:
             step_of_key[k] = name
     # Dependencies between steps, then the checks (placed right after their asset).
     checks_by_asset = graph.checks_by_asset

@@ -1,7 +1,8 @@
-"""Executing one step: load inputs, call user code, store outputs, emit events.
+"""Executing one step: load inputs, call user code, store outputs, emit events; and
+`RunState`, the step outcomes so far and why a step must be skipped.
 
-Shared by the in-process executor and the multiprocess workers, so both
-behave identically.
+Shared by the in-process executor and the multiprocess executor (its workers run the
+steps, its parent keeps the state), so both behave and skip identically.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import inspect
 import os
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from assay.definitions.asset_key import AssetKey
 from assay.definitions.checks import AssetCheckResult, AssetCheckSeverity
 from assay.definitions.io_managers import InputContext, OutputContext
 from assay.definitions.results import (
+    AssetFailure,
     AssetObservation,
     MaterializeResult,
     Output,
@@ -27,7 +29,7 @@ from assay.definitions.results import (
 from assay.errors import AssayError
 from assay.execution.context import AssetExecutionContext, RunLogger
 from assay.execution.events import Event, EventType
-from assay.execution.plan import CHECK, OBSERVE, Step
+from assay.execution.plan import CHECK, OBSERVE, ExecutionPlan, Step
 from assay.graph import AssetGraph
 
 _EXECUTION_DIR = str(Path(__file__).resolve().parent) + os.sep
@@ -43,6 +45,76 @@ class StepOutcome:
     # (asset key, failed blocking check name) pairs: downstream of these keys must not run.
     blocked: tuple[tuple[AssetKey, str], ...] = ()
     outputs: dict[AssetKey, Any] = field(default_factory=dict)
+    # Assets of a subsettable step that failed or were skipped (`AssetFailure`) while the
+    # rest materialized: only what depends on these is skipped.
+    failed_keys: tuple[AssetKey, ...] = ()
+
+
+class RunState:
+    """Outcomes so far; decides skips so every executor applies the same rules."""
+
+    def __init__(self, plan: ExecutionPlan) -> None:
+        self.plan = plan
+        self.outcomes: dict[str, StepOutcome] = {}
+        self.blocked_keys: dict[AssetKey, str] = {}
+
+    def record(self, step: Step, outcome: StepOutcome) -> None:
+        self.outcomes[step.key] = outcome
+        for key, check_name in outcome.blocked:
+            self.blocked_keys.setdefault(key, f"{key.to_user_string()}:{check_name}")
+
+    def is_ready(self, step: Step) -> bool:
+        outcomes = self.outcomes
+        return all(up in outcomes for up in step.upstream)
+
+    def skip_reason(self, step: Step) -> str | None:
+        """Why `step` cannot run (an upstream failed or a blocking check failed), or None."""
+        outcomes = self.outcomes
+        for up in step.upstream:
+            outcome = outcomes[up]
+            if outcome.failed_keys:
+                # Some assets of a subsettable step failed: only what reads those waits.
+                failed = self._reads_any(step, set(outcome.failed_keys))
+                if failed is None:
+                    continue
+                return (
+                    f"upstream asset '{failed.to_user_string()}' of step '{up}' did not materialize"
+                )
+            status = outcome.status
+            if status == SUCCESS:
+                continue
+            up_step = self.plan.steps_by_key[up]
+            verb = "failed" if status == FAILURE else "was skipped"
+            if step.kind == CHECK:
+                return f"asset step '{up}' {verb}, so its check did not run"
+            what = "check" if up_step.kind == CHECK else "upstream step"
+            return f"{what} '{up}' {verb}"
+        if self.blocked_keys and step.kind != CHECK:
+            nodes = self.plan.graph.nodes
+            for key in step.asset_keys:
+                for parent in nodes[key].parents:
+                    if parent in self.blocked_keys:
+                        return f"blocking check '{self.blocked_keys[parent]}' failed"
+        return None
+
+    def _reads_any(self, step: Step, keys: set[AssetKey]) -> AssetKey | None:
+        """The first of `keys` that `step` checks (a check step) or depends on (an asset step)."""
+        if step.kind == CHECK:
+            return next((k for k in step.asset_keys if k in keys), None)
+        nodes = self.plan.graph.nodes
+        for key in step.asset_keys:
+            for parent in nodes[key].parents:
+                if parent in keys:
+                    return parent
+        return None
+
+    @property
+    def failed_steps(self) -> list[str]:
+        return [k for k, o in self.outcomes.items() if o.status == FAILURE]
+
+    @property
+    def skipped_steps(self) -> list[str]:
+        return [k for k, o in self.outcomes.items() if o.status == SKIPPED]
 
 
 @dataclass
@@ -74,8 +146,9 @@ def execute_step(step: Step, rt: StepRuntime) -> StepOutcome:
         # sys.exit() in user code ends its step, not the run (nor the worker process).
         emit(failure_event(run_id, step, exc))
         return StepOutcome(FAILURE)
-    duration = {"duration_s": round(time.perf_counter() - started, 6)}
-    emit(step_event(EventType.STEP_SUCCEEDED, run_id, step, duration))
+    if outcome.status == SUCCESS:
+        duration = {"duration_s": round(time.perf_counter() - started, 6)}
+        emit(step_event(EventType.STEP_SUCCEEDED, run_id, step, duration))
     return outcome
 
 
@@ -201,7 +274,12 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
     done: set[AssetKey] = set()
     blocking_checks = {c.name for c in assets_def.check_specs if getattr(c, "blocking", False)}
     blocked: list[tuple[AssetKey, str]] = []
+    failures: dict[AssetKey, AssetFailure] = {}
     for item in items:
+        if isinstance(item, AssetFailure):
+            _record_asset_failure(rt, step, item, seen=done | set(failures))
+            failures[item.asset_key] = item
+            continue
         if isinstance(item, AssetCheckResult):
             key = item.asset_key or step.asset_keys[0]
             name = item.check_name or _default_check_name(assets_def)
@@ -212,8 +290,10 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
         key, value, metadata, store, data_version, check_results = item
         if key not in assets_def.specs_by_key:
             raise AssayError(f"'{assets_def.name}' returned a value for unknown asset '{key}'")
-        if key in done:
+        if key in done or key in failures:
             raise AssayError(f"'{assets_def.name}' returned asset '{key}' twice")
+        if key not in step.asset_keys:
+            raise AssayError(f"'{assets_def.name}' returned asset '{key}', which was not selected")
         done.add(key)
         spec = assets_def.specs_by_key[key]
         if store and len(partitions) > 1:
@@ -242,14 +322,45 @@ def _run_asset(step: Step, rt: StepRuntime) -> StepOutcome:
             ck = check_result.asset_key or key
             if _emit_check(rt, step, ck, name, check_result, blocking=name in blocking_checks):
                 blocked.append((ck, name))
-    missing = [k for k in step.asset_keys if k not in done]
+    missing = [k for k in step.asset_keys if k not in done and k not in failures]
     if missing:
         raise AssayError(
             f"'{assets_def.name}' did not produce {', '.join(str(k) for k in missing)}: "
             "return or yield a value for every asset it declares"
         )
     outcome.blocked = tuple(blocked)
+    if failures:
+        outcome.failed_keys = tuple(failures)
+        if any(not f.skipped for f in failures.values()):
+            outcome.status = FAILURE
     return outcome
+
+
+def _record_asset_failure(
+    rt: StepRuntime, step: Step, failure: AssetFailure, *, seen: set[AssetKey]
+) -> None:
+    """One asset of a subsettable step failed or was skipped: say so for that asset alone."""
+    assets_def = step.assets_def
+    assert assets_def is not None
+    key = failure.asset_key
+    if not assets_def.can_subset:
+        raise AssayError(
+            f"'{assets_def.name}' yielded AssetFailure for '{key}'; only a multi_asset with "
+            "can_subset=True may fail some of its assets (raise to fail the step)"
+        )
+    if key not in step.asset_keys or key in seen:
+        raise AssayError(f"'{assets_def.name}' reported '{key}', which it was not running")
+    payload: dict[str, Any] = {
+        "message": failure.message,
+        "metadata": normalize_metadata(failure.metadata),
+    }
+    if failure.skipped:
+        payload["reason"] = failure.message
+        kind = EventType.STEP_SKIPPED
+    else:
+        payload["error"] = {"class": "AssetFailure", "message": failure.message, "stack": ""}
+        kind = EventType.STEP_FAILED
+    rt.emit(Event(kind, rt.run_id, key, step.key, payload, _event_partition(step)))
 
 
 _NO_PARTITION: tuple[None] = (None,)
@@ -275,10 +386,15 @@ def _default_check_name(assets_def: Any) -> str:
     return "check"
 
 
-def _as_items(result: Any, keys: tuple[AssetKey, ...], name: str) -> list[Any]:
-    """Normalise whatever the function returned into (key, value, metadata, store, ...) items."""
+def _as_items(result: Any, keys: tuple[AssetKey, ...], name: str) -> Iterator[Any]:
+    """Normalise whatever the function returned into (key, value, metadata, store, ...) items.
+
+    A generator is consumed lazily, so what it yields is recorded as it happens (a dbt
+    build's models stream out one by one).
+    """
+    raw: Iterable[Any]
     if inspect.isgenerator(result):
-        raw = list(result)
+        raw = result
     elif len(keys) > 1:
         if isinstance(result, tuple) and len(result) == len(keys):
             raw = [
@@ -294,22 +410,17 @@ def _as_items(result: Any, keys: tuple[AssetKey, ...], name: str) -> list[Any]:
             )
     else:
         raw = [result]
-    items: list[Any] = []
     for value in raw:
-        if isinstance(value, AssetCheckResult):
-            items.append(value)
-            continue
-        if isinstance(value, Output):
+        if isinstance(value, AssetCheckResult | AssetFailure):
+            yield value
+        elif isinstance(value, Output):
             key = value.asset_key or _only(keys, name)
-            items.append((key, value.value, value.metadata, True, value.data_version, ()))
+            yield (key, value.value, value.metadata, True, value.data_version, ())
         elif isinstance(value, MaterializeResult):
             key = value.asset_key or _only(keys, name)
-            items.append(
-                (key, None, value.metadata, False, value.data_version, value.check_results)
-            )
+            yield (key, None, value.metadata, False, value.data_version, value.check_results)
         else:
-            items.append((_only(keys, name), value, {}, True, None, ()))
-    return items
+            yield (_only(keys, name), value, {}, True, None, ())
 
 
 def _is_wrapped(value: Any) -> bool:

@@ -14,6 +14,7 @@ every ``RUN_DISPATCH_POLL_SECONDS``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -80,6 +81,18 @@ def _status_of(error: AssayError) -> grpc.StatusCode:
     return grpc.StatusCode.INVALID_ARGUMENT
 
 
+def _close_when_done(ctx: TenantContext, session: AgentSession) -> None:
+    """Close the session as soon as its RPC ends, however it ends. gRPC stops pulling a
+    cancelled stream's responses, so ``Connect``'s ``finally`` may run only when the
+    generator is collected; until then the session looks connected and can be given runs
+    nobody will start (``assay-agent init`` and ``doctor`` hang up right after Welcome)."""
+    try:
+        with tenant_context(ctx):
+            services.close_session(session=session)
+    finally:
+        connection.close()
+
+
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def Connect(self, request_iterator, context) -> Iterator[pb.ControlMessage]:
         metadata = dict(context.invocation_metadata())
@@ -103,6 +116,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             connection.close()
             raise
         log.info("agent %s connected (session %s)", hello.agent_id, session.pk)
+        context.add_callback(functools.partial(_close_when_done, ctx, session))
         yield convert.welcome(
             session_id=str(session.pk),
             heartbeat_interval=settings.AGENT_HEARTBEAT_INTERVAL_SECONDS,

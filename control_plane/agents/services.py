@@ -18,7 +18,7 @@ from control_plane.agents.errors import (
     NoAgentAvailable,
 )
 from control_plane.agents.models import AgentSession, ReloadRequest, TickRequest
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.catalog.dynamic_partitions import dynamic_keys_for_snapshot
 from control_plane.core import wakeups
 from control_plane.core.context import Principal, TenantContext
@@ -299,13 +299,10 @@ def reload_location(*, ctx: TenantContext, location: CodeLocation) -> list[Agent
     authorize(ctx.principal, Action.MANAGE_CODE_LOCATION, location)
     with transaction.atomic():
         sessions = request_reload(deployment=location.deployment, location_name=location.name)
-        record(
-            actor=ctx.principal,
+        record_for(
+            ctx,
             action=CODE_LOCATION_RELOAD,
             target=location,
-            organization=ctx.organization,
             after={"agents": sorted({s.agent_id for s in sessions})},
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
         )
     return sessions

@@ -30,7 +30,7 @@ from control_plane.alerts.models import (
     IncidentKind,
 )
 from control_plane.alerts.targeting import AlertSubject, PolicyMatcher, severity_rank
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.core.context import (
     Principal,
     TenantContext,
@@ -243,17 +243,8 @@ def _snapshot(policy: AlertPolicy) -> dict[str, Any]:
     return values
 
 
-def _audit(ctx: TenantContext, action: str, policy: AlertPolicy, *, before=None, after=None):
-    record(
-        actor=ctx.principal,
-        action=action,
-        target=("alert_policy", policy.pk, policy.name),
-        organization=ctx.organization,
-        before=before,
-        after=after,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-    )
+def _audit_target(policy: AlertPolicy) -> tuple[str, Any, str]:
+    return ("alert_policy", policy.pk, policy.name)
 
 
 def _validated(values: dict[str, Any]) -> dict[str, Any]:
@@ -352,7 +343,9 @@ def create_alert_policy(
     with transaction.atomic():
         policy = AlertPolicy(organization=ctx.organization, deployment=deployment, **values)
         _save_unique(policy)
-        _audit(ctx, audit_actions.ALERT_POLICY_CREATE, policy, after=_snapshot(policy))
+        record_for(
+            ctx, audit_actions.ALERT_POLICY_CREATE, _audit_target(policy), after=_snapshot(policy)
+        )
     return policy
 
 
@@ -370,8 +363,12 @@ def update_alert_policy(*, ctx: TenantContext, policy: AlertPolicy, **changes: A
             setattr(policy, name, value)
         policy.updated_at = timezone.now()
         _save_unique(policy)
-        _audit(
-            ctx, audit_actions.ALERT_POLICY_UPDATE, policy, before=before, after=_snapshot(policy)
+        record_for(
+            ctx,
+            audit_actions.ALERT_POLICY_UPDATE,
+            _audit_target(policy),
+            before=before,
+            after=_snapshot(policy),
         )
     return policy
 
@@ -380,5 +377,7 @@ def delete_alert_policy(*, ctx: TenantContext, policy: AlertPolicy) -> None:
     """Delete the policy; notices already queued still go out (their rows keep the target)."""
     authorize(ctx.principal, Action.MANAGE_ALERTS, policy.deployment)
     with transaction.atomic():
-        _audit(ctx, audit_actions.ALERT_POLICY_DELETE, policy, before=_snapshot(policy))
+        record_for(
+            ctx, audit_actions.ALERT_POLICY_DELETE, _audit_target(policy), before=_snapshot(policy)
+        )
         policy.delete()

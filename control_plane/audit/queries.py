@@ -14,11 +14,13 @@ def search(
     actor: str | None = None,
     action: str | None = None,
     target_type: str | None = None,
+    target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[AuditEvent]:
     """Events of the current organization, newest first. ``actor`` matches id or label;
-    ``action`` matches exactly or, ending in ``.``, as a prefix (``token.``)."""
+    ``action`` matches exactly or, ending in ``.``, as a prefix (``token.``); ``target``
+    matches the target's id or, case-insensitively, part of its label."""
     events = AuditEvent.objects.all()
     if actor:
         events = events.filter(actor_label__iexact=actor) | events.filter(actor_id=actor)
@@ -30,6 +32,8 @@ def search(
         )
     if target_type:
         events = events.filter(target_type=target_type)
+    if target:
+        events = events.filter(target_label__icontains=target) | events.filter(target_id=target)
     if since:
         events = events.filter(occurred_at__gte=since)
     if until:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.automation.audit_actions import AUTOMATION_UPDATE
 from control_plane.automation.declarative import ensure_state
 from control_plane.automation.models import AutomationState, DaemonTick
@@ -52,14 +52,11 @@ def update_automation(
         state.enabled = enabled
         state.updated_at = timezone.now()
         state.save(update_fields=["enabled", "updated_at"])
-        record(
-            actor=ctx.principal,
+        record_for(
+            ctx,
             action=AUTOMATION_UPDATE,
             target=("automation", state.pk, deployment.name),
-            organization=ctx.organization,
             before=before,
             after={"enabled": enabled},
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
         )
     return automation_settings(deployment=deployment)

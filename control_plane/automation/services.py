@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.automation.audit_actions import SCHEDULE_UPDATE, SENSOR_UPDATE
 from control_plane.automation.errors import InvalidInstigatorChange
 from control_plane.automation.instigators import effective_status, ensure_states
@@ -82,15 +82,12 @@ def update_instigator(
         state.updated_at = now
         state.save()
         after = _describe(state, spec)
-        record(
-            actor=ctx.principal,
+        record_for(
+            ctx,
             action=SCHEDULE_UPDATE if is_schedule else SENSOR_UPDATE,
             target=(kind, state.pk, f"{spec.location_name}/{name}"),
-            organization=ctx.organization,
             before=before,
             after=after,
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
         )
     return state
 

@@ -42,7 +42,7 @@ from assay.automation.subsets import (
     union,
 )
 from assay.definitions.asset_key import AssetKey
-from assay.execution.status_effect import ENDS_PROGRESS, event_types_with
+from assay.execution.events import ENDS_PROGRESS, event_types_with
 from assay.partitions import (
     DynamicPartitionsStore,
     PartitionKeyRange,

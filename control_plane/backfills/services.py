@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assay.backfill import BACKFILL_TAG, BackfillStatus
-from control_plane.audit.services import record
+from control_plane.audit.services import record_for
 from control_plane.backfills.audit_actions import (
     BACKFILL_CANCEL,
     BACKFILL_LAUNCH,
@@ -78,11 +78,10 @@ def launch_backfill(
             created_at=now,
             updated_at=now,
         )
-        record(
-            actor=ctx.principal,
+        record_for(
+            ctx,
             action=BACKFILL_LAUNCH,
             target=("backfill", backfill.pk, _label(backfill)),
-            organization=ctx.organization,
             after={
                 "deployment": deployment.name,
                 "location": request.location_name or None,
@@ -97,8 +96,6 @@ def launch_backfill(
                 "runs": len(state.runs),
                 "asset_partitions": state.plan.num_partitions,
             },
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
         )
     return backfill
 
@@ -128,19 +125,16 @@ def cancel_backfill(*, ctx: TenantContext, backfill: Backfill) -> Backfill:
         terminated = _terminate(ctx, runs, reason)
         status = Status.CANCELING if running else Status.CANCELED
         _save(backfill, stored, status=status)
-        record(
-            actor=ctx.principal,
+        record_for(
+            ctx,
             action=BACKFILL_CANCEL,
             target=("backfill", backfill.pk, _label(backfill)),
-            organization=ctx.organization,
             before={"status": Status.REQUESTED},
             after={
                 "status": status,
                 "runs_not_launched": len(canceled),
                 "runs_terminated": terminated,
             },
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
         )
     return backfill
 
@@ -177,19 +171,16 @@ def _cancel_unreadable(
     backfill.status, backfill.finished_at, backfill.updated_at = Status.CANCELED, now, now
     backfill.unfinished_runs = None
     backfill.save(update_fields=["status", "finished_at", "updated_at", "unfinished_runs"])
-    record(
-        actor=ctx.principal,
+    record_for(
+        ctx,
         action=BACKFILL_CANCEL,
         target=("backfill", backfill.pk, _label(backfill)),
-        organization=ctx.organization,
         before={"status": before},
         after={
             "status": Status.CANCELED,
             "runs_terminated": terminated,
             "unreadable_plan": unreadable.message,
         },
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
     )
     return backfill
 
@@ -231,15 +222,12 @@ def _request_again(
     before = {"status": backfill.status, "run_counts": backfill.run_counts}
     stored.forget_attempts(again)
     _save(backfill, stored, status=Status.REQUESTED)
-    record(
-        actor=ctx.principal,
+    record_for(
+        ctx,
         action=action,
         target=("backfill", backfill.pk, _label(backfill)),
-        organization=ctx.organization,
         before=before,
         after={"status": Status.REQUESTED, "runs_requested_again": len(again)},
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
     )
     return backfill
 

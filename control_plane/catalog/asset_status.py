@@ -22,7 +22,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
-from assay.execution.status_effect import StatusEffect, event_types_with, status_effect
+from assay.execution.events import StatusEffect, event_types_with, status_effect
 from control_plane.catalog.models import (
     AssetPartitionStatus,
     AssetStatusChange,
@@ -34,7 +34,7 @@ from control_plane.core import bulk
 from control_plane.tenancy.models import Deployment
 
 # The kind of change queued for each status effect that settles a partition's status
-# (``assay.execution.status_effect`` says which events have which effect).
+# (``assay.execution.events.status_effect`` says which events have which effect).
 _QUEUED_KINDS = {
     StatusEffect.MATERIALIZED: AssetStatusChange.Kind.MATERIALIZED,
     StatusEffect.FAILED: AssetStatusChange.Kind.FAILED,

@@ -15,8 +15,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from assay.errors import AssayError
-from assay.execution.events import EventType
-from assay.execution.status_effect import StatusEffect, status_effect
+from assay.execution.events import EventType, StatusEffect, status_effect
 from assay.partitions.snapshot import partitions_def_from_snapshot
 from assay.snapshot import DefinitionsSnapshot
 from control_plane.audit.services import record

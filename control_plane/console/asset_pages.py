@@ -30,6 +30,8 @@ from control_plane.catalog.models import AssetPartitionStatus, CheckEvaluation, 
 from control_plane.console.access import ConsoleContext, console_view
 from control_plane.console.asset_status import STATUSES, asset_rows, statuses
 from control_plane.console.graph_layout import MAX_NODES, layout
+from control_plane.console.launch_plan import whole_range
+from control_plane.core import hooks
 from control_plane.core.errors import AssayError, Forbidden
 from control_plane.runs import services as run_services
 from control_plane.tenancy.permissions import is_allowed
@@ -416,6 +418,13 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     locations = sorted({places[k][0] for k in preview if k in places})
     if not location_name and len(locations) == 1:
         location_name = locations[0]
+    whole = None
+    if preview and not (start or end):
+        whole = whole_range(graph=graph, deployment=ctx.deployment_required, keys=preview)
+        if whole is not None and whole.problem and request.method == "POST":
+            error = whole.problem
+        elif whole is not None and request.method == "POST":
+            start, end = whole.first, whole.last  # launched as a backfill of every partition
     if request.method == "POST" and not error:
         try:
             location = get_code_location(deployment=ctx.deployment_required, name=location_name)
@@ -431,9 +440,10 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
                 )
                 messages.success(request, f"Backfill {backfill.pk} launched.")
                 return redirect(
-                    "console:runs",
+                    "console:backfill",
                     org=ctx.organization.slug,
                     deployment=ctx.deployment_required.name,
+                    backfill_id=backfill.pk,
                 )
             run = run_services.launch_run(
                 ctx=ctx, deployment=ctx.deployment_required, location=location, selection=selection
@@ -449,6 +459,19 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
                 deployment=ctx.deployment_required.name,
                 run_id=run.pk,
             )
+    credit_estimate = (
+        hooks.launch_estimate(
+            ctx,
+            deployment=ctx.deployment_required,
+            selection=selection,
+            location_name=location_name,
+            start=start,
+            end=end,
+            assets=len(preview),
+        )
+        if preview and not error
+        else ""
+    )
     can_launch = any(
         is_allowed(ctx.principal, Action.LAUNCH_RUN, loc) for loc in _locations(ctx, locations)
     ) or (not locations and is_allowed(ctx.principal, Action.LAUNCH_RUN, ctx.deployment_required))
@@ -456,6 +479,7 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
         request,
         "console/launch.html",
         {
+            "credit_estimate": credit_estimate,
             "selection": selection,
             "location": location_name,
             "locations": locations,
@@ -466,6 +490,7 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
             ),
             "preview_count": len(preview),
             "error": error,
+            "whole": whole,
             "can_launch": can_launch,
         },
         status=400 if error and request.method == "POST" else 200,

@@ -3,9 +3,13 @@
 from django.urls import include, path
 
 from control_plane.console import (
+    agent_pages,
     alert_pages,
     asset_pages,
+    audit_pages,
     automation_pages,
+    backfill_pages,
+    grant_pages,
     run_pages,
     settings_pages,
     views,
@@ -36,6 +40,19 @@ DEPLOYMENT = [
         name="instigator_toggle",
     ),
     path("branch/", include("control_plane.branches.console_urls")),
+    path("backfills/", backfill_pages.backfill_list, name="backfills"),
+    path("backfills/<str:backfill_id>/", backfill_pages.backfill_detail, name="backfill"),
+    path(
+        "backfills/<str:backfill_id>/cancel/",
+        backfill_pages.backfill_cancel,
+        name="backfill_cancel",
+    ),
+    path(
+        "backfills/<str:backfill_id>/resume/",
+        backfill_pages.backfill_resume,
+        name="backfill_resume",
+    ),
+    path("agents/", agent_pages.agents, name="agents"),
 ]
 
 # Pages under /o/<org>/ that are not about one deployment (settings, billing...).
@@ -46,7 +63,14 @@ ORGANIZATION = [
     path("settings/teams/", settings_pages.teams, name="teams"),
     path("settings/tokens/", settings_pages.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", settings_pages.revoke, name="revoke_token"),
+    path("settings/sso/", include("control_plane.sso.console_urls")),
     path("billing/", include("billing.console_urls")),
+    path("settings/grants/", grant_pages.grants, name="grants"),
+    path("settings/grants/new/", grant_pages.grant_create, name="grant_create"),
+    path("settings/grants/<int:grant_id>/role/", grant_pages.grant_update, name="grant_update"),
+    path("settings/grants/<int:grant_id>/revoke/", grant_pages.grant_revoke, name="grant_revoke"),
+    path("settings/audit/", audit_pages.audit_log, name="audit"),
+    path("settings/audit/export/", audit_pages.audit_export, name="audit_export"),
 ]
 
 urlpatterns = [

@@ -30,10 +30,14 @@ EventsStored = Callable[[TenantContext, Sequence[StoredEvent], Mapping[Any, Any]
 LimitCheck = Callable[[TenantContext, str, str], None]
 
 LaunchCheck = Callable[[TenantContext], None]
+# (ctx) -> why the organization's queued runs must wait ("" when they need not)
+QueueHold = Callable[[TenantContext], str]
 
 _events_stored: list[EventsStored] = []
 _limit_checks: list[LimitCheck] = []
 _launch_checks: list[LaunchCheck] = []
+_queue_holds: list[QueueHold] = []
+_launch_estimates: list[Callable[..., str]] = []
 _daemon_loops: dict[str, tuple[float, Callable[[], object]]] = {}
 
 
@@ -74,6 +78,58 @@ def check_launch(ctx: TenantContext) -> None:
     """Called before a run is queued (after authorization)."""
     for listener in _launch_checks:
         listener(ctx)
+
+
+def on_queue_hold(listener: QueueHold) -> QueueHold:
+    """Register ``listener(ctx)``; a non-empty answer holds the organization's runs queued."""
+    if listener not in _queue_holds:
+        _queue_holds.append(listener)
+    return listener
+
+
+def queue_hold(ctx: TenantContext) -> str:
+    """Why the current organization's runs stay queued (shown as their reason), or "".
+    Asked at launch and by the dequeuer on each pass, so runs start once the hold lifts."""
+    for listener in _queue_holds:
+        reason = listener(ctx)
+        if reason:
+            return reason
+    return ""
+
+
+def on_launch_estimate(listener: Callable[..., str]) -> Callable[..., str]:
+    """Register ``listener(ctx, *, deployment, selection, location_name, start, end,
+    assets)``: a line for a person about what the launch will cost ("" for nothing)."""
+    if listener not in _launch_estimates:
+        _launch_estimates.append(listener)
+    return listener
+
+
+def launch_estimate(
+    ctx: TenantContext,
+    *,
+    deployment: Any,
+    selection: str,
+    location_name: str,
+    start: str = "",
+    end: str = "",
+    assets: int,
+) -> str:
+    """What the console's launch form shows before launching (billing: the credit cost);
+    ``start``/``end``: the partition range of a backfill."""
+    lines = [
+        listener(
+            ctx,
+            deployment=deployment,
+            selection=selection,
+            location_name=location_name,
+            start=start,
+            end=end,
+            assets=assets,
+        )
+        for listener in _launch_estimates
+    ]
+    return " ".join(line for line in lines if line)
 
 
 def add_daemon_loop(name: str, interval: float, run: Callable[[], object]) -> None:

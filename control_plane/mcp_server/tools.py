@@ -19,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from assay.execution.events import EventType
 from control_plane.core.context import TenantContext, tenant_context
 from control_plane.core.errors import AssayError, NotFound
 from control_plane.mcp_server.auth import current_caller
@@ -27,7 +28,7 @@ from control_plane.tenancy.permissions import authorize
 from control_plane.tenancy.roles import Action
 
 DEFAULT_DEPLOYMENT = "prod"
-FAILURE_EVENTS = ("step_failed", "run_failure", "run_failed")
+FAILURE_EVENTS = (EventType.STEP_FAILED, EventType.RUN_FAILED)
 
 Deployment_ = Annotated[
     str | None,

@@ -4,7 +4,9 @@ Rules, per deployment: at most ``max_concurrent_runs`` runs in progress (STARTIN
 CANCELING); at most ``limit`` in-progress runs carrying a tag named by one of the
 deployment's ``run_tag_limits``; higher priority first, then first in, first out (a run held
 back by a tag limit does not hold back the runs behind it); only to a connected agent
-session serving the run's deployment and code location.
+session serving the run's deployment and code location; none while a ``core.hooks``
+queue hold applies to the organization (billing's credit cap), the runs then carrying its
+reason.
 
 Safe with several dequeuers (``run_daemon`` replicas): each deployment is handled under a row
 lock taken with ``SELECT ... FOR UPDATE SKIP LOCKED``, so two dequeuers never count the same
@@ -27,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from control_plane.agents.models import AgentSession
-from control_plane.core import wakeups
+from control_plane.core import hooks, wakeups
 from control_plane.core.context import Principal, TenantContext, tenant_context
 from control_plane.runs.models import IN_PROGRESS_STATUSES, Run, RunStatus
 from control_plane.tenancy.models import Deployment
@@ -97,6 +99,12 @@ def dequeue_deployment(*, deployment_id: int, now: datetime) -> list[Run]:
             return []  # gone, or another dequeuer holds it right now
         ctx = TenantContext(organization=deployment.organization, principal=_PRINCIPAL)
         with tenant_context(ctx):
+            held = hooks.queue_hold(ctx)
+            if held:  # e.g. billing's credit cap: the runs wait, saying why
+                Run.objects.filter(deployment=deployment, status=RunStatus.QUEUED).exclude(
+                    reason=held
+                ).update(reason=held, updated_at=now)
+                return []
             assigned = _assign(deployment, now)
         for session_id in {run.agent_session_id for run in assigned}:
             wakeups.wake_session(session_id)  # its stream sends the launches on commit
@@ -138,7 +146,8 @@ def _assign(deployment: Deployment, now: datetime) -> list[Run]:
         run.status = RunStatus.STARTING
         run.agent_session = session
         run.assigned_at = run.updated_at = now
-        run.save(update_fields=["status", "agent_session", "assigned_at", "updated_at"])
+        run.reason = ""  # a hold it waited under no longer applies
+        run.save(update_fields=["status", "agent_session", "assigned_at", "updated_at", "reason"])
         load[session.pk] += 1
         for i in applying:
             usage[i] += 1

@@ -158,6 +158,7 @@ def launch_run(
             priority=priority,
             launched_by=ctx.principal.label,
             backfill=backfill,
+            reason=hooks.queue_hold(ctx),  # it waits, and says why (billing's credit cap)
         )
         record(
             actor=ctx.principal,

@@ -3,14 +3,19 @@ and the question the password sign-in asks (``sso_required_for``)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import secrets
+from urllib.parse import urlparse
 
+from cryptography import x509
 from django.db import transaction
 from django.utils import timezone
 
 from control_plane.audit.services import record_for
 from control_plane.core.context import TenantContext, tenant_context
+from control_plane.core.errors import NotFound
 from control_plane.sso import audit_actions
 from control_plane.sso.errors import InvalidSamlConfig
 from control_plane.sso.models import SamlConfig, ScimToken
@@ -59,6 +64,12 @@ def update_config(*, ctx: TenantContext, **changes) -> SamlConfig:
         or not all(isinstance(v, str) and v for v in mapping.values())
     ):
         raise InvalidSamlConfig(f"attribute_mapping maps {sorted(MAPPING_KEYS)} to names")
+    if changes.get("idp_sso_url"):
+        url = urlparse(changes["idp_sso_url"].strip())
+        if url.scheme not in ("https", "http") or not url.hostname:
+            raise InvalidSamlConfig("the IdP SSO URL must be an http(s) URL")
+    if changes.get("idp_x509_cert"):
+        changes["idp_x509_cert"] = _checked_certificate(changes["idp_x509_cert"])
     if "default_role" in changes:
         role = Role(changes["default_role"])
         if role == Role.ORG_ADMIN:
@@ -83,6 +94,22 @@ def update_config(*, ctx: TenantContext, **changes) -> SamlConfig:
             after=_config_snapshot(config),
         )
     return config
+
+
+def _checked_certificate(text: str) -> str:
+    """The IdP certificate as given (PEM or its bare base64 body), once it parses as X.509:
+    a pasted fragment would otherwise only fail at the first sign-in."""
+    text = text.strip()
+    body = "".join(
+        line for line in text.splitlines() if line.strip() and not line.startswith("-----")
+    )
+    try:
+        x509.load_der_x509_certificate(base64.b64decode(body, validate=True))
+    except (binascii.Error, ValueError):
+        raise InvalidSamlConfig(
+            "the IdP certificate is not an X.509 certificate (paste the PEM text)"
+        ) from None
+    return text
 
 
 def sign_in(org: Organization, identity: SamlIdentity, *, ip=None, user_agent="") -> User:
@@ -206,6 +233,20 @@ def verify_scim_token(value: str) -> ScimToken | None:
     if row is None or not hmac.compare_digest(row.secret_hash, tokens.hash_token(value)):
         return None
     return row
+
+
+def scim_tokens(*, ctx: TenantContext) -> list[ScimToken]:
+    """The organization's SCIM tokens, newest first (their secrets are not kept)."""
+    authorize(ctx.principal, Action.MANAGE_SSO, ctx.organization)
+    return list(ScimToken.objects.order_by("-id"))
+
+
+def get_scim_token(*, ctx: TenantContext, token_id: int) -> ScimToken:
+    authorize(ctx.principal, Action.MANAGE_SSO, ctx.organization)
+    token = ScimToken.objects.filter(pk=token_id).first()
+    if token is None:
+        raise NotFound("no such SCIM token")
+    return token
 
 
 def revoke_scim_token(*, ctx: TenantContext, token: ScimToken) -> None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from agent import convert
-from agent.outbox import PendingEntry
-from agent.run_records import RunStatus, event_entry, status_entry
+from agent.outbox import PendingEntry, RunStatus, event_entry, status_entry
 from assay.api.v1 import agent_pb2 as pb
 
 

@@ -15,8 +15,7 @@ from kubernetes import client
 from agent.config import CodeLocationConfig, KubernetesLauncherConfig, parse_config
 from agent.kubernetes_launcher import KubernetesRunLauncher, job_name
 from agent.launcher import RunRequest
-from agent.outbox import EntryKind, OutboxEntry
-from agent.run_records import status_reason
+from agent.outbox import EntryKind, OutboxEntry, status_reason
 from tests.agent.kube_stand_in import KubeStandIn, kube_stand_in
 
 ROOT = Path(__file__).resolve().parents[2]

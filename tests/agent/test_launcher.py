@@ -16,8 +16,7 @@ import pytest
 
 from agent.config import CodeLocationConfig
 from agent.launcher import ProcessRunLauncher, RunRequest
-from agent.outbox import EntryKind, OutboxEntry
-from agent.run_records import status_reason
+from agent.outbox import EntryKind, OutboxEntry, status_reason
 
 WAIT_SECONDS = 45.0
 

@@ -1,8 +1,8 @@
 """The one rule for what an event does to its asset partition's status."""
 
-from assay.execution.events import EventType
-from assay.execution.status_effect import (
+from assay.execution.events import (
     ENDS_PROGRESS,
+    EventType,
     StatusEffect,
     event_types_with,
     status_effect,

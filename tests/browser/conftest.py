@@ -1,6 +1,6 @@
 """Browser tests: real headless Chromium (Debian's package, driven by Playwright) against a
 real `assay dev` stack (web, gRPC, daemon, agent on SQLite), with a local SMTP server
-(aiosmtpd) receiving the invitation mail."""
+(aiosmtpd) receiving the invitation mail and the local Stripe stand-in."""
 
 from __future__ import annotations
 
@@ -80,17 +80,49 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
     controller.stop()
 
 
+STRIPE_WEBHOOK_SECRET = "whsec_browser_tests"
+
+
 @pytest.fixture(scope="session")
-def dev_stack(tmp_path_factory, mailbox) -> Iterator[DevStack]:
+def stripe_standin():
+    """The local Stripe stand-in the dev stack's `stripe` library talks to (billing tests)."""
+    from tests.control_plane.billing.stripe_standin import StripeStandIn
+
+    server = StripeStandIn()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_stack(tmp_path_factory, mailbox, stripe_standin) -> Iterator[DevStack]:
+    yield from _dev_stack(tmp_path_factory, mailbox, stripe_standin, [])
+
+
+@pytest.fixture(scope="session")
+def signups_stack(tmp_path_factory, mailbox, stripe_standin) -> Iterator[DevStack]:
+    """A second stack serving the partitioned example (examples/analytics/signups.py)."""
+    yield from _dev_stack(
+        tmp_path_factory, mailbox, stripe_standin, ["-m", "examples.analytics.signups"]
+    )
+
+
+def _dev_stack(tmp_path_factory, mailbox, stripe_standin, args: list[str]) -> Iterator[DevStack]:
     box, smtp_port = mailbox
     home = tmp_path_factory.mktemp("dev-home")
     port, grpc_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSAY_", "DATABASE_URL"))}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(ASSAY_SMTP_HOST="127.0.0.1", ASSAY_SMTP_PORT=str(smtp_port))
+    env.update(
+        STRIPE_API_KEY="sk_test_browser",
+        STRIPE_API_BASE=stripe_standin.url,
+        STRIPE_WEBHOOK_SECRET=STRIPE_WEBHOOK_SECRET,
+        STRIPE_PRICE_IDS="solo=price_solo,starter=price_starter",
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "assay", "dev", "--home", str(home),
-         "--port", str(port), "--grpc-port", str(grpc_port)],
+         "--port", str(port), "--grpc-port", str(grpc_port), *args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -66,15 +67,13 @@ def test_images_are_multi_stage_non_root_and_health_checked(dockerfile):
     assert any("COPY --from=build" in line for line in lines)
 
 
-def test_agent_image_installs_no_django():
+def test_agent_image_installs_the_agent_package_without_django():
     text = (DEPLOY / "agent.Dockerfile").read_text()
-    assert "--no-deps ." in text
-    requirements = [
-        line.split("#")[0].strip().lower()
-        for line in (DEPLOY / "agent-requirements.txt").read_text().splitlines()
-    ]
-    assert [line for line in requirements if line]
-    assert not any("django" in line for line in requirements)
+    assert "pip install" in text and "./packages/assay-agent" in text
+    assert "control_plane" not in text and "billing" not in text
+    package = tomllib.loads((ROOT / "packages" / "assay-agent" / "pyproject.toml").read_text())
+    requirements = package["project"]["dependencies"]
+    assert requirements and not any("django" in line.lower() for line in requirements)
 
 
 def test_compose_resolves_every_service_with_health_checks():
@@ -159,3 +158,46 @@ def test_entrypoint_grpc_needs_the_key_with_a_certificate(tmp_path):
     )
     assert result.returncode != 0
     assert "ASSAY_GRPC_TLS_KEY is required" in result.stderr
+
+
+def _docker_unavailable() -> str | None:
+    """Why the images cannot be built here, or None. Checked, not assumed: a machine with a
+    daemon and the base image builds them."""
+    if shutil.which("docker") is None:
+        return "no docker client"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
+    if info.returncode != 0:
+        return "no Docker daemon reachable (DOCKER_HOST)"
+    base = "python:3.11-slim-bookworm"
+    present = subprocess.run(["docker", "image", "inspect", base], capture_output=True, check=False)
+    if present.returncode != 0:
+        pulled = subprocess.run(
+            ["docker", "pull", base], capture_output=True, text=True, timeout=600, check=False
+        )
+        if pulled.returncode != 0:
+            return f"the base image {base} cannot be pulled: {pulled.stderr.strip()[-300:]}"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("dockerfile", "tag", "command"),
+    [
+        ("Dockerfile", "assay-test:control-plane", ["python", "-c", "import control_plane"]),
+        ("agent.Dockerfile", "assay-test:agent", ["--help"]),
+    ],
+)
+def test_images_build_and_start(dockerfile, tag, command):
+    reason = _docker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    built = subprocess.run(
+        ["docker", "build", "-f", str(DEPLOY / dockerfile), "-t", tag, str(ROOT)],
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    ran = subprocess.run(
+        ["docker", "run", "--rm", tag, *command],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr

@@ -97,7 +97,7 @@ class ControlPlane:
 
     def start(self) -> None:
         self.start_grpc()
-        self.daemon = self._spawn("run_daemon", "--loops", "queue")
+        self.daemon = self._spawn("run_daemon", "--loops", "queue,usage_rollup")
 
     def start_grpc(self) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0

@@ -15,6 +15,7 @@ import pytest
 
 from agent.outbox import Outbox
 from billing.models import CreditLedgerEntry, DailyUsage
+from billing.rollup import roll_up_usage
 from control_plane.catalog.models import LocationSnapshot, Materialization
 from control_plane.core.context import tenant_context
 from control_plane.runs.models import TERMINAL_STATUSES, EventLogEntry, Run, RunStatus
@@ -169,6 +170,7 @@ def assert_each_materialization_stored_once(stack: Stack) -> None:
     assert max(by_id.values()) == 1
     assert max(by_what.values()) == 1, [k for k, n in by_what.items() if n > 1]
     assert catalog == sorted(by_id)  # the catalog projection agrees, one row each
+    roll_up_usage()  # beside the daemon's own rollup loop: the cursor lets one fold each row
     with tenant_context(stack.org.ctx()):
         billed = Counter(CreditLedgerEntry.objects.values_list("event_id", flat=True))
         rolled_up = sum(DailyUsage.objects.values_list("credits", flat=True))

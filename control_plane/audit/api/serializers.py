@@ -24,6 +24,7 @@ class AuditFilterSerializer(StrictSerializer):
     actor = serializers.CharField(max_length=254, required=False)
     action = serializers.CharField(max_length=64, required=False)
     target_type = serializers.CharField(max_length=64, required=False)
+    target = serializers.CharField(max_length=254, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     # Pagination and export parameters are accepted beside the filters.

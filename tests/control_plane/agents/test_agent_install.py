@@ -1,5 +1,5 @@
 """Installing an agent on "another machine": a virtualenv of its own with the agent and the
-SDK but no Django (`pip install --no-deps` + deploy/agent-requirements.txt), then
+SDK but no Django (the wheel of packages/assay-agent), then
 `assay-agent init` against the real servicer over real TLS on loopback, `doctor` for a
 broken setup, and `run` until the control plane holds the location's snapshot."""
 
@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import threading
 from concurrent import futures
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from control_plane.tenancy import queries
 from tests.agent.test_tls import make_certificates
 from tests.control_plane.factories import agent_token
 from tests.control_plane.real_agent import wait_for
+from tests.deploy.agent_package import build_agent_wheel, install_in_fresh_venv
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -35,7 +35,8 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl"),
 ]
 
-ROOT = Path(__file__).resolve().parents[3]
+# A deadline, not a measurement: a loaded 2-core machine can take minutes to start a run.
+DEADLINE_S = 300.0
 DEFS = (
     "from assay import Definitions, asset\n\n@asset\ndef orders():\n    return 1\n\n"
     "defs = Definitions(assets=[orders])\n"
@@ -44,21 +45,14 @@ DEFS = (
 
 @pytest.fixture(scope="module")
 def agent_venv(tmp_path_factory) -> Path:
-    """The agent as a user installs it: its own virtualenv, no Django in it."""
-    venv = tmp_path_factory.mktemp("agent-machine") / "venv"
-    uv = Path(sys.executable).with_name("uv")
-    subprocess.run([str(uv), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    python = venv / "bin" / "python"
-    install = [str(uv), "pip", "install", "--quiet", "--python", str(python)]
-    subprocess.run(
-        [*install, "-r", str(ROOT / "deploy" / "agent-requirements.txt")], check=True, cwd=ROOT
-    )
-    subprocess.run([*install, "--no-deps", str(ROOT)], check=True, cwd=ROOT)
+    """The agent as a user installs it: the assay-agent wheel in its own virtualenv."""
+    directory = tmp_path_factory.mktemp("agent-machine")
+    python = install_in_fresh_venv(build_agent_wheel(directory), directory / "venv")
     no_django = subprocess.run(
         [str(python), "-c", "import django"], capture_output=True, text=True, check=False
     )
     assert no_django.returncode != 0 and "No module named 'django'" in no_django.stderr
-    return venv
+    return directory / "venv"
 
 
 @pytest.fixture
@@ -68,7 +62,9 @@ def tls_endpoint(tmp_path):
     add_to_server(server)
     port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, certificate)]))
     server.start()
-    yield f"localhost:{port}", ca
+    # The IP, not "localhost": the port is free on 127.0.0.1 only, and "localhost" may
+    # resolve to ::1 first, where another process can hold the same port number.
+    yield f"127.0.0.1:{port}", ca
     server.stop(grace=None)
 
 
@@ -146,6 +142,7 @@ def test_init_writes_a_private_config_checks_it_and_the_agent_connects_over_tls(
                         code_location__name="shop", is_current=True
                     ).exists(),
                     "the location's snapshot over TLS",
+                    timeout=DEADLINE_S,
                     log=log,
                 )
             client = acme.client()
@@ -160,7 +157,7 @@ def test_init_writes_a_private_config_checks_it_and_the_agent_connects_over_tls(
                     run = Run.objects.get(pk=run_id)
                 return run if run.status in TERMINAL_STATUSES else None
 
-            run = wait_for(finished, "the example run to finish", log=log)
+            run = wait_for(finished, "the example run to finish", timeout=DEADLINE_S, log=log)
             assert run.status == RunStatus.SUCCESS, (run.reason, log.read_text()[-3000:])
     finally:
         process.terminate()

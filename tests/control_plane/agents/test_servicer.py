@@ -19,7 +19,8 @@ from control_plane.runs.queue import dequeue_runs
 from control_plane.tenancy import queries, services, tokens
 from tests.control_plane.agents.fake_agent import FakeAgent, start_server
 from tests.control_plane.api.test_tenant_isolation import database_fingerprint
-from tests.control_plane.factories import agent_token, snapshot_json
+from tests.control_plane.factories import agent_token, load_location, queue_run, snapshot_json
+from tests.control_plane.real_agent import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -315,3 +316,24 @@ def test_a_launch_carries_the_keys_of_the_locations_dynamic_partitions(world, ad
     assert {k: list(v.keys) for k, v in launch.dynamic_partitions.items()} == {
         "customers": ["acme", "globex", "initech"]
     }
+
+
+def test_a_stream_that_hangs_up_after_welcome_is_closed_and_given_no_run(world, address):
+    """As `assay-agent init`/`doctor` do: Hello, Welcome, then the channel closes with the
+    request stream still open. The session must not stay "connected" to capture a run."""
+    acme, prod = world["acme"], world["prod"]
+    location = load_location(acme.ctx(), deployment=prod, name="shop")
+    checker = FakeAgent(address, world["token"])
+    checker.hello(agent_id="init-check")
+    checker.expect("welcome")
+    checker.channel.close()  # cancels the call, as leaving `with open_channel(...)` does
+    with tenant_context(acme.ctx()):
+        session = AgentSession.objects.get(agent_id="init-check")
+        wait_for(
+            lambda: not AgentSession.objects.get(pk=session.pk).connected,
+            "the hung-up session to be closed",
+        )
+        run = queue_run(acme.ctx(), location=location)
+        dequeue_runs()
+        run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED and run.agent_session_id is None

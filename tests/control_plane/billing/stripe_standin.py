@@ -1,6 +1,7 @@
 """A local stand-in for the few Stripe API endpoints billing uses (we cannot reach Stripe):
-customers, subscriptions and billing meter events, over real HTTP on 127.0.0.1, with
-Stripe's idempotency-key replay and meter-event identifier deduplication."""
+customers, subscriptions (each opens its first invoice), invoices (listed per customer) and
+billing meter events, over real HTTP on 127.0.0.1, with Stripe's idempotency-key replay and
+meter-event identifier deduplication."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class StripeStandIn:
     def __init__(self) -> None:
         self.customers: dict[str, dict] = {}
         self.subscriptions: dict[str, dict] = {}
+        self.invoices: list[dict] = []
         self.meter_events: dict[str, dict] = {}  # by identifier: the first one wins
         self.requests: list[tuple[str, dict]] = []
         self._replies: dict[str, dict] = {}  # by Idempotency-Key
@@ -27,6 +29,16 @@ class StripeStandIn:
                 length = int(self.headers.get("Content-Length", 0))
                 form = dict(parse_qsl(self.rfile.read(length).decode()))
                 status, body = standin.answer(self.path, form, self.headers.get("Idempotency-Key"))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                status, body = standin.read(path, dict(parse_qsl(query)))
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -48,6 +60,31 @@ class StripeStandIn:
         self.server.shutdown()
         self.server.server_close()
 
+    def add_invoice(self, customer: str, *, total: int, status: str) -> dict:
+        number = len(self.invoices) + 1
+        invoice = {
+            "id": f"in_{number}",
+            "object": "invoice",
+            "number": f"ASSAY-{number:04d}",
+            "customer": customer,
+            "status": status,
+            "total": total,
+            "currency": "usd",
+            "created": 1_780_000_000 + number,
+            "hosted_invoice_url": f"{self.url}/invoice/in_{number}",
+        }
+        self.invoices.append(invoice)
+        return invoice
+
+    def read(self, path: str, query: dict) -> tuple[int, dict]:
+        with self._lock:
+            self.requests.append((path, query))
+            if path != "/v1/invoices":
+                return 404, {"error": {"type": "invalid_request_error", "message": path}}
+            mine = [i for i in self.invoices if i["customer"] == query.get("customer")]
+            mine = sorted(mine, key=lambda i: -i["created"])[: int(query.get("limit", 10))]
+            return 200, {"object": "list", "url": "/v1/invoices", "has_more": False, "data": mine}
+
     def answer(self, path: str, form: dict, key: str | None) -> tuple[int, dict]:
         with self._lock:
             self.requests.append((path, form))
@@ -64,6 +101,7 @@ class StripeStandIn:
                     "status": "active",
                 }
                 self.subscriptions[obj["id"]] = obj
+                self.add_invoice(form["customer"], total=10_000, status="open")
             elif path == "/v1/billing/meter_events":
                 obj = {
                     "object": "billing.meter_event",

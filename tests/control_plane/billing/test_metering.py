@@ -10,13 +10,15 @@ import pytest
 from django.db.models import Sum
 
 from billing.models import CreditLedgerEntry, DailyUsage
+from billing.rollup import roll_up_usage
 from control_plane.core.context import tenant_context
 from control_plane.runs.ingest import IncomingEvent, ingest_events
 from control_plane.runs.models import EventLogEntry, Run
 from control_plane.tenancy import queries
 from tests.control_plane.factories import load_location, queue_run
 
-pytestmark = pytest.mark.django_db
+# Transactional: the rollup folds in only what committed transactions wrote.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DAY = 1_700_000_000.0  # 2023-11-14 22:13 UTC
 
@@ -53,6 +55,8 @@ def ingest(acme, run, events, agent_id="agent-1"):
 
 
 def credits(acme) -> tuple[int, int]:
+    """(ledger, rollups) after a rollup pass."""
+    roll_up_usage()
     with tenant_context(acme.ctx()):
         ledger = CreditLedgerEntry.objects.aggregate(n=Sum("credits"))["n"] or 0
         rollup = DailyUsage.objects.aggregate(n=Sum("credits"))["n"] or 0
@@ -117,6 +121,7 @@ def test_rollups_add_up_per_asset_and_day(acme, run):
         ],
     )
     ingest(acme, run, [event(run, 5, "asset_materialization", "raw_orders")])
+    roll_up_usage()
     with tenant_context(acme.ctx()):
         rows = sorted(DailyUsage.objects.values_list("asset_key", "day", "credits"))
     assert [(a, str(d), c) for a, d, c in rows] == [

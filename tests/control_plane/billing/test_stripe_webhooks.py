@@ -77,6 +77,7 @@ def test_a_failed_payment_makes_the_org_past_due_once_and_paying_clears_it(acme,
     client = Client()
     client.force_login(acme.admin)
     assert 'id="past-due"' in client.get("/o/acme/billing/").content.decode()
+    assert 'id="past-due"' in client.get("/o/acme/d/prod/runs/").content.decode()  # every page
 
     post(stripe_event("evt_2", "invoice.paid", {"customer": "cus_1"}))
     assert status(account) == "active" and fresh(account).past_due_since is None
@@ -88,6 +89,7 @@ def test_a_failed_payment_makes_the_org_past_due_once_and_paying_clears_it(acme,
         )
     assert [c["status"] for c in changes] == ["past_due", "active"]
     assert 'id="past-due"' not in client.get("/o/acme/billing/").content.decode()
+    assert 'id="past-due"' not in client.get("/o/acme/d/prod/runs/").content.decode()
 
 
 def test_forged_and_replayed_events_are_refused_and_change_nothing(account):

@@ -164,7 +164,7 @@ def test_materializations_and_failures_update_the_latest_partition_status(acme, 
 
 
 def test_an_observation_marks_its_partition_present_as_the_local_instance_does(acme, run):
-    # One rule (assay.execution.status_effect): observed source data is there.
+    # One rule (assay.execution.events.status_effect): observed source data is there.
     ingest(
         acme,
         run,

@@ -31,7 +31,9 @@ def self_signed_pair(directory: Path) -> tuple[Path, Path]:
 class TestIdP:
     """One IdP serving any number of SPs (their metadata is passed in)."""
 
-    def __init__(self, sp_metadata: list[str], entity_id: str = IDP_ENTITY_ID) -> None:
+    def __init__(
+        self, sp_metadata: list[str], entity_id: str = IDP_ENTITY_ID, sso_url: str = IDP_SSO_URL
+    ) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="assay-idp-"))
         self.key_file, self.cert_file = self_signed_pair(self._dir)
         self.entity_id = entity_id
@@ -41,9 +43,7 @@ class TestIdP:
                 "entityid": entity_id,
                 "service": {
                     "idp": {
-                        "endpoints": {
-                            "single_sign_on_service": [(IDP_SSO_URL, BINDING_HTTP_REDIRECT)]
-                        },
+                        "endpoints": {"single_sign_on_service": [(sso_url, BINDING_HTTP_REDIRECT)]},
                         "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
                         "want_authn_requests_signed": False,
                         "policy": {

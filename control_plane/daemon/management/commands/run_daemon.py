@@ -3,8 +3,9 @@
 Its loops, each in a thread of its own (``control_plane.daemon.all_loops``): ``queue``
 (the run queue), ``monitor`` (lost agents and their runs), ``schedules``, ``sensors``,
 ``automation`` (declarative automation), ``alerts`` (delivery), ``freshness``,
-``backfills`` and ``retention`` (pruning old ticks). Stateless over the database, so
-several replicas may run.
+``backfills``, ``retention`` (pruning old ticks), ``branches``, and the loops apps add
+through ``core.hooks`` (billing: ``usage_rollup``, ``billing``, ``budgets``). Stateless over
+the database, so several replicas may run.
 """
 
 from __future__ import annotations
