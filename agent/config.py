@@ -134,6 +134,9 @@ class AgentConfig:
     deployments: tuple[str, ...]
     code_locations: tuple[CodeLocationConfig, ...]
     launcher: KubernetesLauncherConfig | None = None  # None: local processes
+    # Also serve the branch deployments (one per pull request) of `deployments`, at the
+    # commits the control plane names (`agent.branches`).
+    branch_deployments: bool = True
 
 
 def load_config(
@@ -167,7 +170,7 @@ def parse_config(
         data,
         "",
         required=("control_plane", "state_dir", "deployments", "code_locations"),
-        optional=("launcher",),
+        optional=("launcher", "branch_deployments"),
     )
     control_plane = _control_plane(top["control_plane"], "control_plane", base_dir, environ)
     state_dir = _path(top["state_dir"], "state_dir", base_dir)
@@ -193,6 +196,7 @@ def parse_config(
         deployments=deployments,
         code_locations=locations,
         launcher=_launcher(top.get("launcher"), "launcher", base_dir),
+        branch_deployments=_bool(top.get("branch_deployments", True), "branch_deployments"),
     )
 
 

@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+from agent.branches import Branch
+from agent.git_source import is_commit
 from agent.launcher import RunRequest
 from agent.location_process import LocationLoad, LocationStatus
 from agent.outbox import EntryKind, PendingEntry, RunStatus, status_reason
@@ -30,6 +32,7 @@ def hello(
     deployments: Sequence[str],
     code_locations: Sequence[str],
     last_assigned_sequence: int,
+    serves_branches: bool = False,
 ) -> pb.AgentMessage:
     return pb.AgentMessage(
         hello=pb.Hello(
@@ -39,6 +42,7 @@ def hello(
             deployments=list(deployments),
             code_locations=list(code_locations),
             last_assigned_sequence=last_assigned_sequence,
+            serves_branches=serves_branches,
         )
     )
 
@@ -117,6 +121,24 @@ def outbox_messages(
         )
     if events:
         yield pb.AgentMessage(event_batch=pb.EventBatch(events=events))
+
+
+def branches(message: pb.ServeBranches) -> list[Branch]:
+    """The branch deployments to serve; an entry without a deployment or a commit id is
+    dropped (and logged)."""
+    dropped = [e.deployment for e in message.branches if not (e.deployment and is_commit(e.commit))]
+    if dropped:
+        log.warning("ignoring branch deployments without a commit id: %s", dropped)
+    return [
+        Branch(
+            deployment=entry.deployment,
+            base=entry.base_deployment,
+            commit=entry.commit,
+            repo=entry.repo,
+        )
+        for entry in message.branches
+        if entry.deployment and is_commit(entry.commit)
+    ]
 
 
 def run_request(message: pb.LaunchRun) -> RunRequest:

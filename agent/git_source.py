@@ -23,6 +23,11 @@ _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
+def is_commit(value: str) -> bool:
+    """A git commit id as sources name it: 7-64 hex digits."""
+    return bool(_COMMIT.match(value))
+
+
 class GitSourceError(Exception):
     """The repository or commit cannot be fetched; the message is for a person."""
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from agent import convert
 from agent.backoff import ReconnectBackoff
+from agent.branches import Branch, BranchDeployments
 from agent.config import AgentConfig
 from agent.launcher import ProcessRunLauncher, RunLauncher, RunRequest
 from agent.location_process import LocationStatus
@@ -58,6 +59,9 @@ class Agent:
         self.outbox_changed = threading.Event()
         hidden = hidden_env_vars(config)
         self.locations = LocationRegistry(config.code_locations, hidden_env_vars=hidden)
+        self.branches = BranchDeployments(
+            config.code_locations, bases=config.deployments, hidden_env_vars=hidden
+        )
         self.process_launcher: ProcessRunLauncher | None = None
         if launcher is None and config.launcher is not None:
             from agent.kubernetes_launcher import KubernetesRunLauncher
@@ -148,13 +152,18 @@ class Agent:
             deployments=self.config.deployments,
             code_locations=self.locations.names,
             last_assigned_sequence=self.outbox.last_sequence,
+            serves_branches=self.config.branch_deployments,
         )
 
     def snapshots(self) -> list[pb.AgentMessage]:
-        return [
+        served = [
             convert.location_snapshot(deployment, load)
             for deployment in self.config.deployments
             for load in self.locations.all_current()
+        ]
+        return served + [
+            convert.location_snapshot(deployment, load)
+            for deployment, load in self.branches.loads()
         ]
 
     def running_run_ids(self) -> list[str]:
@@ -172,7 +181,15 @@ class Agent:
             threading.Thread(
                 target=self.reload,
                 args=(message.reload_location.location_name,),
+                kwargs={"deployment": message.reload_location.deployment},
                 name="reload",
+                daemon=True,
+            ).start()
+        elif which == "serve_branches":
+            threading.Thread(
+                target=self.serve_branches,
+                args=(convert.branches(message.serve_branches),),
+                name="serve-branches",
                 daemon=True,
             ).start()
         elif which == "evaluate_tick":
@@ -199,8 +216,10 @@ class Agent:
             self.record([status_entry(request.run_id, RunStatus.FAILED, reason)])
             return
         log.info("launching run %s (%s)", request.run_id, request.asset_selection or "all")
+        registry = self._registry(request.deployment)
+        assert registry is not None  # checked by _refusal
         try:
-            self.launcher.launch(request, self.locations.config(request.location_name))
+            self.launcher.launch(request, registry.config(request.location_name))
         except Exception as exc:
             log.exception("run %s could not be launched", request.run_id)
             self.record([status_entry(request.run_id, RunStatus.FAILED, f"launch failed: {exc}")])
@@ -208,11 +227,12 @@ class Agent:
     def _refusal(self, request: RunRequest) -> str | None:
         if not self._accepting:
             return "the agent is shutting down; the run was not started"
-        if request.deployment not in self.config.deployments:
+        registry = self._registry(request.deployment)
+        if registry is None:
             return f"this agent does not serve deployment '{request.deployment}'"
-        if request.location_name not in self.locations.names:
+        if request.location_name not in registry.names:
             return f"this agent does not serve code location '{request.location_name}'"
-        load = self.locations.current(request.location_name)
+        load = registry.current(request.location_name)
         if load is None or load.status is not LocationStatus.OK:
             return f"code location '{request.location_name}' failed to load"
         if request.snapshot_id and request.snapshot_id != load.snapshot_id:
@@ -243,29 +263,62 @@ class Agent:
         self.session.send(convert.tick_result(outcome))
 
     def _tick_outcome(self, request: TickRequest) -> TickOutcome:
-        if request.deployment not in self.config.deployments:
+        registry = self._registry(request.deployment)
+        if registry is None:
             return TickOutcome(
                 request.request_id,
                 error=f"this agent does not serve deployment '{request.deployment}'",
             )
-        if request.location_name not in self.locations.names:
+        if request.location_name not in registry.names:
             return TickOutcome(
                 request.request_id,
                 error=f"this agent does not serve code location '{request.location_name}'",
             )
         return evaluate_tick(
-            self.locations.config(request.location_name),
+            registry.config(request.location_name),
             request,
             hidden_env_vars=hidden_env_vars(self.config),
             warm=self.process_launcher.evaluate_tick if self.process_launcher else None,
         )
 
-    def reload(self, location_name: str) -> None:
-        """Reload one location and send its fresh snapshot for every deployment."""
-        if location_name not in self.locations.names:
+    def _registry(self, deployment: str) -> LocationRegistry | None:
+        """The locations as `deployment` serves them: the configured ones in the agent's own
+        deployments, a branch's own registry in a branch deployment, else None."""
+        if deployment in self.config.deployments:
+            return self.locations
+        return self.branches.registry(deployment)
+
+    def reload(self, location_name: str, *, deployment: str = "") -> None:
+        """Reload one location and send its fresh snapshot: for every deployment of the
+        agent's own (they share one load), or for the one branch deployment named."""
+        branch = self.branches.registry(deployment) if deployment else None
+        registry = branch or self.locations
+        if location_name not in registry.names:
             log.error("reload requested for unknown code location %r", location_name)
             return
-        load = self.locations.reload(location_name)
+        load = registry.reload(location_name)
         log.info("location %s reloaded: %s", location_name, load.status)
-        for deployment in self.config.deployments:
-            self.session.send(convert.location_snapshot(deployment, load))
+        for name in [deployment] if branch is not None else self.config.deployments:
+            self.session.send(convert.location_snapshot(name, load))
+
+    def serve_branches(self, wanted: list[Branch]) -> None:
+        """Serve exactly `wanted`: load new and moved branches (a few locations at a time)
+        and send their snapshots; drop the others."""
+        to_load, removed = self.branches.apply(wanted)
+        for name in removed:
+            log.info("branch deployment %s closed: its locations are unloaded", name)
+        for branch, registry in to_load:
+            loads = registry.load_all()
+            if not self.branches.is_current(branch.deployment, registry):
+                continue  # moved again or closed while loading: the newer load reports
+            for load in loads:
+                if load.status is LocationStatus.OK:
+                    log.info(
+                        "branch %s at %s: location %s loaded",
+                        branch.deployment,
+                        branch.commit[:12],
+                        load.location_name,
+                    )
+                else:
+                    log.error("branch %s: %s", branch.deployment, load.error)
+                self.session.send(convert.location_snapshot(branch.deployment, load))

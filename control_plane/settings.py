@@ -340,6 +340,8 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 BRANCH_RETENTION_DAYS = int(os.environ.get("ASSAY_BRANCH_RETENTION_DAYS", "7"))
 BRANCH_IDLE_DAYS = int(os.environ.get("ASSAY_BRANCH_IDLE_DAYS", "14"))
 DAEMON_BRANCHES_SECONDS = float(os.environ.get("ASSAY_DAEMON_BRANCHES_SECONDS", "60"))
+# How often PR comments catch up with branch code the agent loaded after the push.
+DAEMON_BRANCH_COMMENTS_SECONDS = float(os.environ.get("ASSAY_DAEMON_BRANCH_COMMENTS_SECONDS", "10"))
 # The audit chain's key (an HMAC per organization is derived from it). Its own setting so the
 # SECRET_KEY can rotate without breaking verification; falls back to SECRET_KEY. Never logged.
 AUDIT_CHAIN_KEY = os.environ.get("ASSAY_AUDIT_KEY") or SECRET_KEY

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from control_plane.runs.models import MAX_RUN_KEY, Run, RunStatus
 from control_plane.tenancy.validation import LOCATION_RULE, SLUG_RULE
 
 if TYPE_CHECKING:
+    from control_plane.agents.branch_serving import ServedBranch
     from control_plane.agents.models import TickRequest
 
 PROTOCOL_VERSION = 1
@@ -45,6 +46,7 @@ class Hello:
     deployments: list[str]
     code_locations: list[str]
     last_assigned_sequence: int
+    serves_branches: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def hello_from_proto(message: pb.AgentMessage) -> Hello:
         deployments=_names(hello.deployments, "deployments", SLUG_RULE),
         code_locations=_names(hello.code_locations, "code_locations", LOCATION_RULE),
         last_assigned_sequence=hello.last_assigned_sequence,
+        serves_branches=hello.serves_branches,
     )
 
 
@@ -214,6 +217,22 @@ def launch_run(
 def reload_location(*, deployment_name: str, location_name: str) -> pb.ControlMessage:
     return pb.ControlMessage(
         reload_location=pb.ReloadLocation(deployment=deployment_name, location_name=location_name)
+    )
+
+
+def serve_branches(branches: Iterable[ServedBranch]) -> pb.ControlMessage:
+    return pb.ControlMessage(
+        serve_branches=pb.ServeBranches(
+            branches=[
+                pb.BranchToServe(
+                    deployment=b.deployment_name,
+                    base_deployment=b.base_name,
+                    commit=b.commit,
+                    repo=b.repo,
+                )
+                for b in branches
+            ]
+        )
     )
 
 

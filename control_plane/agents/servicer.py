@@ -18,6 +18,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from django.db import close_old_connections, connection
 
 from assay.api.v1 import agent_pb2 as pb
 from assay.api.v1 import agent_pb2_grpc
-from control_plane.agents import convert, services
+from control_plane.agents import branch_serving, convert, services
 from control_plane.agents.errors import (
     AgentPermissionDenied,
     AgentUnauthenticated,
@@ -41,6 +42,7 @@ from control_plane.core import wakeups
 from control_plane.core.context import TenantContext, tenant_context
 from control_plane.core.errors import AssayError
 from control_plane.runs import ingest
+from control_plane.tenancy.models import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ STATUS_CODES: dict[type[AssayError], grpc.StatusCode] = {
 
 # Queued by a wake-up (or the first look): take this session's commands now.
 _TAKE_COMMANDS = object()
+# How often a stream looks for branch deployments opened, moved or closed (a branch's
+# `ready_s` is dominated by the agent's git fetch and load, not by this).
+BRANCH_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             settings.RUN_DISPATCH_FALLBACK_SECONDS if woken else settings.RUN_DISPATCH_POLL_SECONDS
         )
         outgoing.put(_TAKE_COMMANDS)  # at once (and again once the wake-ups listen)
+        handler = _MessageHandler(ctx=ctx, session=session, hello=hello, outgoing=outgoing)
+        branches = _BranchWatch(session=session, handler=handler) if hello.serves_branches else None
         reader = threading.Thread(
             target=self._read,
-            args=(ctx, session, hello, request_iterator, outgoing),
+            args=(ctx, handler, request_iterator, outgoing),
             name=f"agent-{hello.agent_id[:8]}-reader",
             daemon=True,
         )
@@ -151,6 +158,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                     if item is not _TAKE_COMMANDS:
                         yield item
                         continue
+                    if branches is not None and (change := branches.changed()) is not None:
+                        yield change
                     for command in services.take_commands(session=session):
                         yield self._command_message(command)
         finally:
@@ -185,13 +194,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def _read(
         self,
         ctx: TenantContext,
-        session: AgentSession,
-        hello: convert.Hello,
+        handler: _MessageHandler,
         request_iterator,
         outgoing: queue.Queue,
     ) -> None:
         """Handle the agent's messages in order until it hangs up or breaks the protocol."""
-        handler = _MessageHandler(ctx=ctx, session=session, hello=hello, outgoing=outgoing)
+        hello = handler.hello
         try:
             with tenant_context(ctx):
                 for message in request_iterator:
@@ -218,6 +226,16 @@ class _MessageHandler:
         self.outgoing: queue.Queue = outgoing
         self.deployment_ids = set(session.deployment_ids)
         self.acked = 0
+        # Branch deployments served now, and every one served on this stream: a closed
+        # branch's last events and snapshots may still be on their way.
+        self.branches: dict[str, branch_serving.ServedBranch] = {}
+        self.branches_served: set[str] = set()
+
+    def serve_branches(self, branches: dict[str, branch_serving.ServedBranch]) -> None:
+        """Called by the sending thread before it tells the agent (ingest ids only grow)."""
+        self.deployment_ids.update(b.deployment_id for b in branches.values())
+        self.branches_served.update(branches)
+        self.branches = dict(branches)
 
     def handle(self, message: pb.AgentMessage) -> None:
         case = message.WhichOneof("message")
@@ -276,8 +294,14 @@ class _MessageHandler:
             self.outgoing.put(convert.ack(result.acked_sequence))
 
     def _snapshot(self, snapshot: convert.Snapshot) -> None:
-        [deployment] = services.covered_deployments(ctx=self.ctx, names=[snapshot.deployment])
-        if snapshot.deployment not in self.hello.deployments:
+        branch = self.branches.get(snapshot.deployment)
+        if branch is not None:
+            deployment = Deployment.objects.get(pk=branch.deployment_id)
+        elif snapshot.deployment in self.branches_served:
+            return  # the branch was closed meanwhile: its late snapshot changes nothing
+        else:
+            [deployment] = services.covered_deployments(ctx=self.ctx, names=[snapshot.deployment])
+        if branch is None and snapshot.deployment not in self.hello.deployments:
             self.outgoing.put(
                 convert.notice(
                     code="unknown_deployment",
@@ -308,6 +332,35 @@ class _MessageHandler:
             )
         except InvalidSnapshot as error:
             self.outgoing.put(convert.notice(code="snapshot_rejected", message=error.message))
+            return
+        if branch is not None:
+            branch_serving.loaded(branch)
+
+
+class _BranchWatch:
+    """The sending thread's view of which branches its agent serves; see branch_serving."""
+
+    def __init__(self, *, session: AgentSession, handler: _MessageHandler) -> None:
+        self.session = session
+        self.handler = handler
+        self.base_ids = list(session.deployment_ids)
+        self.served: dict[str, branch_serving.ServedBranch] | None = None
+        self.checked_at = 0.0
+
+    def changed(self) -> pb.ControlMessage | None:
+        """A ServeBranches when the set differs from what the agent was told (always the
+        first time), at most every ``BRANCH_CHECK_SECONDS``."""
+        now = time.monotonic()
+        if self.served is not None and now - self.checked_at < BRANCH_CHECK_SECONDS:
+            return None
+        self.checked_at = now
+        wanted = branch_serving.branches_to_serve(base_ids=self.base_ids)
+        if wanted == self.served:
+            return None
+        branch_serving.serve(session=self.session, base_ids=self.base_ids, branches=wanted)
+        self.handler.serve_branches(wanted)
+        self.served = wanted
+        return convert.serve_branches(wanted.values())
 
 
 def add_to_server(server: grpc.Server) -> None:

@@ -37,7 +37,12 @@ def branch_diff(branch: BranchDeployment) -> tuple[BranchDiff | None, dict[str, 
     if branch.deployment is None:
         return None, {"loaded": False, "location_errors": {}}
     branch_snaps, errors = _current(branch.deployment)
-    state = {"loaded": bool(branch_snaps), "location_errors": errors}
+    state = {
+        "loaded": bool(branch_snaps),
+        "location_errors": errors,
+        "loaded_commit": branch.loaded_commit or None,
+        "loading": bool(branch.loaded_commit) and branch.loaded_commit != branch.commit,
+    }
     if not branch_snaps:
         return None, state
     base_snaps, _ = _current(branch.base)
@@ -56,3 +61,16 @@ def keys_by_location(deployment: Deployment, keys: set[str]) -> dict[str, list[s
         if mine:
             out[row.code_location.name] = mine
     return out
+
+
+def branch_of(deployment: Deployment) -> BranchDeployment | None:
+    """The pull request behind ``deployment``; None for a deployment that is no branch."""
+    if deployment.kind != Deployment.Kind.BRANCH:
+        return None
+    return BranchDeployment.objects.select_related("base").filter(deployment=deployment).first()
+
+
+def changed_in_branch(branch: BranchDeployment) -> set[str]:
+    """Keys new or changed against the base (empty while nothing is loaded)."""
+    diff, _ = branch_diff(branch)
+    return set(diff.changed_keys) if diff is not None else set()

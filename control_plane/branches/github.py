@@ -19,6 +19,7 @@ import urllib.request
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from control_plane.audit.services import record_for
@@ -33,6 +34,7 @@ from control_plane.branches.models import (
     WebhookDelivery,
 )
 from control_plane.branches.secrets import decrypt, encrypt
+from control_plane.catalog.models import LocationSnapshot
 from control_plane.core.context import TenantContext
 from control_plane.core.errors import Conflict, Forbidden
 from control_plane.tenancy.permissions import authorize
@@ -174,7 +176,7 @@ def comment_body(branch: BranchDeployment, console_url: str) -> str:
     if state["location_errors"]:
         for name, error in sorted(state["location_errors"].items()):
             lines.append(f"- :x: location `{name}` failed to load: {error}")
-    if diff is None:
+    if diff is None or state["loading"]:
         lines.append("Waiting for the agent to load the branch's code locations.")
         return "\n".join(lines)
     if diff.is_empty:
@@ -203,6 +205,7 @@ def sync_comment(branch: BranchDeployment) -> str:
     digest = hashlib.sha256(body.encode()).hexdigest()
     existing = PullRequestComment.objects.filter(branch=branch).first()
     if existing is not None and existing.body_sha256 == digest:
+        PullRequestComment.objects.filter(pk=existing.pk).update(updated_at=timezone.now())
         return "unchanged"
     token = decrypt(integration.api_token)
     try:
@@ -233,6 +236,30 @@ def sync_comment(branch: BranchDeployment) -> str:
     existing.updated_at = timezone.now()
     existing.save(update_fields=["body_sha256", "updated_at"])
     return "edited"
+
+
+def refresh_comments() -> int:
+    """The daemon's ``branch_comments`` loop: sync the comment of every open branch whose
+    code locations loaded since its comment was last written or checked. A push's comment is
+    written when the push arrives, before the agent has loaded the new commit; this is what
+    then fills in the diff. Returns the comments created or edited."""
+    written = 0
+    organizations = (
+        GitHubIntegration.objects.unscoped().exclude(api_token="").values_list("organization_id")
+    )
+    for (organization_id,) in organizations:
+        with services.system_context(organization_id, "branch comments"):
+            for branch in BranchDeployment.objects.filter(
+                status=BranchDeployment.Status.OPEN, deployment__isnull=False
+            ).select_related("organization"):
+                loaded = LocationSnapshot.objects.filter(
+                    deployment=branch.deployment, is_current=True
+                ).aggregate(latest=Max("received_at"))["latest"]
+                comment = PullRequestComment.objects.filter(branch=branch).first()
+                if loaded is None or (comment is not None and comment.updated_at >= loaded):
+                    continue
+                written += sync_comment(branch) in {"created", "edited"}
+    return written
 
 
 def _github(method: str, url: str, token: str, body: dict[str, Any]) -> Any:

@@ -31,6 +31,10 @@ class BranchDeployment(models.Model):
     pr_number = models.PositiveIntegerField()
     branch = models.CharField(max_length=255)
     commit = models.CharField(max_length=64)
+    # The commit whose code the agent last loaded (set as its snapshots arrive); empty when
+    # the snapshots did not come from a branch-serving agent. Differs from `commit` while
+    # the agent is still loading a push, so nobody reads the last commit's diff as this one's.
+    loaded_commit = models.CharField(max_length=64, blank=True)
     title = models.CharField(max_length=300, blank=True)
     author = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -326,7 +326,7 @@ def delete_expired(*, now: datetime | None = None) -> int:
         status=BranchDeployment.Status.CLOSED, delete_after__lte=now
     )
     for org_id, pk in list(due.values_list("organization_id", "pk")):
-        with _system_context(org_id, "branch retention") as ctx, transaction.atomic():
+        with system_context(org_id, "branch retention") as ctx, transaction.atomic():
             branch = (
                 BranchDeployment.objects.select_for_update(skip_locked=True)
                 .filter(pk=pk, status=BranchDeployment.Status.CLOSED)
@@ -356,7 +356,7 @@ def close_idle(*, now: datetime | None = None) -> int:
     )
     done = 0
     for org_id, pk in list(candidates.values_list("organization_id", "pk")):
-        with _system_context(org_id, "branch idle limit") as ctx:
+        with system_context(org_id, "branch idle limit") as ctx:
             branch = BranchDeployment.objects.get(pk=pk)
             latest_run = (
                 Run.objects.filter(deployment=branch.deployment)
@@ -392,7 +392,7 @@ def deploy(*, ctx: TenantContext, commit: str, base: str = "prod") -> Deployment
     return deployment
 
 
-class _system_context:
+class system_context:
     """The tenant context of one organization for the daemon's own actions."""
 
     def __init__(self, organization_id: int, label: str) -> None:

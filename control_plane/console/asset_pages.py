@@ -23,6 +23,7 @@ from assay.partitions import MultiPartitionKey, MultiPartitionsDefinition
 from assay.selection import select_keys
 from control_plane.backfills import services as backfill_services
 from control_plane.backfills.planning import BackfillRequest
+from control_plane.branches.diff import branch_of, changed_in_branch
 from control_plane.catalog.deployment_graph import deployment_graph
 from control_plane.catalog.dynamic_partitions import DeploymentDynamicPartitions
 from control_plane.catalog.freshness import judge_freshness
@@ -160,10 +161,14 @@ def catalog(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
     q = request.GET
     wanted = {name: q.get(name, "").strip() for name in ("key", "group", "owner", "kind", "tag")}
     location, status = q.get("location", ""), q.get("status", "")
+    branch = branch_of(ctx.deployment_required)
+    changed = changed_in_branch(branch) if branch is not None and q.get("changed") else None
     matched = []
     for key in sorted(places):
         code_location, group = places[key]
         spec = graph.nodes[AssetKey.from_user_string(key)].spec
+        if changed is not None and key not in changed:
+            continue
         if wanted["key"] and wanted["key"].lower() not in key.lower():
             continue
         if wanted["group"] and group != wanted["group"]:
@@ -191,6 +196,8 @@ def catalog(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
             "entries": [(rows[key], spec) for key, spec in page.object_list if key in rows],
             "count": len(matched),
             "filters": {**wanted, "location": location, "status": status},
+            "is_branch": branch is not None,
+            "changed_only": changed is not None,
             "locations": sorted({loc for loc, _ in places.values()}),
             "groups": sorted({group for _, group in places.values()}),
             "statuses": STATUSES,

@@ -52,6 +52,7 @@ def all_loops() -> list[Loop]:
     from control_plane.automation.schedules import tick_schedules
     from control_plane.automation.sensors import tick_sensors
     from control_plane.backfills.loop import tick_backfills
+    from control_plane.branches.github import refresh_comments
     from control_plane.branches.services import tick_branches
     from control_plane.runs.monitoring import monitor_runs
     from control_plane.runs.queue import dequeue_runs
@@ -76,6 +77,7 @@ def all_loops() -> list[Loop]:
         Loop("backfills", settings.DAEMON_BACKFILL_SECONDS, tick_backfills),
         Loop("retention", settings.DAEMON_RETENTION_SECONDS, prune),
         Loop("branches", settings.DAEMON_BRANCHES_SECONDS, tick_branches),
+        Loop("branch_comments", settings.DAEMON_BRANCH_COMMENTS_SECONDS, refresh_comments),
         Loop("audit", settings.DAEMON_AUDIT_CHECKPOINT_SECONDS, checkpoint_heads),
         # Loops of apps outside the core (billing's Stripe usage reporting).
         *(Loop(name, interval, run) for name, (interval, run) in hooks.daemon_loops().items()),

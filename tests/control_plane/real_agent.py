@@ -46,8 +46,9 @@ def real_agent(
     world,
     directory: Path,
     *,
-    project: str,
+    project: str | None,
     module: str = "project",
+    source: str | None = None,
     location: str = "shop",
     dequeue: bool = True,
     loops: Sequence[Loop] = (),
@@ -55,7 +56,8 @@ def real_agent(
 ) -> Iterator[Path]:
     """Serve ``project`` (Python source of a code location named ``location``) in
     ``world``'s prod deployment through a real agent; yields the agent's log path once the
-    location's snapshot has arrived.
+    location's snapshot has arrived. ``source`` replaces the location's module and working
+    directory lines of ``assay.yaml`` (a git source, say); ``project`` is then None.
 
     The servicer runs in-process on loopback (with ``interceptors``), and so do the
     daemon ``loops`` (threads, as ``run_daemon`` runs them): the run queue unless
@@ -74,14 +76,15 @@ def real_agent(
     stop = threading.Event()
     daemon = threading.Thread(target=run_loops, args=(running,), kwargs={"stop": stop})
     daemon.start()
-    (directory / f"{module}.py").write_text(project)
+    if project is not None:
+        (directory / f"{module}.py").write_text(project)
+    where = source or f"    module: {module}\n    working_directory: {directory}\n"
     (directory / "assay.yaml").write_text(
         f"control_plane:\n  address: {address}\n  token: $ASSAY_AGENT_TOKEN\n"
         "  tls:\n    insecure: true\n"
         f"state_dir: {directory / 'state'}\n"
         "deployments:\n  - prod\n"
-        f"code_locations:\n  - name: {location}\n    module: {module}\n"
-        f"    working_directory: {directory}\n"
+        f"code_locations:\n  - name: {location}\n{where}"
     )
     log = directory / "agent.log"
     process = subprocess.Popen(

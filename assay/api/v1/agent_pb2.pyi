@@ -70,7 +70,7 @@ class AgentMessage(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., location_snapshot: _Optional[_Union[LocationSnapshot, _Mapping]] = ..., event_batch: _Optional[_Union[EventBatch, _Mapping]] = ..., run_status_change: _Optional[_Union[RunStatusChange, _Mapping]] = ..., tick_result: _Optional[_Union[TickResult, _Mapping]] = ...) -> None: ...
 
 class ControlMessage(_message.Message):
-    __slots__ = ("welcome", "launch_run", "terminate_run", "reload_location", "ack", "notice", "evaluate_tick")
+    __slots__ = ("welcome", "launch_run", "terminate_run", "reload_location", "ack", "notice", "evaluate_tick", "serve_branches")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     LAUNCH_RUN_FIELD_NUMBER: _ClassVar[int]
     TERMINATE_RUN_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +78,7 @@ class ControlMessage(_message.Message):
     ACK_FIELD_NUMBER: _ClassVar[int]
     NOTICE_FIELD_NUMBER: _ClassVar[int]
     EVALUATE_TICK_FIELD_NUMBER: _ClassVar[int]
+    SERVE_BRANCHES_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     launch_run: LaunchRun
     terminate_run: TerminateRun
@@ -85,23 +86,26 @@ class ControlMessage(_message.Message):
     ack: Ack
     notice: Notice
     evaluate_tick: EvaluateTick
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., launch_run: _Optional[_Union[LaunchRun, _Mapping]] = ..., terminate_run: _Optional[_Union[TerminateRun, _Mapping]] = ..., reload_location: _Optional[_Union[ReloadLocation, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ..., evaluate_tick: _Optional[_Union[EvaluateTick, _Mapping]] = ...) -> None: ...
+    serve_branches: ServeBranches
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., launch_run: _Optional[_Union[LaunchRun, _Mapping]] = ..., terminate_run: _Optional[_Union[TerminateRun, _Mapping]] = ..., reload_location: _Optional[_Union[ReloadLocation, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., notice: _Optional[_Union[Notice, _Mapping]] = ..., evaluate_tick: _Optional[_Union[EvaluateTick, _Mapping]] = ..., serve_branches: _Optional[_Union[ServeBranches, _Mapping]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("agent_id", "agent_version", "protocol_version", "deployments", "code_locations", "last_assigned_sequence")
+    __slots__ = ("agent_id", "agent_version", "protocol_version", "deployments", "code_locations", "last_assigned_sequence", "serves_branches")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
     CODE_LOCATIONS_FIELD_NUMBER: _ClassVar[int]
     LAST_ASSIGNED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SERVES_BRANCHES_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     agent_version: str
     protocol_version: int
     deployments: _containers.RepeatedScalarFieldContainer[str]
     code_locations: _containers.RepeatedScalarFieldContainer[str]
     last_assigned_sequence: int
-    def __init__(self, agent_id: _Optional[str] = ..., agent_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., deployments: _Optional[_Iterable[str]] = ..., code_locations: _Optional[_Iterable[str]] = ..., last_assigned_sequence: _Optional[int] = ...) -> None: ...
+    serves_branches: bool
+    def __init__(self, agent_id: _Optional[str] = ..., agent_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., deployments: _Optional[_Iterable[str]] = ..., code_locations: _Optional[_Iterable[str]] = ..., last_assigned_sequence: _Optional[int] = ..., serves_branches: _Optional[bool] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("sequence", "running_run_ids", "timestamp")
@@ -317,6 +321,24 @@ class EvaluateTick(_message.Message):
     cursor: str
     timeout_seconds: int
     def __init__(self, request_id: _Optional[str] = ..., deployment: _Optional[str] = ..., location_name: _Optional[str] = ..., kind: _Optional[_Union[TickKind, str]] = ..., name: _Optional[str] = ..., evaluation_time: _Optional[float] = ..., last_evaluation_time: _Optional[float] = ..., has_cursor: _Optional[bool] = ..., cursor: _Optional[str] = ..., timeout_seconds: _Optional[int] = ...) -> None: ...
+
+class BranchToServe(_message.Message):
+    __slots__ = ("deployment", "base_deployment", "commit", "repo")
+    DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    BASE_DEPLOYMENT_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    REPO_FIELD_NUMBER: _ClassVar[int]
+    deployment: str
+    base_deployment: str
+    commit: str
+    repo: str
+    def __init__(self, deployment: _Optional[str] = ..., base_deployment: _Optional[str] = ..., commit: _Optional[str] = ..., repo: _Optional[str] = ...) -> None: ...
+
+class ServeBranches(_message.Message):
+    __slots__ = ("branches",)
+    BRANCHES_FIELD_NUMBER: _ClassVar[int]
+    branches: _containers.RepeatedCompositeFieldContainer[BranchToServe]
+    def __init__(self, branches: _Optional[_Iterable[_Union[BranchToServe, _Mapping]]] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("acked_sequence",)

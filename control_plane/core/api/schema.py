@@ -38,7 +38,7 @@ class ApiErrorSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     # field -> messages; a nested field's messages nest as its value does.
-    errors = serializers.DictField(required=False)
+    errors = serializers.DictField(required=False)  # type: ignore[assignment]
 
     class Meta:
         ref_name = "ApiError"

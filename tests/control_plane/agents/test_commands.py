@@ -35,7 +35,7 @@ def test_run_daemon_once_does_one_pass_of_every_loop_without_a_failed_pass(caplo
     assert not [r for r in caplog.records if "the pass failed" in r.getMessage()]
     assert out.getvalue().strip() == (
         "one pass of: queue, monitor, schedules, sensors, automation, alerts, freshness, "
-        "backfills, retention, branches, audit, usage_rollup, billing, budgets"
+        "backfills, retention, branches, branch_comments, audit, usage_rollup, billing, budgets"
     )
 
 

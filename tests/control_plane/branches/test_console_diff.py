@@ -52,6 +52,12 @@ def test_the_page_lists_changes_cost_and_launches_the_changed_assets(acme, branc
     graph_link = unescape(re.search(r'href="([^"]*graph/\?select=[^"]*)"', page).group(1))
     graph = client.get(graph_link).content.decode()
     assert 'data-asset="raw_orders"' in graph and 'data-asset="revenue_report"' not in graph
+    catalog_link = unescape(re.search(r'href="([^"]*assets/\?changed=1)"', page).group(1))
+    catalog = client.get(catalog_link).content.decode()
+    assert "2 matches" in catalog and "Changed in this branch" in catalog
+    assert "/assets/raw_orders/" in catalog and "/assets/revenue_report/" not in catalog
+    every = client.get("/o/acme/d/warehouse-pr-3/assets/").content.decode()
+    assert "/assets/revenue_report/" in every
 
     selection = unescape(re.search(r'name="selection" value="([^"]*)"', page).group(1))
     assert selection == "clean_orders, raw_orders"  # clean_orders lost its check

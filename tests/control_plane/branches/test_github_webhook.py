@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from assay import Definitions, asset
@@ -15,46 +9,14 @@ from control_plane.branches.models import BranchDeployment, PullRequestComment, 
 from control_plane.core.context import tenant_context
 from control_plane.tenancy import queries
 from control_plane.tenancy.models import Deployment
+from tests.control_plane.branches.github_stand_in import (
+    SECRET,
+    URL,
+    GitHubStandIn,
+    deliver,
+    payload,
+)
 from tests.control_plane.factories import clean_orders, load_location, revenue_report
-
-SECRET = "s3cret-webhook-key-0123"
-URL = "/github/webhooks/acme/"
-
-
-class GitHubStandIn:
-    """Answers the two calls the comment needs, and remembers every request."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict]] = []
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stand_in.requests.append(
-                    ("POST", self.path, body | {"auth": self.headers["Authorization"]})
-                )
-                self._answer(201, {"id": 4242, "body": body["body"]})
-
-            def do_PATCH(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stand_in.requests.append(("PATCH", self.path, body))
-                self._answer(200, {"id": 4242, "body": body["body"]})
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
@@ -79,35 +41,10 @@ def configured(acme, github):
     return acme
 
 
-def _payload(action: str, sha: str) -> bytes:
-    return json.dumps(
-        {
-            "action": action,
-            "number": 5,
-            "pull_request": {
-                "number": 5,
-                "title": "New audit",
-                "head": {"ref": "feature/audit", "sha": sha},
-                "user": {"login": "ana"},
-            },
-            "repository": {"full_name": "acme/warehouse"},
-        }
-    ).encode()
-
-
-def _deliver(client, body: bytes, delivery: str, *, secret: str = SECRET, event="pull_request"):
-    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return client.post(
-        URL, body, content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=signature, HTTP_X_GITHUB_EVENT=event,
-        HTTP_X_GITHUB_DELIVERY=delivery,
-    )  # fmt: skip
-
-
 def test_a_pull_request_opens_a_branch_and_one_comment_is_created_then_edited(
     configured, github, client
 ):
-    opened = _deliver(client, _payload("opened", "a" * 40), "d-1")
+    opened = deliver(client, payload("opened", "a" * 40), "d-1")
     assert opened.status_code == 200, opened.json()
     assert opened.json()["outcome"] == "created"
     [(method, path, body)] = github.requests
@@ -127,7 +64,7 @@ def test_a_pull_request_opens_a_branch_and_one_comment_is_created_then_edited(
         name="shop",
         definitions=Definitions(assets=[raw_orders, clean_orders, revenue_report]),
     )
-    pushed = _deliver(client, _payload("synchronize", "b" * 40), "d-2")
+    pushed = deliver(client, payload("synchronize", "b" * 40), "d-2")
     assert pushed.json()["outcome"] == "updated"
     method, path, body = github.requests[-1]
     assert (method, path) == ("PATCH", "/repos/acme/warehouse/issues/comments/4242")
@@ -136,7 +73,7 @@ def test_a_pull_request_opens_a_branch_and_one_comment_is_created_then_edited(
     assert "credits" in body["body"]
     assert len([r for r in github.requests if r[0] == "POST"]) == 1
 
-    closed = _deliver(client, _payload("closed", "b" * 40), "d-3")
+    closed = deliver(client, payload("closed", "b" * 40), "d-3")
     assert closed.json()["outcome"] == "closed"
     with tenant_context(configured.ctx()):
         assert BranchDeployment.objects.get().status == "closed"
@@ -145,8 +82,8 @@ def test_a_pull_request_opens_a_branch_and_one_comment_is_created_then_edited(
 
 
 def test_forged_and_replayed_deliveries_are_refused_and_change_nothing(configured, github, client):
-    body = _payload("opened", "a" * 40)
-    forged = _deliver(client, body, "d-1", secret="not-the-secret-at-all")
+    body = payload("opened", "a" * 40)
+    forged = deliver(client, body, "d-1", secret="not-the-secret-at-all")
     assert forged.status_code == 403
     unsigned = client.post(
         URL,
@@ -161,8 +98,8 @@ def test_forged_and_replayed_deliveries_are_refused_and_change_nothing(configure
     with tenant_context(configured.ctx()):
         assert not WebhookDelivery.objects.exists() and not BranchDeployment.objects.exists()
 
-    assert _deliver(client, body, "d-1").status_code == 200
-    replay = _deliver(client, _payload("opened", "c" * 40), "d-1")
+    assert deliver(client, body, "d-1").status_code == 200
+    replay = deliver(client, payload("opened", "c" * 40), "d-1")
     assert replay.status_code == 409
     with tenant_context(configured.ctx()):
         assert BranchDeployment.objects.get().commit == "a" * 40
@@ -171,9 +108,9 @@ def test_forged_and_replayed_deliveries_are_refused_and_change_nothing(configure
 
 
 def test_a_bad_payload_is_a_400_and_other_events_are_ignored(configured, client):
-    bad = _deliver(client, b'{"action": "opened"}', "d-9")
+    bad = deliver(client, b'{"action": "opened"}', "d-9")
     assert bad.status_code == 400
-    ping = _deliver(client, b'{"zen": "hi"}', "d-10", event="ping")
+    ping = deliver(client, b'{"zen": "hi"}', "d-10", event="ping")
     assert ping.status_code == 200 and ping.json()["outcome"] == "pong"
     with tenant_context(configured.ctx()):
         # The refused delivery was not recorded, so GitHub may redeliver it once fixed.
