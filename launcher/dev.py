@@ -29,8 +29,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from assay.cli._common import stderr, stdout
+from assay.definitions.definitions import Definitions
 from assay.errors import AssayError
 from assay.loading import load_definitions
+from assay.partitions import PartitionsDefinition, PartitionsError
 from assay.snapshot import build_snapshot
 from launcher import readiness
 from launcher.cli import DEV_DEPLOYMENT, DEV_ORG, EXAMPLE_FILE, GRPC_HOST
@@ -55,6 +57,9 @@ class DevPlan:
     module: str | None
     file: str | None
     asset_keys: frozenset[str]
+    # The partitions "every asset" covers ({"start", "end"}), when the location has one
+    # partitions definition: a partitioned selection is launched for partitions, never none.
+    partition_range: dict[str, str] | None = None
 
     @property
     def base_url(self) -> str:
@@ -146,7 +151,25 @@ def _plan(args: argparse.Namespace) -> DevPlan:
         module=module,
         file=None if file is None else str(Path(file).resolve()),
         asset_keys=frozenset(asset.key for asset in build_snapshot(defs).assets),
+        partition_range=_every_partition(defs),
     )
+
+
+def _every_partition(defs: Definitions) -> dict[str, str] | None:
+    """The first and last key of the location's partitions, if all its partitioned assets
+    share one definition (e.g. the example's daily `user_events`); else None."""
+    distinct: list[PartitionsDefinition] = []
+    for node in defs.asset_graph.nodes.values():
+        pdef = node.spec.partitions_def
+        if pdef is not None and pdef not in distinct:
+            distinct.append(pdef)
+    if len(distinct) != 1:
+        return None
+    try:
+        first, last = distinct[0].get_first_partition_key(), distinct[0].get_last_partition_key()
+    except PartitionsError:  # dynamic partitions: their keys live in the deployment
+        return None
+    return None if first is None or last is None else {"start": first, "end": last}
 
 
 def _start(
@@ -332,7 +355,10 @@ def _print_banner(
     out: Console, plan: DevPlan, *, token: str, config: Path, verbose: bool, link: str
 ) -> None:
     auth = shlex.quote(f"Authorization: Bearer {token}")
-    body = shlex.quote(json.dumps({"location": plan.location}))
+    request: dict[str, object] = {"location": plan.location}
+    if plan.partition_range is not None:
+        request["partition_range"] = plan.partition_range
+    body = shlex.quote(json.dumps(request))
     launch = (
         f"curl -sS -X POST -H {auth} -H 'Content-Type: application/json' -d {body} "
         f"{plan.deployment_api}/runs/"
@@ -348,7 +374,7 @@ def _print_banner(
         f"  agent:        serving {plan.location} in {DEV_ORG}/{DEV_DEPLOYMENT} ({config})\n"
         f"  logs:         {plan.home / 'logs'}/{{web,grpc,daemon,agent}}.log"
         + ("" if verbose else " (--verbose prints them here)")
-        + f"\n\nLaunch a run of every asset in {plan.location}:\n"
+        + f"\n\nLaunch a run of every asset in {plan.location}{_partitions_note(plan)}:\n"
         f"  {launch}\n"
         "Then see its materializations in the catalog:\n"
         f"  curl -sS -H {auth} {plan.deployment_api}/assets/\n"
@@ -357,6 +383,11 @@ def _print_banner(
         emoji=False,
     )
     sys.stdout.flush()
+
+
+def _partitions_note(plan: DevPlan) -> str:
+    span = plan.partition_range
+    return "" if span is None else f" (partitions {span['start']} .. {span['end']})"
 
 
 def _report_failure(failure: ChildFailed) -> None:

@@ -233,6 +233,16 @@ def test_assay_dev_runs_the_example_through_its_agent_and_ctrl_c_stops_every_pro
         assert set(assets) == {"user_events", "daily_metrics", "churn_model"}
         for asset in assets.values():
             assert asset["latest_materialization"]["run_id"] == second["id"]
+        # user_events is daily: the run covered every day of its first week of November.
+        assert assets["user_events"]["is_partitioned"] is True
+        assert assets["user_events"]["partitions"] == {
+            "total": 7,
+            "materialized": 7,
+            "failed": 0,
+            "missing": 0,
+            "failed_keys": [],
+        }
+        assert assets["daily_metrics"]["partitions"] is None
         [check] = assets["daily_metrics"]["checks"]
         assert (check["name"], check["passed"], check["run_id"]) == (
             "no_negative_conversions",

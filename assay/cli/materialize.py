@@ -24,6 +24,7 @@ from assay.cli.progress import ProgressPrinter
 from assay.execution.events import Event
 from assay.execution.materialize import execute_run, resolve_executor
 from assay.instance import LocalInstance
+from assay.partitions import PartitionKeyRange
 
 FAILED_RUN = 1
 
@@ -38,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_run_arguments(parser)
     parser.add_argument("--tag", action="append", default=[], help="run tag key=value")
     parser.add_argument("--partition", help="the partition key to run partitioned assets for")
+    parser.add_argument(
+        "--from", dest="start", help="first partition key of a range run in one run (with --to)"
+    )
+    parser.add_argument("--to", dest="end", help="last partition key of the range (inclusive)")
     parser.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     parser.add_argument(
         "--json",
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     resources = resources_for_run(defs, args.storage)
     tags = dict(_parse_tag(t) for t in args.tag)
     executor = resolve_executor(args.executor, args.max_concurrent)
+    key_range = _partition_range(args)
     printer = None if args.json else ProgressPrinter(quiet=args.quiet)
     with LocalInstance(args.instance) as instance:
         try:
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 tags=tags,
                 on_event=_print_json if printer is None else printer,
                 partition_key=args.partition,
+                partition_key_range=key_range,
                 dynamic_partitions_store=instance,
                 instance=instance,
             )
@@ -73,6 +80,17 @@ def run(args: argparse.Namespace) -> int:
     if printer is not None:
         printer.summary(result.success, result.failure_message, result.run_id)
     return 0 if result.success else FAILED_RUN
+
+
+def _partition_range(args: argparse.Namespace) -> PartitionKeyRange | None:
+    """`--from A --to B`: every partition from A to B, in one run (not a backfill's many)."""
+    if args.start is None and args.end is None:
+        return None
+    if args.start is None or args.end is None:
+        raise_usage("--from and --to go together: give the first and the last partition key")
+    if args.partition is not None:
+        raise_usage("give --partition or --from/--to, not both")
+    return PartitionKeyRange(args.start, args.end)
 
 
 def _print_json(event: Event) -> None:

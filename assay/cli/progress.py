@@ -82,7 +82,10 @@ class ProgressPrinter:
         self.total = int(event.payload.get("steps", 0))
         if not self.quiet:
             partition = event.payload.get("partition_key")
+            key_range = event.payload.get("partition_key_range")
             suffix = f" for partition {escape(partition)}" if partition else ""
+            if key_range:
+                suffix = f" for partitions {escape(key_range[0])} .. {escape(key_range[1])}"
             steps = plural(self.total, "step")
             self.out.print(f"run [bold]{event.run_id[:8]}[/]: {steps}{suffix}")
         if self.out.is_terminal and self.total:

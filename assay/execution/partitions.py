@@ -295,7 +295,7 @@ def _subset_for(
     if derived is None:
         raise PartitionSelectionError(
             f"asset '{step.asset_keys[0]}' is partitioned ({pdef.describe()}): "
-            "pass partition_key= or partition_key_range= (--partition on the CLI)"
+            "pass partition_key= or partition_key_range= (--partition or --from/--to on the CLI)"
         )
     if not derived:
         raise PartitionSelectionError(

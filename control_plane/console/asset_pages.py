@@ -466,14 +466,17 @@ def launch(request: HttpRequest, ctx: ConsoleContext) -> HttpResponse:
                 deployment=ctx.deployment_required.name,
                 run_id=run.pk,
             )
+    span = (start, end)
+    if whole is not None and not whole.problem and not (start or end):
+        span = (whole.first, whole.last)  # launching backfills the whole range: estimate that
     credit_estimate = (
         hooks.launch_estimate(
             ctx,
             deployment=ctx.deployment_required,
             selection=selection,
             location_name=location_name,
-            start=start,
-            end=end,
+            start=span[0],
+            end=span[1],
             assets=len(preview),
         )
         if preview and not error

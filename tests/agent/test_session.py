@@ -34,6 +34,10 @@ def materialized_keys(fake: FakeControlPlane, run_id: str) -> list[str]:
     return sorted(e["asset_key"] for e in fake.events_of(run_id, "asset_materialization"))
 
 
+# Every partition of the example's daily user_events, which daily_metrics reads in full.
+WEEK = pb.PartitionRange(start="2026-11-01", end="2026-11-07")
+
+
 def test_hello_and_every_location_snapshot_are_sent_with_the_token(
     tmp_path: Path, control_plane: FakeControlPlane
 ) -> None:
@@ -66,7 +70,7 @@ def test_a_launched_run_executes_the_example_project_and_reports_its_events(
 ) -> None:
     config = agent_config(tmp_path, control_plane.port)
     with running_agent(config) as agent:
-        control_plane.send(launch("run-1", location_name="analytics"))
+        control_plane.send(launch("run-1", location_name="analytics", partition_range=WEEK))
         control_plane.wait_for_status("run-1", "RUN_STATUS_SUCCEEDED")
         control_plane.wait_for(lambda: agent.outbox.pending_count() == 0, "all acknowledged")
 
@@ -75,11 +79,16 @@ def test_a_launched_run_executes_the_example_project_and_reports_its_events(
         "RUN_STATUS_STARTED",
         "RUN_STATUS_SUCCEEDED",
     ]
-    assert materialized_keys(control_plane, "run-1") == [
-        "churn_model",
-        "daily_metrics",
-        "user_events",
-    ]
+    assert (
+        materialized_keys(control_plane, "run-1")
+        == ["churn_model", "daily_metrics"] + ["user_events"] * 7
+    )
+    partitions = sorted(
+        e["partition"]
+        for e in control_plane.events_of("run-1", "asset_materialization")
+        if e["asset_key"] == "user_events"
+    )
+    assert partitions == [f"2026-11-0{day}" for day in range(1, 8)]
     checks = control_plane.events_of("run-1", "asset_check_evaluation")
     assert [c["payload"]["passed"] for c in checks] == [True]
     sequences = [e.sequence for e in control_plane.state.events_received] + [
@@ -247,16 +256,16 @@ def test_a_repeated_launch_only_re_reports_the_run(
 ) -> None:
     config = agent_config(tmp_path, control_plane.port)
     with running_agent(config):
-        control_plane.send(launch("run-1", location_name="analytics"))
+        control_plane.send(launch("run-1", location_name="analytics", partition_range=WEEK))
         control_plane.wait_for_status("run-1", "RUN_STATUS_SUCCEEDED")
-        control_plane.send(launch("run-1", location_name="analytics"))
+        control_plane.send(launch("run-1", location_name="analytics", partition_range=WEEK))
         control_plane.wait_for(
             lambda: control_plane.statuses_of("run-1").count("RUN_STATUS_SUCCEEDED") == 2,
             "the status re-reported",
         )
 
     assert control_plane.statuses_of("run-1").count("RUN_STATUS_STARTED") == 1
-    assert len(materialized_keys(control_plane, "run-1")) == 3
+    assert len(materialized_keys(control_plane, "run-1")) == 9  # 7 days of user_events + 2
 
 
 def test_a_run_whose_selection_matches_nothing_fails_with_the_sdk_message(

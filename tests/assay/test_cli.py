@@ -13,6 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = "examples.analytics.definitions"
+WEEK = ["--from", "2026-11-01", "--to", "2026-11-07"]  # every partition of user_events
 
 
 def assay(*args, cwd=REPO, env=None):
@@ -39,11 +40,44 @@ def write(tmp_path, source, name="project.py"):
 
 
 def test_materialize_runs_the_example_project_and_stores_values(tmp_path):
-    proc = assay("materialize", "-m", EXAMPLE, "--storage", str(tmp_path))
+    proc = assay("materialize", "-m", EXAMPLE, *WEEK, "--storage", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    assert "succeeded: 3 materialized, 0 failed, 0 skipped" in proc.stdout
+    # Seven partitions of user_events, then daily_metrics and churn_model.
+    assert "succeeded: 9 materialized, 0 failed, 0 skipped" in proc.stdout
     assert "check daily_metrics:no_negative_conversions passed" in proc.stdout
     assert (tmp_path / "daily_metrics").exists()
+    assert sorted(p.name for p in (tmp_path / "user_events").iterdir()) == [
+        f"2026-11-0{day}" for day in range(1, 8)
+    ]
+
+
+def test_a_partitioned_selection_needs_a_partition_or_a_range(tmp_path):
+    storage = ["--storage", str(tmp_path)]
+    proc = assay("materialize", "-m", EXAMPLE, *storage)
+    assert proc.returncode == 2
+    assert "asset 'user_events' is partitioned" in proc.stderr
+    assert "--partition or --from/--to on the CLI" in proc.stderr
+    proc = assay("materialize", "-m", EXAMPLE, "--from", "2026-11-01", *storage)
+    assert proc.returncode == 2
+    assert "--from and --to go together" in proc.stderr
+    proc = assay("materialize", "-m", EXAMPLE, "--partition", "2026-11-02", *WEEK, *storage)
+    assert proc.returncode == 2
+    assert "give --partition or --from/--to, not both" in proc.stderr
+    proc = assay("materialize", "-m", EXAMPLE, "--from", "2026-11-01", "--to", "2026-11-09")
+    assert proc.returncode == 2
+    assert "2026-11-09" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "user_events").exists()
+
+
+def test_one_day_of_the_example_materializes_alone(tmp_path):
+    proc = assay(
+        "materialize", "-m", EXAMPLE, "--select", "user_events", "--partition", "2026-11-03",
+        "--storage", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].endswith(": 1 step for partition 2026-11-03")
+    assert "succeeded: 1 materialized" in proc.stdout
+    assert [p.name for p in (tmp_path / "user_events").iterdir()] == ["2026-11-03"]
 
 
 def test_materialize_with_multiprocess_executor_from_a_file(tmp_path):
@@ -51,6 +85,7 @@ def test_materialize_with_multiprocess_executor_from_a_file(tmp_path):
         "materialize",
         "-f",
         "examples/analytics/definitions.py",
+        *WEEK,
         "--executor",
         "multiprocess",
         "--max-concurrent",
@@ -59,7 +94,7 @@ def test_materialize_with_multiprocess_executor_from_a_file(tmp_path):
         str(tmp_path),
     )
     assert proc.returncode == 0, proc.stderr
-    assert "3 materialized" in proc.stdout
+    assert "9 materialized" in proc.stdout
 
 
 def test_a_file_inside_a_package_loads_from_any_working_directory(tmp_path):
@@ -85,10 +120,11 @@ def test_a_file_inside_a_package_loads_from_any_working_directory(tmp_path):
 
 def test_selection_and_job_pick_a_subset(tmp_path):
     proc = assay(
-        "materialize", "-m", EXAMPLE, "--job", "refresh_analytics", "--storage", str(tmp_path)
-    )
+        "materialize", "-m", EXAMPLE, "--job", "refresh_analytics", *WEEK,
+        "--storage", str(tmp_path),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "2 materialized" in proc.stdout
+    assert "8 materialized" in proc.stdout  # 7 days of user_events and daily_metrics
     proc = assay(
         "materialize", "-m", EXAMPLE, "--select", "churn_model", "--storage", str(tmp_path)
     )
@@ -317,13 +353,20 @@ def test_definition_errors_point_at_the_users_line(tmp_path):
 def test_json_output_streams_every_event_as_a_line(tmp_path):
     from assay import Event, EventType
 
-    proc = assay("materialize", "-m", EXAMPLE, "--json", "--storage", str(tmp_path))
+    proc = assay("materialize", "-m", EXAMPLE, *WEEK, "--json", "--storage", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     events = [Event.from_dict(json.loads(line)) for line in proc.stdout.splitlines()]
     assert events[0].type is EventType.RUN_STARTED
+    assert events[0].payload["partition_key_range"] == ["2026-11-01", "2026-11-07"]
     assert events[-1].type is EventType.RUN_SUCCEEDED
-    materialized = [str(e.asset_key) for e in events if e.type is EventType.ASSET_MATERIALIZATION]
-    assert materialized == ["user_events", "daily_metrics", "churn_model"]
+    materialized = [
+        (str(e.asset_key), e.partition) for e in events if e.type is EventType.ASSET_MATERIALIZATION
+    ]
+    assert materialized == [
+        *(("user_events", f"2026-11-0{day}") for day in range(1, 8)),
+        ("daily_metrics", None),
+        ("churn_model", None),
+    ]
 
 
 SLOW_PROJECT = """
@@ -345,11 +388,12 @@ defs = Definitions(assets=[first, second])
 
 
 def test_each_finished_step_line_shows_progress_through_the_run(tmp_path):
-    proc = assay("materialize", "-m", EXAMPLE, "--storage", str(tmp_path))
+    proc = assay("materialize", "-m", EXAMPLE, *WEEK, "--storage", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("run ") and lines[0].endswith(": 4 steps")
-    assert "    INFO user_events: fetched 176 events" in lines
+    assert lines[0].startswith("run ")
+    assert lines[0].endswith(": 4 steps for partitions 2026-11-01 .. 2026-11-07")
+    assert "    INFO user_events: fetched 178 events for 2026-11-01 .. 2026-11-07" in lines
     assert "  [1/4] ✓ user_events" in proc.stdout
     assert "  [2/4] ✓ daily_metrics" in proc.stdout
     assert "  [3/4] ✓ check daily_metrics:no_negative_conversions passed" in lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_MS = 120_000
+BACKFILL_TIMEOUT_S = 240
 SHOTS = os.environ.get("ASSAY_CONSOLE_SCREENSHOTS")
 PASSWORD = "a long enough passphrase 42"
 
@@ -43,7 +45,20 @@ def api(stack, method: str, path: str, body: dict | None = None):
         return json.loads(response.read() or b"null")
 
 
+def wait_for_backfill(page, wanted: set[str]) -> str:
+    """Reload the backfill page until its status is one of ``wanted`` (the page is static)."""
+    deadline = time.monotonic() + BACKFILL_TIMEOUT_S
+    while True:
+        status = page.locator("#backfill-status").inner_text().strip()
+        if status in wanted:
+            return status
+        assert time.monotonic() < deadline, f"backfill still {status}"
+        time.sleep(1)
+        page.reload()
+
+
 def test_new_user_signs_in_launches_watches_the_run_and_sees_the_check(dev_stack, page):
+    base = f"{dev_stack.base_url}/o/dev/d/prod"
     page.goto(dev_stack.sign_in_link)
     page.click("#use-link")
     expect(page).to_have_url(re.compile(r"/o/dev/d/prod/graph/$"))
@@ -51,28 +66,55 @@ def test_new_user_signs_in_launches_watches_the_run_and_sees_the_check(dev_stack
     expect(page.locator('[data-asset="churn_model"]')).to_be_visible()
     shot(page, "graph")
 
-    page.goto(f"{dev_stack.base_url}/o/dev/d/prod/launch/?selection=*")
+    # Everything, no partition chosen: every day of user_events, then the rest once.
+    page.goto(f"{base}/launch/?selection=*")
     expect(page.get_by_text("Will run 3 assets")).to_be_visible()
+    plan = page.locator("#partition-plan")
+    expect(plan).to_contain_text("all 7 partitions (2026-11-01 … 2026-11-07)")
+    expect(plan).to_contain_text("then runs churn_model, daily_metrics once")
+    # One credit per asset partition: seven days of user_events, then the other two.
+    expect(page.locator("#credit-estimate")).to_contain_text("Estimated cost: 9 credits")
     shot(page, "launch")
+    page.click("#launch")
+    expect(page).to_have_url(re.compile(r"/o/dev/d/prod/backfills/[0-9a-f-]{36}/$"))
+    assert wait_for_backfill(page, {"succeeded", "failed"}) == "succeeded"
+
+    # The partitions of user_events as the asset page shows them: the whole week done.
+    page.goto(f"{base}/assets/user_events/")
+    expect(page.get_by_text("7 in all")).to_be_visible()
+    expect(page.locator(".pill.status-materialized")).to_have_text("7 materialized")
+    cells = page.locator(".heatmap .cell[data-partition]")
+    expect(cells).to_have_count(7)
+    expect(page.locator('.heatmap [data-partition="2026-11-01"]')).to_have_class(
+        re.compile(r"status-materialized")
+    )
+    expect(page.locator('.heatmap [data-partition="2026-11-07"]')).to_have_class(
+        re.compile(r"status-materialized")
+    )
+    shot(page, "partitions")
+
+    # A run of the unpartitioned rest, watched live until it succeeds.
+    page.goto(f"{base}/launch/?selection=daily_metrics%2B")
+    expect(page.get_by_text("Will run 2 assets")).to_be_visible()
     page.click("#launch")
     expect(page).to_have_url(re.compile(r"/o/dev/d/prod/runs/[0-9a-f-]{36}/$"))
     expect(page.locator("#run-status")).to_have_text("SUCCESS", timeout=RUN_TIMEOUT_MS)
-    expect(page.locator(".gantt-row")).to_have_count(3)
+    expect(page.locator(".gantt-row")).to_have_count(2)
     shot(page, "run")
     run_id = page.url.rstrip("/").rsplit("/", 1)[-1]
 
     # The check's history lists every evaluation (other tests of the session run it too):
     # the row of this run's evaluation passed.
-    page.goto(f"{dev_stack.base_url}/o/dev/d/prod/assets/daily_metrics/")
+    page.goto(f"{base}/assets/daily_metrics/")
     check = page.locator("tr.check", has_text="no_negative_conversions").filter(
         has=page.get_by_role("link", name=run_id[:8], exact=True)
     )
     expect(check).to_contain_text("passed")
     shot(page, "asset")
-    page.goto(f"{dev_stack.base_url}/o/dev/d/prod/assets/?status=fresh")
+    page.goto(f"{base}/assets/?status=fresh")
     expect(page.get_by_role("link", name="churn_model")).to_be_visible()
     shot(page, "catalog")
-    page.goto(f"{dev_stack.base_url}/o/dev/d/prod/runs/")
+    page.goto(f"{base}/runs/")
     shot(page, "runs")
 
 

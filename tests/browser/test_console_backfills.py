@@ -6,28 +6,15 @@ is said in the preview, then canceled and resumed from the backfill's page."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_console import shot
+from tests.browser.test_console import wait_for_backfill as wait_for_status
 
 pytestmark = pytest.mark.slow
-BACKFILL_TIMEOUT_S = 240
 BACKFILL_URL = re.compile(r"/o/dev/d/prod/backfills/[0-9a-f-]{36}/$")
-
-
-def wait_for_status(page, wanted: set[str]) -> str:
-    """Reload the backfill page until its status is one of ``wanted`` (the page is static)."""
-    deadline = time.monotonic() + BACKFILL_TIMEOUT_S
-    while True:
-        status = page.locator("#backfill-status").inner_text().strip()
-        if status in wanted:
-            return status
-        assert time.monotonic() < deadline, f"backfill still {status}"
-        time.sleep(1)
-        page.reload()
 
 
 def test_backfills_show_progress_and_are_canceled_and_resumed(signups_stack, page):

@@ -64,5 +64,9 @@ def test_the_console_launch_form_shows_the_credit_estimate_before_launching(org)
     assert "$0.35 at the Starter plan" in backfill
     run = client.get(launch, {"selection": "raw_orders+"}).content.decode()
     assert "Estimated cost: 3 credits (one per asset), about $0.10 at the Starter" in run
+    # No partition chosen: launching backfills every day of January, so that is estimated.
+    every = client.get(launch, {"selection": "daily_orders"}).content.decode()
+    assert "all 31 partitions" in every
+    assert "Estimated cost: 31 credits (partitions x assets" in every
     with tenant_context(org.ctx()):
         assert not Backfill.objects.exists()
