@@ -38,9 +38,18 @@ def metadata(request: HttpRequest, org: str) -> HttpResponse:
 
 @require_GET
 def find(request: HttpRequest) -> HttpResponse:
-    """The sign-in page's "Sign in with SSO" form: the organization's SP-initiated login."""
+    """The sign-in page's "Sign in with SSO" form: a page that moves on to the organization's
+    SP-initiated login.
+
+    Not a redirect: browsers hold a form's whole redirect chain to the page's CSP
+    ``form-action 'self'``, so a redirect chain ending at the IdP would be blocked.
+    """
     organization = get_object_or_404(Organization, slug=request.GET.get("org", "").strip())
-    return HttpResponseRedirect(f"/sso/{organization.slug}/login/")
+    return render(
+        request,
+        "sso/continue.html",
+        {"organization": organization, "login_url": f"/sso/{organization.slug}/login/"},
+    )
 
 
 @require_GET
