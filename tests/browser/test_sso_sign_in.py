@@ -148,12 +148,13 @@ def test_a_new_user_signs_in_through_the_idp_and_is_provisioned(
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         newcomer = context.new_page()
-        newcomer.goto(f"{dev_stack.base_url}/sign-in/")
+        wanted = f"{dev_stack.base_url}/o/dev/d/prod/automation/"
+        newcomer.goto(wanted)  # not signed in yet: the sign-in page, which keeps `next`
+        expect(newcomer).to_have_url(re.compile(re.escape(f"{dev_stack.base_url}/sign-in/")))
         newcomer.get_by_label("Sign in with SSO: organization").fill("dev")
         newcomer.get_by_role("button", name="Sign in with SSO").click()
-        landed = re.compile(re.escape(f"{dev_stack.base_url}/o/dev/"))
         try:
-            expect(newcomer).to_have_url(landed)
+            expect(newcomer).to_have_url(wanted)
         except AssertionError:
             stopped = newcomer.inner_text("body")[:800]
             raise AssertionError(
@@ -161,12 +162,11 @@ def test_a_new_user_signs_in_through_the_idp_and_is_provisioned(
             ) from None
         assert len(idp_server.requests) == 1  # the browser went through the IdP
         expect(newcomer.get_by_text(USER).first).to_be_visible()
+        # The team's Editor role, not the default Viewer: the automation switch is offered.
+        expect(newcomer.locator("#automation-toggle")).to_be_visible()
         newcomer.goto(f"{dev_stack.base_url}/o/dev/d/prod/assets/")
         expect(newcomer.get_by_text("user_events").first).to_be_visible()  # the org's assets
         shot(newcomer, "sso-signed-in")
-        # The team's Editor role, not the default Viewer: the automation switch is offered.
-        newcomer.goto(f"{dev_stack.base_url}/o/dev/d/prod/automation/")
-        expect(newcomer.locator("#automation-toggle")).to_be_visible()
     finally:
         context.close()
 

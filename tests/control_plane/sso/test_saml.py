@@ -104,6 +104,20 @@ def test_the_sign_in_pages_sso_form_moves_on_to_the_login_without_a_redirect(org
     assert Client().get("/sso/", {"org": "nope"}).status_code == 404
 
 
+def test_the_page_asked_for_before_sign_in_survives_the_sso_detour(orgs, idp):
+    acme, _ = orgs
+    configure(acme, idp)
+    sign_in = Client().get("/sign-in/", {"next": "/o/acme/d/prod/"})
+    assert re.search(
+        rb'class="sso-entry">.*name="next" value="/o/acme/d/prod/"', sign_in.content, re.S
+    )
+    page = Client().get("/sso/", {"org": "acme", "next": "/o/acme/d/prod/"})
+    assert b'url=/sso/acme/login/?next=%2Fo%2Facme%2Fd%2Fprod%2F"' in page.content
+    for elsewhere in ("https://evil.test/", "//evil.test/"):
+        page = Client().get("/sso/", {"org": "acme", "next": elsewhere})
+        assert b'url=/sso/acme/login/"' in page.content, elsewhere
+
+
 def test_replayed_assertion_is_refused(orgs, idp):
     acme, _ = orgs
     configure(acme, idp)
