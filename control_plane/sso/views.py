@@ -5,6 +5,8 @@ Thin: validation, provisioning and auditing live in ``saml`` and ``services``.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -38,19 +40,33 @@ def metadata(request: HttpRequest, org: str) -> HttpResponse:
 
 @require_GET
 def find(request: HttpRequest) -> HttpResponse:
-    """The sign-in page's "Sign in with SSO" form: the organization's SP-initiated login."""
+    """The sign-in page's "Sign in with SSO" form: a page that moves on to the organization's
+    SP-initiated login.
+
+    Not a redirect: browsers hold a form's whole redirect chain to the page's CSP
+    ``form-action 'self'``, so a redirect chain ending at the IdP would be blocked.
+    """
     organization = get_object_or_404(Organization, slug=request.GET.get("org", "").strip())
-    return HttpResponseRedirect(f"/sso/{organization.slug}/login/")
+    login_url = f"/sso/{organization.slug}/login/"
+    next_url = _safe_next(request)
+    if next_url:
+        login_url += "?" + urlencode({"next": next_url})
+    return render(
+        request, "sso/continue.html", {"organization": organization, "login_url": login_url}
+    )
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """The ``next`` page to land on after sign-in: a path on this site, else nothing."""
+    next_url = request.GET.get("next", "")
+    return next_url if url_has_allowed_host_and_scheme(next_url, allowed_hosts=None) else ""
 
 
 @require_GET
 def start(request: HttpRequest, org: str) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org)
-    next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts=None):
-        next_url = ""
     try:
-        return HttpResponseRedirect(saml.start_login(organization, return_to=next_url))
+        return HttpResponseRedirect(saml.start_login(organization, return_to=_safe_next(request)))
     except SamlRefused as error:
         return _refused(request, organization, error)
 

@@ -92,6 +92,32 @@ def test_sp_initiated_login_round_trip(orgs, idp):
     assert b"did not make" in again.content
 
 
+def test_the_sign_in_pages_sso_form_moves_on_to_the_login_without_a_redirect(orgs, idp):
+    # A redirect would put the IdP at the end of the form's redirect chain, which the
+    # sign-in page's CSP form-action 'self' makes browsers block.
+    acme, _ = orgs
+    configure(acme, idp)
+    page = Client().get("/sso/", {"org": " acme "})
+    assert page.status_code == 200
+    assert b'<meta http-equiv="refresh" content="0; url=/sso/acme/login/">' in page.content
+    assert b'href="/sso/acme/login/"' in page.content
+    assert Client().get("/sso/", {"org": "nope"}).status_code == 404
+
+
+def test_the_page_asked_for_before_sign_in_survives_the_sso_detour(orgs, idp):
+    acme, _ = orgs
+    configure(acme, idp)
+    sign_in = Client().get("/sign-in/", {"next": "/o/acme/d/prod/"})
+    assert re.search(
+        rb'class="sso-entry">.*name="next" value="/o/acme/d/prod/"', sign_in.content, re.S
+    )
+    page = Client().get("/sso/", {"org": "acme", "next": "/o/acme/d/prod/"})
+    assert b'url=/sso/acme/login/?next=%2Fo%2Facme%2Fd%2Fprod%2F"' in page.content
+    for elsewhere in ("https://evil.test/", "//evil.test/"):
+        page = Client().get("/sso/", {"org": "acme", "next": elsewhere})
+        assert b'url=/sso/acme/login/"' in page.content, elsewhere
+
+
 def test_replayed_assertion_is_refused(orgs, idp):
     acme, _ = orgs
     configure(acme, idp)
