@@ -82,7 +82,7 @@ class InvoicesView(OrganizationScopedView):
 
 
 class BudgetSerializer(serializers.Serializer):
-    monthly_credits = serializers.IntegerField(min_value=1)
+    monthly_credits = serializers.IntegerField(min_value=1, max_value=10**12)
     hard_cap = serializers.BooleanField(default=False)
 
 
