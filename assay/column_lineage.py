@@ -79,23 +79,28 @@ def coerce_column_lineage(
     return out
 
 
-def column_lineage_to_snapshot(lineage: ColumnLineage) -> dict[str, list[dict[str, str]]]:
-    """The JSON form the snapshot carries: ``{column: [{"asset": key, "column": name}]}``."""
-    return {
-        column: [{"asset": d.asset_key.to_user_string(), "column": d.column_name} for d in deps]
+def column_lineage_to_snapshot(lineage: ColumnLineage) -> list[dict[str, Any]]:
+    """The JSON form the snapshot carries, a list so the columns keep their order (snapshot
+    JSON sorts object keys): ``[{"column": name, "upstream": [{"asset": key, "column":
+    name}]}]``."""
+    return [
+        {
+            "column": column,
+            "upstream": [
+                {"asset": d.asset_key.to_user_string(), "column": d.column_name} for d in deps
+            ],
+        }
         for column, deps in lineage.items()
-    }
+    ]
 
 
-def column_lineage_from_snapshot(
-    data: Mapping[str, Any] | None,
-) -> dict[str, tuple[ColumnDep, ...]]:
+def column_lineage_from_snapshot(data: Iterable[Mapping[str, Any]] | None) -> ColumnLineage:
     """The inverse of `column_lineage_to_snapshot`."""
     return {
-        str(column): tuple(
-            ColumnDep(AssetKey.from_user_string(d["asset"]), d["column"]) for d in deps
+        str(row["column"]): tuple(
+            ColumnDep(AssetKey.from_user_string(d["asset"]), d["column"]) for d in row["upstream"]
         )
-        for column, deps in (data or {}).items()
+        for row in data or ()
     }
 
 

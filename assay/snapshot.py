@@ -45,8 +45,8 @@ class AssetSnapshot:
     backfill_policy: Any = None
     # Parent key -> the partition mapping on that edge, for edges with a partitioned side.
     partition_mappings: dict[str, Any] = field(default_factory=dict)
-    # Column -> [{"asset": upstream key, "column": its column}]: names only, never values.
-    column_lineage: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # [{"column", "upstream": [{"asset": key, "column": name}]}]: names only, never values.
+    column_lineage: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -125,12 +125,16 @@ def test_an_asset_declares_lineage_and_the_snapshot_carries_it():
     orders = AssetSpec("shop/orders")
     snapshot = build_snapshot(Definitions(assets=[orders, totals, order_totals, scores]))
     by_key = {a.key: a for a in snapshot.assets}
-    assert by_key["order_totals"].column_lineage == {
-        "id": [{"asset": "shop/orders", "column": "id"}],
-        "total": [{"asset": "shop/orders", "column": "amount"}],
-    }
-    assert by_key["scores"].column_lineage["score"][1] == {"asset": "totals", "column": "x"}
-    assert by_key["totals"].column_lineage == {}
+    # A list, in the SQL's column order (the snapshot's JSON sorts object keys).
+    assert by_key["order_totals"].column_lineage == [
+        {"column": "id", "upstream": [{"asset": "shop/orders", "column": "id"}]},
+        {"column": "total", "upstream": [{"asset": "shop/orders", "column": "amount"}]},
+    ]
+    assert by_key["scores"].column_lineage[0]["upstream"] == [
+        {"asset": "order_totals", "column": "total"},
+        {"asset": "totals", "column": "x"},
+    ]
+    assert by_key["totals"].column_lineage == []
     again = DefinitionsSnapshot.from_json(snapshot.to_json())
     assert again == snapshot
     # The control plane's graph, rebuilt from the snapshot, has the same lineage back.

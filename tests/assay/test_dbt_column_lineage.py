@@ -68,9 +68,10 @@ def test_models_get_lineage_from_the_parsed_manifest_through_ctes_joins_and_star
     assert lineage_of(shop, "raw_payments") == {}  # a seed has no SQL
     snapshot = build_snapshot(Definitions(assets=[shop, *shop.source_specs()]))
     stg = next(a for a in snapshot.assets if a.key == "stg_orders")
-    assert stg.column_lineage["customer_id"] == [
-        {"asset": "jaffle_shop/raw_orders", "column": "user_id"}
-    ]
+    assert stg.column_lineage[1] == {
+        "column": "customer_id",
+        "upstream": [{"asset": "jaffle_shop/raw_orders", "column": "user_id"}],
+    }
 
 
 def test_compiled_code_and_the_catalog_are_used_once_dbt_has_run(project):
