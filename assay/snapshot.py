@@ -2,17 +2,19 @@
 
 This, never data, is what an agent uploads: assets (keys, dependencies, ownership, code
 versions, partitions and mappings, freshness and backfill policies, automation conditions
-as trees), checks, jobs, resource names, and schedule and sensor specs, enough for the
-control plane's daemon to tick them and evaluate automation without importing the code.
+as trees, column lineage), checks, jobs, resource names, and schedule and sensor specs,
+enough for the control plane's daemon to tick them and evaluate automation without
+importing the code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from assay.column_lineage import column_lineage_to_snapshot
 from assay.definitions.definitions import Definitions
 from assay.definitions.results import normalize_metadata
 from assay.definitions.targets import selection_of
@@ -43,6 +45,8 @@ class AssetSnapshot:
     backfill_policy: Any = None
     # Parent key -> the partition mapping on that edge, for edges with a partitioned side.
     partition_mappings: dict[str, Any] = field(default_factory=dict)
+    # [{"column", "upstream": [{"asset": key, "column": name}]}]: names only, never values.
+    column_lineage: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class DefinitionsSnapshot:
             )
         return cls(
             version=version,
-            assets=[AssetSnapshot(**a) for a in data["assets"]],
+            assets=[AssetSnapshot(**_known(AssetSnapshot, a)) for a in data["assets"]],
             checks=[CheckSnapshot(**c) for c in data["checks"]],
             jobs=[JobSnapshot(**j) for j in data["jobs"]],
             schedules=list(data.get("schedules", [])),
@@ -108,6 +112,12 @@ class DefinitionsSnapshot:
     @classmethod
     def from_json(cls, text: str) -> DefinitionsSnapshot:
         return cls.from_dict(json.loads(text))
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields `cls` has: a newer SDK may add fields (never change them) within a version."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 def _describe(obj: Any) -> Any:
@@ -162,6 +172,7 @@ def build_snapshot(defs: Definitions) -> DefinitionsSnapshot:
                     node.assets_def.backfill_policy if node.assets_def else None
                 ),
                 partition_mappings=_partition_mappings(graph, node),
+                column_lineage=column_lineage_to_snapshot(spec.column_lineage),
             )
         )
     checks = [

@@ -15,6 +15,7 @@ from typing import Any
 
 from assay.automation.errors import InvalidAutomationCondition
 from assay.automation.serialize import condition_from_tree
+from assay.column_lineage import column_lineage_from_snapshot
 from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetIn, AssetsDefinition, AssetSpec
 from assay.freshness import FreshnessPolicy
@@ -88,6 +89,7 @@ def _spec(key: AssetKey, asset: AssetSnapshot, skipped: dict[AssetKey, str]) -> 
         freshness_policy=FreshnessPolicy(**asset.freshness_policy)
         if asset.freshness_policy
         else None,
+        column_lineage=column_lineage_from_snapshot(asset.column_lineage),
     )
 
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from assay.dbt.lineage import ModelLineage
 from assay.dbt.manifest import DbtManifest, DbtNode, DbtProject, severity_of
 from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetsDefinition, AssetSpec, coerce_deps
@@ -55,6 +56,7 @@ def dbt_assets(
     partition_vars: Callable[[Any], dict[str, Any]] | None = None,
     automation_condition: Any = None,
     freshness_policy: Any = None,
+    column_lineage: bool = True,
 ) -> Callable[[Callable[..., Any]], DbtAssetsDefinition]:
     """Declare a dbt project's nodes as assets; the function runs dbt for a selection.
 
@@ -64,7 +66,8 @@ def dbt_assets(
     to run). `select` keeps only nodes with these `tag:`/`path:`/`resource_type:` terms or
     names, and `exclude` drops those matching its terms. A partitioned definition passes
     each run's time window to dbt as vars (`min_date`, `max_date`, `min_time`, `max_time`,
-    or what `partition_vars` returns).
+    or what `partition_vars` returns). Each model's column lineage is read from its SQL
+    (see `assay.dbt.lineage`) unless `column_lineage=False`.
     """
     from assay.dbt.cli import partition_vars as default_partition_vars
 
@@ -85,8 +88,9 @@ def dbt_assets(
             raise DefinitionError(f"no dbt model, seed or snapshot matches {list(select or ())}")
         specs = []
         dbt_nodes: dict[str, DbtNode] = {}
+        lineage = ModelLineage(loaded, loaded.catalog()) if column_lineage else None
         for node in nodes:
-            spec = loaded.asset_spec(node)
+            spec = loaded.asset_spec(node, lineage=lineage)
             if partitions_def is not None:
                 spec = spec.replace(partitions_def=partitions_def)
             if automation_condition is not None:

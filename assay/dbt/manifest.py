@@ -12,12 +12,15 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.definitions.asset_key import AssetKey
 from assay.definitions.assets import AssetSpec
 from assay.definitions.checks import AssetCheckSpec
 from assay.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from assay.dbt.lineage import ModelLineage
 
 ASSET_TYPES = frozenset({"model", "seed", "snapshot"})
 _PROJECT_FILES = ("dbt_project.yml", "packages.yml", "profiles.yml")
@@ -111,6 +114,7 @@ class DbtManifest:
     raw: Mapping[str, Any]
     key_prefix: tuple[str, ...] = ()
     nodes: dict[str, DbtNode] = field(default_factory=dict)
+    path: Path | None = None  # where it was read from (dbt's catalog.json sits beside it)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DbtManifest:
@@ -123,7 +127,13 @@ class DbtManifest:
             raise DefinitionError(f"{path} is not a dbt manifest: {exc}") from None
         if not isinstance(raw, dict) or "nodes" not in raw:
             raise DefinitionError(f"{path} is not a dbt manifest (no 'nodes')")
-        return cls(raw)
+        return cls(raw, path=Path(path))
+
+    def catalog(self) -> Mapping[str, Any] | None:
+        """dbt's catalog.json beside the manifest (``dbt docs generate``), when there is one."""
+        from assay.dbt.lineage import load_catalog
+
+        return load_catalog(self.path.parent / "catalog.json") if self.path else None
 
     def key_of(self, unique_id: str) -> AssetKey | None:
         """The asset key of a model, seed, snapshot or source; None for anything else."""
@@ -171,8 +181,11 @@ class DbtManifest:
                 owners.append(info["email"])
         return list(dict.fromkeys(owners))
 
-    def asset_spec(self, node: Mapping[str, Any]) -> AssetSpec:
-        """The spec of a model, seed or snapshot: deps, group, owners, tags, code version."""
+    def asset_spec(
+        self, node: Mapping[str, Any], *, lineage: ModelLineage | None = None
+    ) -> AssetSpec:
+        """The spec of a model, seed or snapshot: deps, group, owners, tags, code version,
+        and its column lineage when `lineage` traces it."""
         key = self.key_of(node["unique_id"])
         assert key is not None
         deps = [
@@ -199,6 +212,7 @@ class DbtManifest:
             tags={str(t): "" for t in config.get("tags") or node.get("tags") or ()},
             kinds={"dbt", *([adapter] if adapter else [])},
             code_version=(node.get("checksum") or {}).get("checksum"),
+            column_lineage=lineage.of(node) if lineage is not None else None,
         )
 
     def source_specs(self) -> list[AssetSpec]:

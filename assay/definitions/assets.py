@@ -61,6 +61,8 @@ class AssetSpec:
     partitions_def: Any = None
     automation_condition: Any = None
     freshness_policy: Any = None
+    # Output column -> the upstream columns that feed it (see assay.column_lineage).
+    column_lineage: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def __init__(
         self,
@@ -77,7 +79,10 @@ class AssetSpec:
         partitions_def: Any = None,
         automation_condition: Any = None,
         freshness_policy: Any = None,
+        column_lineage: Mapping[str, Iterable[Any]] | None = None,
     ) -> None:
+        from assay.column_lineage import coerce_column_lineage
+
         set_ = object.__setattr__
         set_(self, "key", AssetKey.from_coercible(key))
         set_(self, "deps", coerce_deps(deps))
@@ -91,6 +96,7 @@ class AssetSpec:
         set_(self, "partitions_def", partitions_def)
         set_(self, "automation_condition", automation_condition)
         set_(self, "freshness_policy", freshness_policy)
+        set_(self, "column_lineage", coerce_column_lineage(column_lineage))
 
     def replace(self, **changes: Any) -> AssetSpec:
         return replace(self, **changes)
@@ -305,11 +311,14 @@ def asset(
     automation_condition: Any = None,
     backfill_policy: Any = None,
     freshness_policy: Any = None,
+    column_lineage: Mapping[str, Iterable[Any]] | None = None,
 ) -> Any:
     """Declare one asset computed by the decorated function.
 
     Parameters named like other assets receive their values (loaded by the IO
-    manager); `deps=` adds order-only dependencies.
+    manager); `deps=` adds order-only dependencies. `column_lineage=` says which upstream
+    columns feed each of its columns (by hand, or from SQL with
+    `assay.column_lineage.column_lineage_from_sql`).
     """
 
     def decorate(f: Callable[..., Any]) -> AssetsDefinition:
@@ -342,6 +351,7 @@ def asset(
             partitions_def=partitions_def,
             automation_condition=automation_condition,
             freshness_policy=freshness_policy,
+            column_lineage=column_lineage,
         )
         return AssetsDefinition(
             fn=f,

@@ -78,6 +78,8 @@ class AssetDefinition(models.Model):
     tags = models.JSONField(default=dict)
     kinds = models.JSONField(default=list)
     metadata = models.JSONField(default=dict)
+    # [{"column", "upstream": [{"asset", "column"}]}]: see ``catalog.column_lineage``.
+    column_lineage = models.JSONField(default=list)
     # What ``catalog.search`` matches: normalized words of the key, and of everything else.
     search_key = models.TextField(blank=True)
     search_text = models.TextField(blank=True)

@@ -221,7 +221,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def asset_with_lineage(*, deployment: Deployment, asset_key: str) -> dict[str, Any]:
-    """One asset, plus its upstream and downstream keys across the deployment's locations."""
+    """One asset, plus its upstream and downstream keys across the deployment's locations,
+    and which upstream columns feed each of its columns."""
     definitions = current_definitions(deployment=deployment)
     by_key = {d.asset_key: d for d in definitions}
     definition = by_key.get(asset_key.strip("/"))
@@ -265,4 +266,5 @@ def asset_with_lineage(*, deployment: Deployment, asset_key: str) -> dict[str, A
         ),
         "upstream": walk(definition.asset_key, lambda k: by_key[k].deps if k in by_key else []),
         "downstream": walk(definition.asset_key, lambda k: children.get(k, [])),
+        "column_lineage": definition.column_lineage or [],
     }

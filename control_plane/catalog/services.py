@@ -21,6 +21,7 @@ from assay.snapshot import DefinitionsSnapshot
 from control_plane.audit.services import record
 from control_plane.catalog import search
 from control_plane.catalog.asset_status import queue_status_changes, step_partition_subset
+from control_plane.catalog.column_lineage import lineage_rows
 from control_plane.catalog.errors import InvalidSnapshot
 from control_plane.catalog.models import (
     AssetCheckStatus,
@@ -138,6 +139,7 @@ def record_location_snapshot(
                         tags=dict(asset.tags),
                         kinds=list(asset.kinds),
                         metadata=_small(asset.metadata),
+                        column_lineage=lineage_rows(asset.column_lineage),
                         **search.search_fields(
                             key=asset.key,
                             description=asset.description or "",

@@ -264,8 +264,28 @@ def asset_detail(request: HttpRequest, ctx: ConsoleContext, key: str) -> HttpRes
             "can_launch": is_allowed(ctx.principal, Action.LAUNCH_RUN, location),
             "can_backfill": is_allowed(ctx.principal, Action.LAUNCH_BACKFILL, location),
             "automation_condition": _condition_label(spec),
+            "column_lineage": _column_lineage(spec, places),
         },
     )
+
+
+def _column_lineage(spec, places: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """Each column and the upstream columns feeding it; an upstream is linked only when its
+    code location is one the principal may read (``places``)."""
+    return [
+        {
+            "column": column,
+            "upstream": [
+                {
+                    "asset": d.asset_key.to_user_string(),
+                    "column": d.column_name,
+                    "readable": d.asset_key.to_user_string() in places,
+                }
+                for d in deps
+            ],
+        }
+        for column, deps in (getattr(spec, "column_lineage", None) or {}).items()
+    ]
 
 
 def _freshness(ctx: ConsoleContext, key: str) -> dict[str, Any] | None:

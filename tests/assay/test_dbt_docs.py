@@ -33,5 +33,7 @@ def test_the_dbt_docs_name_the_extra_the_example_and_the_settings():
         "JAFFLE_SHOP_DIR",
         "min_date",
         "bench/dbt.py",
+        "column_lineage=False",
+        "catalog.json",
     ):
         assert text in PAGE, text

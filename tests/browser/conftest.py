@@ -107,13 +107,30 @@ def signups_stack(tmp_path_factory, mailbox, stripe_standin) -> Iterator[DevStac
     )
 
 
-def _dev_stack(tmp_path_factory, mailbox, stripe_standin, args: list[str]) -> Iterator[DevStack]:
+@pytest.fixture(scope="session")
+def jaffle_shop_stack(tmp_path_factory, mailbox, stripe_standin) -> Iterator[DevStack]:
+    """A stack serving the dbt example (examples/jaffle_shop), its DuckDB file and dbt's
+    target/ in a temporary directory."""
+    state = tmp_path_factory.mktemp("jaffle-shop")
+    yield from _dev_stack(
+        tmp_path_factory,
+        mailbox,
+        stripe_standin,
+        ["-m", "examples.jaffle_shop.definitions"],
+        env={"JAFFLE_SHOP_DIR": str(state)},
+    )
+
+
+def _dev_stack(
+    tmp_path_factory, mailbox, stripe_standin, args: list[str], env: dict | None = None
+) -> Iterator[DevStack]:
+    extra_env = env or {}
     box, smtp_port = mailbox
     home = tmp_path_factory.mktemp("dev-home")
     port, grpc_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ASSAY_", "DATABASE_URL"))}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.update(ASSAY_SMTP_HOST="127.0.0.1", ASSAY_SMTP_PORT=str(smtp_port))
+    env.update(ASSAY_SMTP_HOST="127.0.0.1", ASSAY_SMTP_PORT=str(smtp_port), **extra_env)
     env.update(
         STRIPE_API_KEY="sk_test_browser",
         STRIPE_API_BASE=stripe_standin.url,

@@ -60,9 +60,26 @@ class AssetListSerializer(serializers.Serializer):
     results = AssetSerializer(many=True)
 
 
+class UpstreamColumnSerializer(serializers.Serializer):
+    asset = serializers.CharField(help_text="The upstream asset's key.")
+    column = serializers.CharField(help_text="Its column.")
+
+
+class ColumnLineageSerializer(serializers.Serializer):
+    """One column of the asset and the upstream columns that feed it (none: a literal or
+    ``count(*)``)."""
+
+    column = serializers.CharField()
+    upstream = UpstreamColumnSerializer(many=True)
+
+
 class AssetLineageSerializer(AssetSerializer):
     upstream = serializers.ListField(child=serializers.CharField())
     downstream = serializers.ListField(child=serializers.CharField())
+    column_lineage = ColumnLineageSerializer(
+        many=True,
+        help_text="Per column, in the asset's column order; empty when none is declared.",
+    )
 
 
 class AssetSearchQuerySerializer(serializers.Serializer):

@@ -180,3 +180,41 @@ def test_the_assets_list_reads_a_few_rows_per_asset_not_the_partition_history(ac
     }
     assert daily["latest_materialization"]["partition"] == days[24]  # the newest
     assert "retired" not in {a["key"] for a in results}
+
+
+def test_asset_detail_shows_which_upstream_columns_feed_each_column(acme):
+    from assay import AssetSpec, Definitions, asset
+    from assay.column_lineage import column_lineage_from_sql
+
+    orders = AssetSpec("shop/orders")
+    customers = AssetSpec("shop/customers")
+
+    @asset(
+        deps=[orders, customers],
+        column_lineage=column_lineage_from_sql(
+            "select o.id as order_id, c.name as customer, o.amount * 2 as total, 1 as one "
+            "from orders o join customers c on c.id = o.customer_id",
+            tables={"orders": orders, "customers": customers},
+            strict=True,
+        ),
+    )
+    def order_report():
+        return None
+
+    with tenant_context(acme.ctx()):
+        prod = queries.get_deployment(name="prod")
+    load_location(
+        acme.ctx(),
+        deployment=prod,
+        name="reports",
+        definitions=Definitions(assets=[orders, customers, order_report]),
+    )
+    body = acme.client().get(ASSETS + "order_report/").json()
+    # In the SQL's column order (which jsonb alone would not keep), each with its upstreams.
+    assert body["column_lineage"] == [
+        {"column": "order_id", "upstream": [{"asset": "shop/orders", "column": "id"}]},
+        {"column": "customer", "upstream": [{"asset": "shop/customers", "column": "name"}]},
+        {"column": "total", "upstream": [{"asset": "shop/orders", "column": "amount"}]},
+        {"column": "one", "upstream": []},
+    ]
+    assert acme.client().get(ASSETS + "shop/orders/").json()["column_lineage"] == []
