@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from control_plane.agents.models import AgentSession
 from control_plane.branches.models import BranchDeployment
 
@@ -59,5 +61,5 @@ def serve(*, session: AgentSession, base_ids: list[int], branches: dict[str, Ser
 def loaded(branch: ServedBranch) -> None:
     """The agent sent a snapshot of the branch at the commit it was told to serve."""
     BranchDeployment.objects.filter(deployment_id=branch.deployment_id).update(
-        loaded_commit=branch.commit
+        loaded_commit=branch.commit, loaded_at=timezone.now()
     )

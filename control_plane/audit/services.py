@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -96,13 +97,7 @@ def record(
         Organization.objects.select_for_update(no_key=True).filter(pk=organization.pk).values(
             "pk"
         ).get()
-        last = (
-            AuditEvent.objects.unscoped()
-            .filter(organization=organization)
-            .order_by("-seq")
-            .values("seq", "hash")
-            .first()
-        )
+        last = _head(organization)
         event = AuditEvent(
             organization=organization,
             seq=(last["seq"] + 1) if last else 1,
@@ -171,6 +166,17 @@ def _signed(checkpoint: AuditCheckpoint) -> bool:
     return signatures_match(expected, checkpoint.signature)
 
 
+def _head(organization: Organization) -> dict | None:
+    """The newest row's ``seq`` and ``hash`` (None for an empty chain)."""
+    return (
+        AuditEvent.objects.unscoped()
+        .filter(organization=organization)
+        .order_by("-seq")
+        .values("seq", "hash")
+        .first()
+    )
+
+
 def verify_chain(
     *, organization: Organization, batch_size: int = 2000, since_last_checkpoint: bool = False
 ) -> ChainReport:
@@ -194,6 +200,7 @@ def verify_chain(
     heads: dict[int, set[str]] = {}
     for checkpoint in checkpoints:
         heads.setdefault(checkpoint.seq, set()).add(checkpoint.head_hash)
+    signed_at = Counter(checkpoint.seq for checkpoint in checkpoints)
     expected_prev, expected_seq = GENESIS_HASH, 1
     if since_last_checkpoint and checkpoints:
         expected_prev, expected_seq = checkpoints[-1].head_hash, checkpoints[-1].seq + 1
@@ -216,7 +223,7 @@ def verify_chain(
         recorded = heads.get(event.seq, set())
         if recorded - {event.hash}:
             return ChainReport(slug, checked, event.seq, "differs from a checkpoint", matched)
-        matched += sum(1 for c in checkpoints if c.seq == event.seq)
+        matched += signed_at[event.seq]
         expected_prev = event.hash
         expected_seq += 1
         checked += 1
@@ -245,13 +252,7 @@ def write_checkpoint(*, organization: Organization) -> AuditCheckpoint | None:
             report.reason,
         )
         return None
-    head = (
-        AuditEvent.objects.unscoped()
-        .filter(organization=organization)
-        .order_by("-seq")
-        .values("seq", "hash")
-        .first()
-    )
+    head = _head(organization)
     if head is None:
         return None
     checkpoint = AuditCheckpoint(

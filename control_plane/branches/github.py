@@ -240,7 +240,8 @@ def sync_comment(branch: BranchDeployment) -> str:
 
 def refresh_comments() -> int:
     """The daemon's ``branch_comments`` loop: sync the comment of every open branch whose
-    code locations loaded since its comment was last written or checked. A push's comment is
+    code locations loaded (a new snapshot, or the agent's load of a push even when no
+    definition changed) since its comment was last written or checked. A push's comment is
     written when the push arrives, before the agent has loaded the new commit; this is what
     then fills in the diff. Returns the comments created or edited."""
     written = 0
@@ -252,9 +253,10 @@ def refresh_comments() -> int:
             for branch in BranchDeployment.objects.filter(
                 status=BranchDeployment.Status.OPEN, deployment__isnull=False
             ).select_related("organization"):
-                loaded = LocationSnapshot.objects.filter(
+                received = LocationSnapshot.objects.filter(
                     deployment=branch.deployment, is_current=True
                 ).aggregate(latest=Max("received_at"))["latest"]
+                loaded = max(filter(None, (received, branch.loaded_at)), default=None)
                 comment = PullRequestComment.objects.filter(branch=branch).first()
                 if loaded is None or (comment is not None and comment.updated_at >= loaded):
                     continue

@@ -35,6 +35,9 @@ class BranchDeployment(models.Model):
     # the snapshots did not come from a branch-serving agent. Differs from `commit` while
     # the agent is still loading a push, so nobody reads the last commit's diff as this one's.
     loaded_commit = models.CharField(max_length=64, blank=True)
+    # When the agent last sent a snapshot of it (an unchanged one too: a push that changes
+    # no definition still moves `loaded_commit`, and the PR comment must catch up).
+    loaded_at = models.DateTimeField(null=True, blank=True)
     title = models.CharField(max_length=300, blank=True)
     author = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -14,4 +14,9 @@ class Migration(migrations.Migration):
             name="loaded_commit",
             field=models.CharField(blank=True, max_length=64),
         ),
+        migrations.AddField(
+            model_name="branchdeployment",
+            name="loaded_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
     ]

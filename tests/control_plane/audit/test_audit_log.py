@@ -22,6 +22,7 @@ from tests.control_plane.api.endpoints import (
     build_victim,
 )
 from tests.control_plane.api.routes import MUTATING, api_routes
+from tests.control_plane.audit.tampering import tamper
 
 
 @pytest.fixture
@@ -123,18 +124,6 @@ def test_postgresql_refuses_raw_update_and_delete_of_audit_rows(acme):
             cursor.execute(sql)
 
 
-def _tamper(sql: str, params: list) -> None:
-    """Raw SQL past the model; on PostgreSQL also past the trigger, the way a superuser
-    with raw access could (SQLite has no trigger to bypass)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        postgresql = connection.vendor == "postgresql"
-        if postgresql:
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(sql, params)
-        if postgresql:
-            cursor.execute("SET LOCAL session_replication_role = origin")
-
-
 def test_verify_audit_reports_ok_for_an_untouched_chain(acme, objects, capsys):
     call_command("verify_audit", org="acme")
     out = capsys.readouterr().out
@@ -143,7 +132,7 @@ def test_verify_audit_reports_ok_for_an_untouched_chain(acme, objects, capsys):
 
 def test_verify_audit_detects_a_row_changed_with_raw_sql(acme, objects, capsys):
     target = AuditEvent.objects.unscoped().get(organization=acme.organization, seq=3)
-    _tamper(
+    tamper(
         "UPDATE audit_auditevent SET after = %s WHERE id = %s",
         ['{"name": "innocent"}', target.pk],
     )
@@ -154,7 +143,7 @@ def test_verify_audit_detects_a_row_changed_with_raw_sql(acme, objects, capsys):
 
 def test_verify_audit_detects_a_deleted_row(acme, objects, capsys):
     target = AuditEvent.objects.unscoped().get(organization=acme.organization, seq=2)
-    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [target.pk])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [target.pk])
     report = verify_chain(organization=acme.organization)
     assert (report.first_break_seq, report.reason) == (2, "row missing")
 
@@ -166,7 +155,7 @@ def test_verify_audit_detects_a_rewritten_chain_tail(acme, objects):
     event = AuditEvent.objects.unscoped().get(organization=acme.organization, seq=2)
     event.actor_label = "someone-else"
     new_hash = compute_hash(event)
-    _tamper(
+    tamper(
         "UPDATE audit_auditevent SET actor_label = %s, hash = %s WHERE id = %s",
         ["someone-else", new_hash, event.pk],
     )

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import connection
 
 from control_plane.audit.chain import GENESIS_HASH, legacy_hash
 from control_plane.audit.models import AuditCheckpoint, AuditEvent
@@ -20,22 +20,12 @@ from control_plane.audit.services import (
 )
 from control_plane.daemon import all_loops
 from tests.control_plane.api.endpoints import build_victim
+from tests.control_plane.audit.tampering import tamper
 
 
 @pytest.fixture
 def objects(acme):
     return build_victim(acme.ctx()).values
-
-
-def _sql(sql: str, params: list) -> None:
-    """Raw SQL past the model and, on PostgreSQL, past the append-only trigger too."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        postgresql = connection.vendor == "postgresql"
-        if postgresql:
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(sql, params)
-        if postgresql:
-            cursor.execute("SET LOCAL session_replication_role = origin")
 
 
 def _events(organization) -> list[AuditEvent]:
@@ -49,7 +39,7 @@ def _rehash_publicly(organization, from_seq: int) -> None:
     for event in events[from_seq - 1 :]:
         event.prev_hash = prev
         event.hash = legacy_hash(event)
-        _sql(
+        tamper(
             "UPDATE audit_auditevent SET prev_hash = %s, hash = %s WHERE id = %s",
             [event.prev_hash, event.hash, event.pk],
         )
@@ -64,7 +54,7 @@ def _verify_fails(capsys, org: str) -> str:
 
 def test_a_row_rewritten_and_the_chain_rehashed_without_the_key_shows(acme, objects, capsys):
     target = _events(acme.organization)[2]
-    _sql(
+    tamper(
         "UPDATE audit_auditevent SET actor_label = %s, after = %s WHERE id = %s",
         ["innocent@acme.test", json.dumps({"name": "nothing"}), target.pk],
     )
@@ -80,7 +70,7 @@ def test_deleting_the_newest_rows_shows_against_a_checkpoint(acme, objects, caps
     assert checkpoint is not None and checkpoint.seq == len(_events(acme.organization))
     call_command("verify_audit", org="acme")
     assert "acme: OK" in capsys.readouterr().out
-    _sql(
+    tamper(
         "DELETE FROM audit_auditevent WHERE organization_id = %s AND seq > %s",
         [acme.organization.pk, checkpoint.seq - 2],
     )
@@ -91,7 +81,7 @@ def test_deleting_the_newest_rows_shows_against_a_checkpoint(acme, objects, caps
 def test_truncating_then_appending_new_rows_differs_from_the_checkpoint(acme, objects):
     checkpoint = write_checkpoint(organization=acme.organization)
     assert checkpoint is not None
-    _sql(
+    tamper(
         "DELETE FROM audit_auditevent WHERE organization_id = %s AND seq >= %s",
         [acme.organization.pk, checkpoint.seq - 1],
     )
@@ -111,14 +101,14 @@ def test_truncating_then_appending_new_rows_differs_from_the_checkpoint(acme, ob
 
 def test_a_deleted_row_in_the_middle_shows(acme, objects, capsys):
     target = _events(acme.organization)[3]
-    _sql("DELETE FROM audit_auditevent WHERE id = %s", [target.pk])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [target.pk])
     assert f"BROKEN at seq {target.seq} (row missing)" in _verify_fails(capsys, "acme")
 
 
 def test_a_row_moved_to_another_organization_shows_in_both_chains(acme, globex, objects):
     moved = _events(acme.organization)[2]
     globex_head = _events(globex.organization)[-1]
-    _sql(
+    tamper(
         "UPDATE audit_auditevent SET organization_id = %s, seq = %s, prev_hash = %s WHERE id = %s",
         [globex.organization.pk, globex_head.seq + 1, globex_head.hash, moved.pk],
     )
@@ -138,7 +128,7 @@ def test_the_same_row_hashes_differently_in_each_organization(acme, globex):
 def test_a_forged_or_edited_checkpoint_shows(acme, objects, capsys):
     checkpoint = write_checkpoint(organization=acme.organization)
     assert checkpoint is not None
-    _sql(
+    tamper(
         "UPDATE audit_auditcheckpoint SET seq = %s WHERE id = %s",
         [checkpoint.seq + 5, checkpoint.pk],
     )
@@ -206,7 +196,7 @@ def test_the_migration_seals_rows_hashed_before_the_key_behind_a_legacy_checkpoi
     world.client().post("/api/v1/orgs/legacy/teams/", {"name": "keyed"}, format="json")
     report = verify_chain(organization=world.organization)
     assert report.ok and report.checked == legacy.seq + 1 and report.checkpoints == 1
-    _sql(
+    tamper(
         "UPDATE audit_auditevent SET actor_label = 'someone' WHERE organization_id = %s "
         "AND seq = 1",
         [world.organization.pk],

@@ -195,6 +195,19 @@ def test_a_pull_request_runs_its_commit_on_the_agent_and_is_torn_down(acme, tmp_
         assert "`audit`" not in body
         assert len([r for r in github.requests if r[0] == "POST"]) == 1
 
+        # A push that changes no definition (same snapshot): the comment still catches up.
+        (repo / "README.md").write_text("docs only\n")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "--quiet", "-m", "docs")
+        third = _git(repo, "rev-parse", "HEAD")
+        _ci(live_server, ci_token, "branch", "create-or-update", *pr, "--commit", third)
+        wait_for(lambda: diff_at(third), "the branch at the docs-only push", log=log)
+        body = wait_for(
+            lambda: comment_with(third[:12]) and comment_with("`report`"),
+            "the comment of the docs-only push",
+        )
+        assert "Waiting for the agent" not in body
+
         # Closing tears it down: the agent stops serving it, launches are refused.
         closed = _ci(live_server, ci_token, "branch", "close", "--pr", "7")
         assert closed["status"] == "closed"
